@@ -1,0 +1,33 @@
+// Build: generate protobufjs static code (+ .d.ts) from proto/daemon.proto, compile TypeScript
+// to dist/, and copy the generated JavaScript next to its compiled importers.
+// Runs from `npm install` (prepare), `npm test` and `npm run bench`; skips steps that are up to date.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, copyFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const proto = join(root, 'proto', 'daemon.proto');
+const genJs = join(root, 'src', 'gen', 'daemon.js');
+const genDts = join(root, 'src', 'gen', 'daemon.d.ts');
+
+function run(cmd, args) {
+  execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+}
+
+function isStale(output, input) {
+  return !existsSync(output) || statSync(output).mtimeMs < statSync(input).mtimeMs;
+}
+
+mkdirSync(dirname(genJs), { recursive: true });
+if (isStale(genJs, proto) || isStale(genDts, proto)) {
+  // Static code (not reflection): faster encode/decode on the hot path, typed through pbts.
+  run(bin('pbjs'), ['-t', 'static-module', '-w', 'commonjs', '--force-number', '--no-verify', '--no-delimited',
+    '-o', genJs, proto]);
+  run(bin('pbts'), ['-o', genDts, genJs]);
+}
+run(bin('tsc'), ['-p', join(root, 'tsconfig.json')]);
+mkdirSync(join(root, 'dist', 'src', 'gen'), { recursive: true });
+copyFileSync(genJs, join(root, 'dist', 'src', 'gen', 'daemon.js'));
+copyFileSync(genDts, join(root, 'dist', 'src', 'gen', 'daemon.d.ts'));

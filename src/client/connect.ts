@@ -1,0 +1,124 @@
+// connect(): finds the scope's socket, connects, and when no daemon answers (and autoStart is on)
+// starts runpmd for that scope detached, then waits for it with backoff.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolveScopePaths, ensurePrivateDir, type ScopePaths } from '../scope/paths';
+import { DaemonClient, DEFAULT_CALL_TIMEOUT_MS } from './daemon-client';
+
+export interface ConnectOptions {
+  /** Scope name (default: $RUNPM_SCOPE or "default"). */
+  scope?: string;
+  /** Keep everything of the scope under HOME/<scope>/ (default: $RUNPM_HOME). */
+  home?: string;
+  /** Socket path override. */
+  socket?: string;
+  /** Start runpmd for this scope if none answers (default true). */
+  autoStart?: boolean;
+  /** How long to wait for an auto-started daemon (default 3000 ms). */
+  autoStartTimeoutMs?: number;
+  /** Extra runpmd flags used when auto-starting. */
+  daemonArgs?: string[];
+  /** Default per-call timeout (default 30 s). */
+  callTimeoutMs?: number;
+  /** Sent as client_name; shows up in stolen_by and the daemon log. */
+  clientName?: string;
+}
+
+/** Raised when no daemon answers and none could be started. */
+export class DaemonNotRunningError extends Error {
+  constructor(message: string, readonly paths: ScopePaths) {
+    super(message);
+    this.name = 'DaemonNotRunningError';
+  }
+}
+
+const DEFAULT_AUTOSTART_TIMEOUT_MS = 3000;
+
+/** Connects to the scope's daemon, starting it when allowed. */
+export async function connect(opts: ConnectOptions = {}): Promise<DaemonClient> {
+  const paths = resolveScopePaths({ scope: opts.scope, home: opts.home, socket: opts.socket });
+  const clientName = opts.clientName ?? `${path.basename(process.argv[1] ?? 'node')} pid=${process.pid}`;
+  const make = (socket: net.Socket) => new DaemonClient(socket, paths, clientName, opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+  try {
+    return make(await connectSocket(paths.socketPath));
+  } catch (err) {
+    if (!isNotListening(err)) throw err;
+    if (opts.autoStart === false) {
+      throw new DaemonNotRunningError(`runpmd is not running for scope '${paths.scope}' (no daemon on ${paths.socketPath})`, paths);
+    }
+  }
+  // The child inherits RUNPM_HOME and the XDG variables; only an explicit home needs passing.
+  const child = startDaemonProcess(paths, opts.daemonArgs ?? [], opts.home);
+  let childExit: number | null = null;
+  child.once('exit', (code) => (childExit = code ?? 1));
+  const deadline = Date.now() + (opts.autoStartTimeoutMs ?? DEFAULT_AUTOSTART_TIMEOUT_MS);
+  let delay = 10;
+  for (;;) {
+    try {
+      return make(await connectSocket(paths.socketPath));
+    } catch (err) {
+      if (!isNotListening(err)) throw err;
+    }
+    // A daemon that exited non-zero will not come up (an exit 1 may be a racing peer that won).
+    if ((childExit !== null && childExit !== 1) || Date.now() >= deadline) {
+      const why = childExit !== null ? `exited with code ${childExit}` : `did not start within ${opts.autoStartTimeoutMs ?? DEFAULT_AUTOSTART_TIMEOUT_MS} ms`;
+      throw new DaemonNotRunningError(
+        `runpmd for scope '${paths.scope}' ${why}; see its log at ${paths.daemonLogPath}${lastLogLine(paths)}`,
+        paths,
+      );
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 200);
+  }
+}
+
+/** Path of the runpmd entry point in this checkout or install. */
+export function runpmdEntry(): string {
+  // dist/src/client/connect.js → bin/runpmd; src/client/connect.ts (vitest) → bin/runpmd as well.
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'bin', 'runpmd'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('bin/runpmd not found');
+    dir = parent;
+  }
+  return path.join(dir, 'bin', 'runpmd');
+}
+
+/** Starts runpmd for the scope in its own session with stdio to its log; does not wait. */
+export function startDaemonProcess(paths: ScopePaths, extraArgs: string[] = [], home?: string): ChildProcess {
+  ensurePrivateDir(paths.stateDir);
+  const logFd = fs.openSync(paths.daemonLogPath, 'a', 0o600);
+  const args = [runpmdEntry(), '--scope', paths.scope, '--socket', paths.socketPath, ...(home ? ['--home', home] : []), ...extraArgs];
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd] });
+  fs.closeSync(logFd);
+  child.unref();
+  return child;
+}
+
+function connectSocket(socketPath: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath);
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+function isNotListening(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED';
+}
+
+function lastLogLine(paths: ScopePaths): string {
+  try {
+    const text = fs.readFileSync(paths.daemonLogPath, 'utf8').trimEnd();
+    const last = text.slice(text.lastIndexOf('\n') + 1);
+    return last ? ` (last line: ${last})` : '';
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,4 @@
+// The client library's public surface.
+export { connect, DaemonNotRunningError, type ConnectOptions } from './connect';
+export { DaemonClient, type CallOptions, type DaemonStream } from './daemon-client';
+export { FrameStream } from './stream';

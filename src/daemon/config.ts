@@ -1,0 +1,44 @@
+// Daemon configuration: every tunable the daemon has, with its default. Built once at start
+// from runpmd's flags and never changed while the daemon runs.
+import type { ScopePaths } from '../scope/paths';
+import { DEFAULT_MAX_FRAME_BYTES } from '../wire/frame';
+
+export interface DaemonConfig {
+  paths: ScopePaths;
+  /** Largest request frame accepted; larger lengths are refused before buffering. */
+  maxFrameBytes: number;
+  /** Connections beyond this get UNAVAILABLE and are closed. */
+  maxConnections: number;
+  /** Sustained requests per second per connection (token bucket; burst = one second's worth). */
+  requestsPerSecond: number;
+  /** Capacity of each session output ring, bytes. */
+  ringBytes: number;
+  /** Ring bytes exited sessions may hold in total before the oldest exited sessions are dropped. */
+  exitedRingBudgetBytes: number;
+  /** Size of the ENOSPC emergency reserve file; 0 disables it. */
+  reserveBytes: number;
+  /** How often the zombie reaper runs, ms; 0 disables it. */
+  reaperIntervalMs: number;
+  /** Default service log rotation: size limit per file and rotated files kept. */
+  logMaxBytes: number;
+  logMaxFiles: number;
+  /** Environment entries every spawned session and service gets beneath its own (ordered, last wins). */
+  defaultEnv: Array<{ key: string; value: string }>;
+  /** Restore the saved service snapshot at start (boot units use this). */
+  resurrect: boolean;
+  /** Prometheus endpoint HOST:PORT, or empty for none. */
+  metricsAddress: string;
+  debug: boolean;
+}
+
+export const DEFAULTS = {
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxConnections: 256,
+  requestsPerSecond: 50_000,
+  ringBytes: 1024 * 1024,
+  exitedRingBudgetBytes: 256 * 1024 * 1024,
+  reserveBytes: 32 * 1024 * 1024,
+  reaperIntervalMs: 30_000,
+  logMaxBytes: 10 * 1024 * 1024,
+  logMaxFiles: 5,
+} as const;

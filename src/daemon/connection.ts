@@ -1,0 +1,252 @@
+// One client connection: frames in, envelopes decoded, requests answered strictly in order,
+// until a streaming request (attach) takes the connection over. Lives until the socket closes.
+import type { Socket } from 'node:net';
+import { FrameDecoder, encodeFrame } from '../wire/frame';
+import { decodeRequest, encodeResponse, errorResponse } from '../wire/envelope';
+import { DaemonError, WireError } from '../wire/errors';
+import { PROTOCOL_VERSION, RequestType, StatusCode, type DaemonRequest, type IDaemonResponse } from '../wire/proto';
+import type { DispatchEntry, HandlerContext, StreamChannel } from './dispatch';
+import type { DaemonState } from './state';
+import { TokenBucket } from './rate-limit';
+
+/** Requests decoded but not yet answered; past this the socket stops being read. */
+const MAX_QUEUED_REQUESTS = 256;
+/** After a stream ends, how long the peer has to close its side before the socket is destroyed. */
+const STREAM_END_GRACE_MS = 5000;
+
+interface QueuedRequest {
+  body: Buffer;
+  rateLimited: boolean;
+}
+
+export class Connection {
+  private readonly decoder: FrameDecoder;
+  private readonly queue: QueuedRequest[] = [];
+  private readonly bucket: TokenBucket;
+  private processing = false;
+  private readPaused = false;
+  private stream: ConnectionStream | null = null;
+  private closed = false;
+
+  constructor(
+    readonly id: number,
+    private readonly socket: Socket,
+    private readonly state: DaemonState,
+    private readonly table: Map<RequestType, DispatchEntry>,
+    private readonly onClosed: (conn: Connection) => void,
+  ) {
+    this.bucket = new TokenBucket(state.config.requestsPerSecond);
+    this.decoder = new FrameDecoder((body) => this.onFrame(body), state.config.maxFrameBytes);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', (err) => state.log.debug(`connection #${id}: ${err.message}`));
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Closes the connection at once (daemon shutdown). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      // A bad frame leaves the byte stream unsynchronised: answer once, then close.
+      this.state.log.warn(`connection #${this.id}: ${err.message}; closing`);
+      this.socket.end(encodeFrame(encodeResponse(errorResponse(0, StatusCode.STATUS_CODE_INVALID_ARGUMENT, err.message))));
+      this.queue.length = 0;
+    }
+  }
+
+  private onFrame(body: Buffer): void {
+    if (this.stream) {
+      this.stream.deliverInput(body);
+      return;
+    }
+    this.queue.push({ body, rateLimited: !this.bucket.take() });
+    if (this.queue.length >= MAX_QUEUED_REQUESTS) this.pauseReading();
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (this.queue.length > 0 && !this.stream && !this.closed) {
+        const item = this.queue.shift()!;
+        await this.handle(item);
+      }
+    } finally {
+      this.processing = false;
+    }
+    if (this.readPaused && this.socket.writableNeedDrain === false && this.queue.length < MAX_QUEUED_REQUESTS) {
+      this.resumeReading();
+    }
+  }
+
+  private async handle(item: QueuedRequest): Promise<void> {
+    let request: DaemonRequest;
+    try {
+      request = decodeRequest(item.body);
+    } catch (err) {
+      this.respond(errorResponse(0, StatusCode.STATUS_CODE_INVALID_ARGUMENT,
+        `malformed DaemonRequest (${item.body.length} bytes): ${(err as Error).message}`));
+      return;
+    }
+    const requestId = Number(request.id);
+    const precheck = this.precheck(request, item);
+    if (precheck) {
+      this.respond(precheck);
+      return;
+    }
+    const entry = this.table.get(request.type)!;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const payload = (request as unknown as Record<string, any>)[entry.payload];
+    const after: Array<() => void> = [];
+    const ctx: HandlerContext = {
+      state: this.state,
+      requestId,
+      clientLabel: request.clientName ? `${request.clientName} (connection #${this.id})` : `connection #${this.id}`,
+      connectionId: this.id,
+      afterResponse: (fn) => after.push(fn),
+    };
+    try {
+      if (entry.mode === 'unary') {
+        let result = entry.handle(payload, ctx);
+        if (result instanceof Promise) result = await result;
+        this.respond({ requestId, code: StatusCode.STATUS_CODE_OK, [entry.payload]: result }, after);
+      } else {
+        const start = await entry.handle(payload, ctx);
+        if (this.closed) return;
+        this.respond({ requestId, code: StatusCode.STATUS_CODE_OK, [entry.payload]: start.response }, after);
+        this.beginStream(ctx.clientLabel, start.start);
+      }
+    } catch (err) {
+      this.respond(this.toResponse(err, requestId, request.type));
+    }
+  }
+
+  /** Envelope checks before dispatch; returns the error response, or null to dispatch. */
+  private precheck(request: DaemonRequest, item: QueuedRequest): IDaemonResponse | null {
+    const requestId = Number(request.id);
+    const version = request.protocolVersion || 1;
+    if (version > PROTOCOL_VERSION) {
+      return errorResponse(requestId, StatusCode.STATUS_CODE_VERSION_MISMATCH,
+        `protocol version ${version} is newer than this daemon supports (${PROTOCOL_VERSION})`);
+    }
+    if (item.rateLimited) {
+      return errorResponse(requestId, StatusCode.STATUS_CODE_RATE_LIMITED,
+        `rate limit exceeded: at most ${this.state.config.requestsPerSecond} requests per second per connection`);
+    }
+    if (request.type === RequestType.REQUEST_TYPE_UNSPECIFIED) {
+      return errorResponse(requestId, StatusCode.STATUS_CODE_UNKNOWN_REQUEST, 'unspecified request type');
+    }
+    const entry = this.table.get(request.type);
+    if (!entry) {
+      const name = RequestType[request.type] as string | undefined;
+      return name
+        ? errorResponse(requestId, StatusCode.STATUS_CODE_UNIMPLEMENTED, `request type ${name} (${request.type}) is not implemented yet`)
+        : errorResponse(requestId, StatusCode.STATUS_CODE_UNKNOWN_REQUEST, `unknown request type ${request.type}`);
+    }
+    if (this.state.shuttingDown) {
+      return errorResponse(requestId, StatusCode.STATUS_CODE_UNAVAILABLE, 'daemon is shutting down');
+    }
+    if ((request as unknown as Record<string, unknown>)[entry.payload] == null) {
+      return errorResponse(requestId, StatusCode.STATUS_CODE_INVALID_ARGUMENT,
+        `request type ${RequestType[request.type]} (${request.type}) is missing its payload field '${entry.payload}'`);
+    }
+    return null;
+  }
+
+  private toResponse(err: unknown, requestId: number, type: RequestType): IDaemonResponse {
+    if (err instanceof DaemonError) return errorResponse(requestId, err.code, err.message);
+    const message = err instanceof Error ? err.message : String(err);
+    this.state.log.error(`request ${requestId} (${RequestType[type]}) failed: ${err instanceof Error ? err.stack : message}`);
+    return errorResponse(requestId, StatusCode.STATUS_CODE_INTERNAL, `internal error handling ${RequestType[type]}: ${message}`);
+  }
+
+  private respond(response: IDaemonResponse, after: Array<() => void> = []): void {
+    if (this.closed) return;
+    const frame = encodeFrame(encodeResponse(response));
+    const callback = after.length > 0 ? () => after.forEach((fn) => fn()) : undefined;
+    const ok = this.socket.write(frame, callback);
+    // A client that does not read its responses stops being read: memory stays bounded.
+    if (!ok) this.pauseReading();
+  }
+
+  private beginStream(clientLabel: string, start: (channel: StreamChannel) => void): void {
+    const stream = new ConnectionStream(this.socket, clientLabel);
+    this.stream = stream;
+    // The stream handler reads input frames itself (detach, keystrokes): never leave it paused.
+    this.resumeReading();
+    start(stream);
+    for (const item of this.queue.splice(0)) stream.deliverInput(item.body);
+  }
+
+  private pauseReading(): void {
+    if (this.readPaused) return;
+    this.readPaused = true;
+    this.socket.pause();
+  }
+
+  private resumeReading(): void {
+    if (!this.readPaused) return;
+    this.readPaused = false;
+    this.socket.resume();
+  }
+
+  private onDrain(): void {
+    if (!this.stream && this.queue.length < MAX_QUEUED_REQUESTS) this.resumeReading();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.decoder.stop();
+    this.queue.length = 0;
+    this.stream?.fireClose();
+    this.onClosed(this);
+  }
+}
+
+/** StreamChannel over a connection's socket, handed to a streaming handler. */
+class ConnectionStream implements StreamChannel {
+  private inputListener: ((body: Buffer) => void) | null = null;
+  private readonly closeListeners: Array<() => void> = [];
+  closed = false;
+
+  constructor(readonly socket: Socket, readonly clientLabel: string) {}
+
+  writeFrame(body: Uint8Array): boolean {
+    if (this.closed || this.socket.destroyed) return false;
+    return this.socket.write(encodeFrame(body));
+  }
+
+  onInput(listener: (body: Buffer) => void): void {
+    this.inputListener = listener;
+  }
+
+  onClose(listener: () => void): void {
+    if (this.closed) listener();
+    else this.closeListeners.push(listener);
+  }
+
+  end(): void {
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    // A peer that never closes its side must not hold the fd forever.
+    setTimeout(() => this.socket.destroy(), STREAM_END_GRACE_MS).unref();
+  }
+
+  deliverInput(body: Buffer): void {
+    this.inputListener?.(body);
+  }
+
+  fireClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fn of this.closeListeners.splice(0)) fn();
+  }
+}

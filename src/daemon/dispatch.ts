@@ -1,0 +1,83 @@
+// The dispatch table: data, one entry per request type, like tmux's cmd_entry. Each entry names
+// its payload field (equal to the RequestType number) and whether it answers once or takes over
+// the connection as a stream. Families contribute their entries from handlers/*.ts.
+import type { Socket } from 'node:net';
+import { RequestType } from '../wire/proto';
+import type { DaemonState } from './state';
+
+import type { PayloadKey, RequestPayload, ResponsePayload } from '../wire/payload';
+
+export type { PayloadKey, RequestPayload, ResponsePayload };
+
+/** What a handler knows of the request and connection it serves. */
+export interface HandlerContext {
+  readonly state: DaemonState;
+  readonly requestId: number;
+  /** client_name from the envelope, or "connection #N". */
+  readonly clientLabel: string;
+  readonly connectionId: number;
+  /** Runs fn once this request's response has been handed to the socket (SHUTDOWN acks first). */
+  afterResponse(fn: () => void): void;
+}
+
+/** The connection as seen by a streaming handler after its response went out. */
+export interface StreamChannel {
+  readonly socket: Socket;
+  readonly clientLabel: string;
+  /** Writes one length-prefixed frame; returns socket.write()'s answer (false = wait for 'drain'). */
+  writeFrame(body: Uint8Array): boolean;
+  /** Frames the client sends after the response (e.g. PtyInputFrame bodies). */
+  onInput(listener: (body: Buffer) => void): void;
+  /** Runs once when the socket closes for any reason. */
+  onClose(listener: () => void): void;
+  /** Flushes what was written and closes the connection. */
+  end(): void;
+  readonly closed: boolean;
+}
+
+export interface StreamStart<K extends PayloadKey> {
+  response: ResponsePayload<K>;
+  /** Called after the response frame is written; owns the connection from then on. */
+  start(channel: StreamChannel): void;
+}
+
+export interface UnaryEntry<K extends PayloadKey> {
+  type: RequestType;
+  payload: K;
+  mode: 'unary';
+  handle(payload: RequestPayload<K>, ctx: HandlerContext): ResponsePayload<K> | Promise<ResponsePayload<K>>;
+}
+
+export interface StreamEntry<K extends PayloadKey> {
+  type: RequestType;
+  payload: K;
+  mode: 'stream';
+  handle(payload: RequestPayload<K>, ctx: HandlerContext): StreamStart<K> | Promise<StreamStart<K>>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type DispatchEntry = UnaryEntry<any> | StreamEntry<any>;
+
+/** Declares a unary entry with its payload types checked against the proto. */
+export function unary<K extends PayloadKey>(
+  type: RequestType, payload: K, handle: UnaryEntry<K>['handle'],
+): UnaryEntry<K> {
+  return { type, payload, mode: 'unary', handle };
+}
+
+/** Declares a streaming entry (attach): it answers once, then takes over the connection. */
+export function stream<K extends PayloadKey>(
+  type: RequestType, payload: K, handle: StreamEntry<K>['handle'],
+): StreamEntry<K> {
+  return { type, payload, mode: 'stream', handle };
+}
+
+/** Builds the lookup table; a type registered twice is a programming error. */
+export function buildDispatchTable(entries: DispatchEntry[]): Map<RequestType, DispatchEntry> {
+  const table = new Map<RequestType, DispatchEntry>();
+  for (const entry of entries) {
+    if (table.has(entry.type)) throw new Error(`request type ${RequestType[entry.type]} registered twice`);
+    table.set(entry.type, entry);
+  }
+  return table;
+}

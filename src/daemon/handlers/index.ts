@@ -1,0 +1,7 @@
+// Every request family's dispatch entries, in one list. A family adds itself here.
+import type { DispatchEntry } from '../dispatch';
+import { coreEntries } from './core';
+
+export function allEntries(): DispatchEntry[] {
+  return [...coreEntries];
+}

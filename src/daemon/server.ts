@@ -1,0 +1,118 @@
+// The listening socket: single-instance lock, stale-socket replacement, 0600 permissions,
+// connection limit, and orderly shutdown. One DaemonServer per daemon process.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { encodeFrame } from '../wire/frame';
+import { encodeResponse, errorResponse } from '../wire/envelope';
+import { RequestType, StatusCode } from '../wire/proto';
+import { Connection } from './connection';
+import type { DispatchEntry } from './dispatch';
+import type { DaemonState } from './state';
+
+/** Raised when another live daemon owns the scope. */
+export class AlreadyRunningError extends Error {
+  constructor(readonly pid: number | null, socketPath: string) {
+    super(`already running (pid ${pid ?? 'unknown'}) on ${socketPath}`);
+    this.name = 'AlreadyRunningError';
+  }
+}
+
+export class DaemonServer {
+  private server: net.Server | null = null;
+  private readonly connections = new Set<Connection>();
+  private nextConnectionId = 1;
+  private ownsSocket = false;
+
+  constructor(private readonly state: DaemonState, private readonly table: Map<RequestType, DispatchEntry>) {}
+
+  /** Binds the socket after making sure no live daemon holds it; replaces a stale one. */
+  async listen(): Promise<void> {
+    const { socketPath } = this.state.config.paths;
+    if (fs.existsSync(socketPath)) {
+      // Like shpool: delete a leftover socket only after a connect to it is refused.
+      if (await isSocketLive(socketPath)) throw new AlreadyRunningError(readLockPid(this.state.config.paths.lockPath), socketPath);
+      this.state.log.info(`removing stale socket ${socketPath}`);
+      fs.unlinkSync(socketPath);
+    }
+    const server = net.createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
+    this.server = server;
+    const oldUmask = process.umask(0o177); // the socket is born 0600, no window where it is wider
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(oldUmask);
+    }
+    fs.chmodSync(socketPath, 0o600);
+    this.ownsSocket = true;
+    server.on('error', (err) => this.state.log.error(`server error: ${err.message}`));
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private accept(socket: net.Socket): void {
+    const limit = this.state.config.maxConnections;
+    if (this.state.shuttingDown || this.connections.size >= limit) {
+      const message = this.state.shuttingDown
+        ? 'daemon is shutting down'
+        : `too many connections: the limit is ${limit}`;
+      socket.on('error', () => {});
+      socket.end(encodeFrame(encodeResponse(errorResponse(0, StatusCode.STATUS_CODE_UNAVAILABLE, message))));
+      return;
+    }
+    const conn = new Connection(this.nextConnectionId++, socket, this.state, this.table, (c) => {
+      this.connections.delete(c);
+      this.state.activeConnections = this.connections.size;
+    });
+    this.connections.add(conn);
+    this.state.activeConnections = this.connections.size;
+  }
+
+  /** Stops accepting and removes the socket if it is still ours; open connections carry on. */
+  stopListening(): void {
+    const server = this.server;
+    this.server = null;
+    server?.close();
+    if (this.ownsSocket) {
+      this.ownsSocket = false;
+      try {
+        fs.unlinkSync(this.state.config.paths.socketPath);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /** Closes every open connection at once (last step of shutdown). */
+  dropConnections(): void {
+    for (const conn of this.connections) conn.destroy();
+  }
+}
+
+/** True when something accepts connections on the socket path. */
+export function isSocketLive(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+function readLockPid(lockPath: string): number | null {
+  try {
+    const pid = Number.parseInt(fs.readFileSync(lockPath, 'utf8'), 10);
+    return Number.isFinite(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,31 @@
+// The protobuf envelope: DaemonRequest / DaemonResponse to and from frame bodies.
+// Payload field names come from the RequestType (REQUEST_TYPE_SPAWN_PTY_SESSION → spawnPtySession).
+import { pb, RequestType, StatusCode, type DaemonRequest, type DaemonResponse, type IDaemonRequest, type IDaemonResponse } from './proto';
+
+/** Decodes a request body; throws (protobufjs error) when the bytes are not a DaemonRequest. */
+export function decodeRequest(body: Uint8Array): DaemonRequest {
+  return pb.DaemonRequest.decode(body);
+}
+
+export function encodeRequest(request: IDaemonRequest): Uint8Array {
+  return pb.DaemonRequest.encode(request).finish();
+}
+
+export function decodeResponse(body: Uint8Array): DaemonResponse {
+  return pb.DaemonResponse.decode(body);
+}
+
+export function encodeResponse(response: IDaemonResponse): Uint8Array {
+  return pb.DaemonResponse.encode(response).finish();
+}
+
+/** camelCase payload field name for a request type, e.g. SPAWN_PTY_SESSION → spawnPtySession. */
+export function payloadFieldOf(type: RequestType): string {
+  const name = (RequestType[type] as string).replace(/^REQUEST_TYPE_/, '').toLowerCase();
+  return name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** A response carrying only a status and message. */
+export function errorResponse(requestId: number, code: StatusCode, message: string): IDaemonResponse {
+  return { requestId, code, message };
+}

@@ -1,0 +1,44 @@
+// Typed errors shared by daemon and client. Handlers throw a DaemonError; one toResponse()
+// maps it to the wire. The client rethrows a non-OK response as the same class and code.
+import { StatusCode } from './proto';
+
+/** An error that maps to a wire StatusCode. */
+export class DaemonError extends Error {
+  constructor(readonly code: StatusCode, message: string) {
+    super(message);
+    this.name = 'DaemonError';
+  }
+}
+
+export class InvalidArgumentError extends DaemonError {
+  constructor(message: string) { super(StatusCode.STATUS_CODE_INVALID_ARGUMENT, message); this.name = 'InvalidArgumentError'; }
+}
+export class NotFoundError extends DaemonError {
+  constructor(message: string) { super(StatusCode.STATUS_CODE_NOT_FOUND, message); this.name = 'NotFoundError'; }
+}
+export class AlreadyAttachedError extends DaemonError {
+  constructor(message: string) { super(StatusCode.STATUS_CODE_ALREADY_ATTACHED, message); this.name = 'AlreadyAttachedError'; }
+}
+export class UnavailableError extends DaemonError {
+  constructor(message: string) { super(StatusCode.STATUS_CODE_UNAVAILABLE, message); this.name = 'UnavailableError'; }
+}
+export class UnimplementedError extends DaemonError {
+  constructor(message: string) { super(StatusCode.STATUS_CODE_UNIMPLEMENTED, message); this.name = 'UnimplementedError'; }
+}
+
+/** Wire-level error codes (stable strings, like ws's WS_ERR_*). */
+export type WireErrorCode = 'ERR_FRAME_TOO_LARGE' | 'ERR_CONNECTION_CLOSED' | 'ERR_TIMEOUT' | 'ERR_BAD_MESSAGE';
+
+/** A framing or transport failure, raised by the decoder and the client. */
+export class WireError extends Error {
+  constructor(readonly code: WireErrorCode, message: string) {
+    super(message);
+    this.name = 'WireError';
+  }
+}
+
+/** Human name of a status code, e.g. NOT_FOUND. */
+export function statusName(code: StatusCode): string {
+  const name = StatusCode[code] as string | undefined;
+  return name ? name.replace(/^STATUS_CODE_/, '') : `STATUS_${code}`;
+}

@@ -1,0 +1,106 @@
+// Length-prefixed framing: a 4-byte big-endian unsigned length, then that many bytes.
+// FrameDecoder is an incremental state machine (READ_LENGTH, READ_BODY) that checks the length
+// against its limit before buffering any of the body, so an oversize frame costs nothing.
+import { WireError } from './errors';
+
+/** Default largest frame body either side accepts. */
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+export const FRAME_HEADER_BYTES = 4;
+
+/** Returns the length prefix followed by the body, as one buffer. */
+export function encodeFrame(body: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
+  frame.writeUInt32BE(body.length, 0);
+  frame.set(body, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+/** Returns just the 4-byte prefix, for writers that send header and body separately (no copy). */
+export function encodeFrameHeader(length: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(length, 0);
+  return header;
+}
+
+type DecoderState = 'READ_LENGTH' | 'READ_BODY';
+
+/**
+ * Incremental frame decoder. push() may be given any split of the byte stream; complete
+ * bodies are handed to onFrame in order. After an error the decoder stays failed.
+ */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private state: DecoderState = 'READ_LENGTH';
+  private bodyLength = 0;
+  private failed = false;
+
+  constructor(
+    private readonly onFrame: (body: Buffer) => void,
+    private readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES,
+  ) {}
+
+  /** Feeds bytes; throws WireError ERR_FRAME_TOO_LARGE when a length exceeds the limit. */
+  push(chunk: Buffer): void {
+    if (this.failed) return;
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    for (;;) {
+      if (this.state === 'READ_LENGTH') {
+        if (this.buffered < FRAME_HEADER_BYTES) return;
+        const length = this.consume(FRAME_HEADER_BYTES).readUInt32BE(0);
+        if (length > this.maxFrameBytes) {
+          this.failed = true;
+          this.chunks = [];
+          this.buffered = 0;
+          throw new WireError('ERR_FRAME_TOO_LARGE', `frame length ${length} exceeds the limit of ${this.maxFrameBytes} bytes`);
+        }
+        this.bodyLength = length;
+        this.state = 'READ_BODY';
+      }
+      if (this.buffered < this.bodyLength) return;
+      const body = this.consume(this.bodyLength);
+      this.state = 'READ_LENGTH';
+      this.onFrame(body);
+      if (this.failed) return;
+    }
+  }
+
+  /** Bytes held while waiting for the rest of a frame. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  /** Stops decoding; later pushes are ignored. */
+  stop(): void {
+    this.failed = true;
+    this.chunks = [];
+    this.buffered = 0;
+  }
+
+  private consume(n: number): Buffer {
+    this.buffered -= n;
+    const first = this.chunks[0];
+    if (n === 0) return Buffer.alloc(0);
+    if (first.length === n) {
+      this.chunks.shift();
+      return first;
+    }
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let offset = 0;
+    while (offset < n) {
+      const head = this.chunks[0];
+      const take = Math.min(head.length, n - offset);
+      head.copy(out, offset, 0, take);
+      offset += take;
+      if (take === head.length) this.chunks.shift();
+      else this.chunks[0] = head.subarray(take);
+    }
+    return out;
+  }
+}
