@@ -18,7 +18,8 @@ export function globalsOf(cmd: Command): GlobalOptions {
 
 /** Connects with the command's scope flags (lazy: the client is loaded only when needed). */
 export async function connectFor(cmd: Command, extra: Partial<ConnectOptions> = {}): Promise<DaemonClient> {
-  const { connect } = require('../client/connect') as typeof import('../client/connect');
+  // Through the index, so every family's client methods are installed.
+  const { connect } = require('../client') as typeof import('../client');
   const g = globalsOf(cmd);
   return connect({ scope: g.scope, home: g.home, socket: g.socket, clientName: `runpm pid=${process.pid}`, ...extra });
 }
