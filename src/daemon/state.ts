@@ -2,6 +2,7 @@
 // Subsystems (sessions, registry, services, tees) attach themselves here when the daemon starts.
 import type { DaemonConfig } from './config';
 import type { Logger } from './log';
+import type { Database } from '../registry/db';
 
 /** A part of the daemon that holds resources and must be shut down with it. */
 export interface Subsystem {
@@ -32,6 +33,8 @@ export interface DaemonState {
   readonly subsystems: Subsystem[];
   /** Set once shutdown has begun: new connections and requests are refused. */
   shuttingDown: boolean;
+  /** The scope's SQLite database (registry and services tables); open for the daemon's life. */
+  db?: Database;
   /** Starts daemon shutdown; installed by the server. */
   requestShutdown: (opts: { graceful: boolean; graceMs: number }) => void;
 }

@@ -1,0 +1,38 @@
+// Shared shapes for `npm run bench`: every family contributes figures from bench/figures/*.ts.
+// A figure is measured next to a floor or peer in the same run and reported as a ratio.
+
+export interface BenchOptions {
+  /** `npm run bench -- --quick`: fewer iterations, whole run under a minute. */
+  quick: boolean;
+  /** Scratch directory for daemons and files of this run (removed afterwards). */
+  workDir: string;
+}
+
+/** One row of the report. */
+export interface BenchResult {
+  /** Stable id, e.g. "ping.p50". */
+  id: string;
+  /** Human label, e.g. "PING round trip p50 via the client". */
+  label: string;
+  /** Median of the runs. */
+  value: number;
+  /** Unit of value, e.g. "us", "ms", "MiB/s", "MB". */
+  unit: string;
+  /** Spread of the runs (min and max), when there were several. */
+  spread?: { min: number; max: number; runs: number };
+  /** The floor or peer measured in the same run, if any ("raw unix-socket echo", "tmux", ...). */
+  baseline?: { label: string; value: number; unit: string };
+  /** value / baseline.value when both exist. */
+  ratio?: number;
+  /** The target as text, e.g. "<= 2x" or "<= 250 us"; and whether this run met it. */
+  target?: string;
+  met?: boolean;
+  /** Why a row could not be measured (peer not installed, ...). */
+  note?: string;
+}
+
+/** A figure family: runs its measurements and returns rows. */
+export interface BenchFigure {
+  name: string;
+  run(opts: BenchOptions): Promise<BenchResult[]>;
+}
