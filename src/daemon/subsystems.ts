@@ -7,5 +7,5 @@ import { openDatabase } from '../registry/db';
 export async function startSubsystems(state: DaemonState): Promise<void> {
   const db = openDatabase(state.config.paths.dbPath);
   state.db = db;
-  state.subsystems.push({ name: 'database', close: async () => db.close() });
+  state.subsystems.push({ name: 'database', close: async () => { db.close(); } });
 }
