@@ -27,6 +27,8 @@ export class Connection {
   private readPaused = false;
   private stream: ConnectionStream | null = null;
   private closed = false;
+  /** Type of the request being answered (metrics label). */
+  private lastType: RequestType = RequestType.REQUEST_TYPE_UNSPECIFIED;
 
   constructor(
     readonly id: number,
@@ -87,20 +89,30 @@ export class Connection {
   }
 
   private async handle(item: QueuedRequest): Promise<void> {
+    const metrics = this.state.metrics;
+    if (!metrics) {
+      await this.handleRequest(item);
+      return;
+    }
+    const started = process.hrtime.bigint();
+    const code = await this.handleRequest(item);
+    metrics.observeRequest(this.lastType, code, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /** Answers one queued request; returns the status code it answered with. */
+  private async handleRequest(item: QueuedRequest): Promise<StatusCode> {
     let request: DaemonRequest;
     try {
       request = decodeRequest(item.body);
     } catch (err) {
-      this.respond(errorResponse(0, StatusCode.STATUS_CODE_INVALID_ARGUMENT,
+      this.lastType = RequestType.REQUEST_TYPE_UNSPECIFIED;
+      return this.respond(errorResponse(0, StatusCode.STATUS_CODE_INVALID_ARGUMENT,
         `malformed DaemonRequest (${item.body.length} bytes): ${(err as Error).message}`));
-      return;
     }
+    this.lastType = request.type;
     const requestId = Number(request.id);
     const precheck = this.precheck(request, item);
-    if (precheck) {
-      this.respond(precheck);
-      return;
-    }
+    if (precheck) return this.respond(precheck);
     const entry = this.table.get(request.type)!;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const payload = (request as unknown as Record<string, any>)[entry.payload];
@@ -116,15 +128,16 @@ export class Connection {
       if (entry.mode === 'unary') {
         let result = entry.handle(payload, ctx);
         if (result instanceof Promise) result = await result;
-        this.respond({ requestId, code: StatusCode.STATUS_CODE_OK, [entry.payload]: result }, after);
+        return this.respond({ requestId, code: StatusCode.STATUS_CODE_OK, [entry.payload]: result }, after);
       } else {
         const start = await entry.handle(payload, ctx);
-        if (this.closed) return;
-        this.respond({ requestId, code: StatusCode.STATUS_CODE_OK, [entry.payload]: start.response }, after);
+        if (this.closed) return StatusCode.STATUS_CODE_OK;
+        const code = this.respond({ requestId, code: StatusCode.STATUS_CODE_OK, [entry.payload]: start.response }, after);
         this.beginStream(ctx.clientLabel, start.start);
+        return code;
       }
     } catch (err) {
-      this.respond(this.toResponse(err, requestId, request.type));
+      return this.respond(this.toResponse(err, requestId, request.type));
     }
   }
 
@@ -167,13 +180,16 @@ export class Connection {
     return errorResponse(requestId, StatusCode.STATUS_CODE_INTERNAL, `internal error handling ${RequestType[type]}: ${message}`);
   }
 
-  private respond(response: IDaemonResponse, after: Array<() => void> = []): void {
-    if (this.closed) return;
+  /** Writes one response frame; returns its status code (for metrics). */
+  private respond(response: IDaemonResponse, after: Array<() => void> = []): StatusCode {
+    const code = response.code ?? StatusCode.STATUS_CODE_OK;
+    if (this.closed) return code;
     const frame = encodeFrame(encodeResponse(response));
     const callback = after.length > 0 ? () => after.forEach((fn) => fn()) : undefined;
     const ok = this.socket.write(frame, callback);
     // A client that does not read its responses stops being read: memory stays bounded.
     if (!ok) this.pauseReading();
+    return code;
   }
 
   private beginStream(clientLabel: string, start: (channel: StreamChannel) => void): void {

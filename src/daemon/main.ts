@@ -14,6 +14,7 @@ import { allEntries } from './handlers';
 import { startSubsystems } from './subsystems';
 import { armEmergencyReserve } from './emergency-reserve';
 import { injectFault } from './fault-injection';
+import { EventBus } from '../events/event-bus';
 
 const SIGNAL_SHUTDOWN_GRACE_MS = 5000;
 
@@ -112,6 +113,8 @@ export async function runDaemon(argv: string[]): Promise<number> {
     trackedProcessCount: () => 0,
     emergencyReserve: 'degraded',
     subsystems: [],
+    events: new EventBus(),
+    metricSources: [],
     shuttingDown: false,
     requestShutdown: () => {},
   };
@@ -147,6 +150,13 @@ export async function runDaemon(argv: string[]): Promise<number> {
   process.on('SIGPIPE', () => {});
 
   try {
+    if (config.metricsAddress) {
+      const { DaemonMetrics } = require('../metrics/metrics') as typeof import('../metrics/metrics');
+      const metrics = new DaemonMetrics(state);
+      await metrics.listen(config.metricsAddress);
+      state.metrics = metrics;
+      state.subsystems.push({ name: 'metrics', close: () => metrics.close() });
+    }
     await startSubsystems(state);
     await server.listen();
   } catch (err) {

@@ -3,6 +3,8 @@
 import type { DaemonConfig } from './config';
 import type { Logger } from './log';
 import type { Database } from '../registry/db';
+import type { EventBus } from '../events/event-bus';
+import type { DaemonMetrics, MetricSample } from '../metrics/metrics';
 
 /** A part of the daemon that holds resources and must be shut down with it. */
 export interface Subsystem {
@@ -33,6 +35,12 @@ export interface DaemonState {
   readonly subsystems: Subsystem[];
   /** Set once shutdown has begun: new connections and requests are refused. */
   shuttingDown: boolean;
+  /** Lifecycle events (session/service/zombie) with per-run sequence numbers. */
+  readonly events: EventBus;
+  /** Prometheus metrics, present only with --metrics. */
+  metrics?: DaemonMetrics;
+  /** Gauge sources polled at scrape time; each subsystem may push one. */
+  readonly metricSources: Array<() => MetricSample[]>;
   /** The scope's SQLite database (registry and services tables); open for the daemon's life. */
   db?: Database;
   /** Starts daemon shutdown; installed by the server. */

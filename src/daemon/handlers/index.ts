@@ -1,7 +1,11 @@
 // Every request family's dispatch entries, in one list. A family adds itself here.
 import type { DispatchEntry } from '../dispatch';
 import { coreEntries } from './core';
+import { eventEntries } from './events';
 
 export function allEntries(): DispatchEntry[] {
-  return [...coreEntries];
+  return [
+    ...coreEntries,
+    ...eventEntries,
+  ];
 }
