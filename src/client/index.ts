@@ -4,3 +4,5 @@ export { DaemonClient, type CallOptions, type DaemonStream } from './daemon-clie
 export { FrameStream } from './stream';
 import './events-api';
 export type { DaemonEvent, EventSubscription } from './events-api';
+import './registry-api';
+export type { TrackedProcess, ZombieReport } from './registry-api';

@@ -5,6 +5,7 @@ import type { Logger } from './log';
 import type { Database } from '../registry/db';
 import type { EventBus } from '../events/event-bus';
 import type { DaemonMetrics, MetricSample } from '../metrics/metrics';
+import type { Registry } from '../registry/registry';
 
 /** A part of the daemon that holds resources and must be shut down with it. */
 export interface Subsystem {
@@ -43,6 +44,8 @@ export interface DaemonState {
   readonly metricSources: Array<() => MetricSample[]>;
   /** The scope's SQLite database (registry and services tables); open for the daemon's life. */
   db?: Database;
+  /** Tracked processes (registry tables in db) and the reaper; set once the database is open. */
+  registry?: Registry;
   /** Starts daemon shutdown; installed by the server. */
   requestShutdown: (opts: { graceful: boolean; graceMs: number }) => void;
 }

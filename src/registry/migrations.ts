@@ -8,4 +8,27 @@ export interface Migration {
   up(db: Database): void;
 }
 
-export const MIGRATIONS: Migration[] = [];
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'registry: tracked processes keyed by (pid, start_ticks)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE tracked_processes (
+          pid               INTEGER NOT NULL,
+          start_ticks       INTEGER NOT NULL,  -- /proc/<pid>/stat starttime: identity with pid
+          created_at        REAL    NOT NULL,  -- epoch seconds the process started
+          kind              TEXT    NOT NULL,
+          command           TEXT    NOT NULL,
+          cwd               TEXT    NOT NULL,
+          originator        TEXT    NOT NULL,  -- TOOL:PID or free text
+          containment       TEXT    NOT NULL,
+          registered_at     REAL    NOT NULL,
+          last_validated_at REAL    NOT NULL,
+          PRIMARY KEY (pid, start_ticks)
+        );
+        CREATE INDEX tracked_processes_originator ON tracked_processes (originator);
+      `);
+    },
+  },
+];

@@ -2,10 +2,12 @@
 import type { DispatchEntry } from '../dispatch';
 import { coreEntries } from './core';
 import { eventEntries } from './events';
+import { registryEntries } from './registry';
 
 export function allEntries(): DispatchEntry[] {
   return [
     ...coreEntries,
     ...eventEntries,
+    ...registryEntries,
   ];
 }

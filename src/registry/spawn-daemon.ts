@@ -1,0 +1,85 @@
+// SPAWN_DAEMON: starts a command through /bin/sh in its own session (setsid), stdio on
+// /dev/null, registers it (kind `daemon`, containment `detached`) and unregisters it when it
+// exits. The runpmd that spawned it stays its parent and sees the exit; after a daemon restart
+// the reaper removes rows of children that died meanwhile. The child outlives the daemon.
+import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { InvalidArgumentError } from '../wire/errors';
+import { readProcStat, startTicksToEpochSeconds } from '../proc/process-table';
+import type { Registry } from './registry';
+import type { TrackedRow } from './registry-store';
+import type { Logger } from '../daemon/log';
+
+export interface SpawnDaemonInput {
+  command: string;
+  cwd: string;
+  env: Array<{ key: string; value: string }>;
+  clearInheritedEnv: boolean;
+  originator: string;
+}
+
+/** Builds the child environment: base, then defaults, then the request's entries; last wins. */
+export function buildChildEnv(
+  base: NodeJS.ProcessEnv, defaults: Array<{ key: string; value: string }>,
+  entries: Array<{ key: string; value: string }>, clearInherited: boolean,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (!clearInherited) {
+    for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+    for (const { key, value } of defaults) env[key] = value;
+  }
+  for (const { key, value } of entries) {
+    if (key === '' || key.includes('=') || key.includes('\0')) {
+      throw new InvalidArgumentError(`env key must be non-empty without '=' or NUL, got ${JSON.stringify(key)}`);
+    }
+    if (value.includes('\0')) throw new InvalidArgumentError(`env value of ${key} contains a NUL byte`);
+    env[key] = value;
+  }
+  return env;
+}
+
+/** Spawns and registers the detached child; resolves once it runs (or rejects if it cannot start). */
+export async function spawnDaemonProcess(
+  registry: Registry, input: SpawnDaemonInput, opts: { defaultEnv: Array<{ key: string; value: string }>; daemonCwd: string; log: Logger },
+): Promise<TrackedRow> {
+  if (input.command.trim() === '') throw new InvalidArgumentError('command must not be empty');
+  if (input.command.includes('\0')) throw new InvalidArgumentError('command contains a NUL byte');
+  const cwd = input.cwd || opts.daemonCwd;
+  let isDir = false;
+  try {
+    isDir = fs.statSync(cwd).isDirectory();
+  } catch {
+    // Reported below.
+  }
+  if (!isDir) throw new InvalidArgumentError(`cwd ${JSON.stringify(cwd)} is not an existing directory`);
+  const env = buildChildEnv(process.env, opts.defaultEnv, input.env, input.clearInheritedEnv);
+
+  const child = spawn('/bin/sh', ['-c', input.command], { cwd, env, detached: true, stdio: 'ignore' });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (err) => reject(new InvalidArgumentError(`cannot start /bin/sh -c ${JSON.stringify(input.command)}: ${err.message}`)));
+  });
+  const pid = child.pid!;
+  // The child cannot have been reaped yet: its exit is handled on a later turn of the loop,
+  // so /proc/<pid>/stat still exists (perhaps as a zombie) and gives the start time.
+  const stat = readProcStat(pid);
+  const startTicks = stat?.startTicks ?? 0;
+  const now = Date.now() / 1000;
+  const row: TrackedRow = {
+    pid, startTicks, createdAt: stat ? startTicksToEpochSeconds(startTicks) : now, kind: 'daemon', command: input.command,
+    cwd, originator: input.originator, containment: 'detached', registeredAt: now, lastValidatedAt: now,
+  };
+  registry.store.upsert(row);
+  child.once('exit', (code, signal) => {
+    try {
+      registry.store.deleteIdentity(pid, startTicks);
+    } catch {
+      // Database already closed (daemon shutting down): the next daemon's start-up check drops the row.
+    }
+    opts.log.info(`detached daemon pid ${pid} exited (${signal ?? `code ${code}`}); unregistered`);
+  });
+  // The child must not keep runpmd's event loop alive; its exit is still reported while we run.
+  child.unref();
+  opts.log.info(`spawned detached daemon pid ${pid}: ${input.command}`);
+  return row;
+}
