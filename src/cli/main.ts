@@ -5,6 +5,7 @@ import { packageVersion } from '../version';
 import { registerDaemonCommands } from './commands/daemon';
 import { registerEventCommands } from './commands/events';
 import { registerRegistryCommands } from './commands/registry';
+import { registerSessionCommands } from './commands/sessions';
 
 export function buildProgram(): Command {
   const program = new Command('runpm')
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerDaemonCommands(program);
   registerEventCommands(program);
   registerRegistryCommands(program);
+  registerSessionCommands(program);
   return program;
 }
 

@@ -6,3 +6,5 @@ import './events-api';
 export type { DaemonEvent, EventSubscription } from './events-api';
 import './registry-api';
 export type { TrackedProcess, ZombieReport } from './registry-api';
+import './sessions-api';
+export { PipeAttachment, decodePipeFrame, type PipeFrame, type PipeSessionInfo, type SpawnPipeOptions } from './sessions-api';

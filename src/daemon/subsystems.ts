@@ -3,6 +3,7 @@
 import type { DaemonState } from './state';
 import { openDatabase } from '../registry/db';
 import { startRegistry } from '../registry/reaper';
+import { startSessions } from '../sessions/start';
 
 /** Runs once at daemon start, before the socket accepts connections. */
 export async function startSubsystems(state: DaemonState): Promise<void> {
@@ -10,4 +11,5 @@ export async function startSubsystems(state: DaemonState): Promise<void> {
   state.db = db;
   state.subsystems.push({ name: 'database', close: async () => { db.close(); } });
   startRegistry(state);
+  startSessions(state);
 }

@@ -3,11 +3,15 @@ import type { DispatchEntry } from '../dispatch';
 import { coreEntries } from './core';
 import { eventEntries } from './events';
 import { registryEntries } from './registry';
+import { pipeSessionEntries } from './pipe-sessions';
+import { sessionOpEntries } from './session-ops';
 
 export function allEntries(): DispatchEntry[] {
   return [
     ...coreEntries,
     ...eventEntries,
     ...registryEntries,
+    ...pipeSessionEntries,
+    ...sessionOpEntries,
   ];
 }
