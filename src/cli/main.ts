@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../version';
 import { registerDaemonCommands } from './commands/daemon';
+import { registerExecCommands } from './commands/exec';
 import { registerEventCommands } from './commands/events';
 import { registerRegistryCommands } from './commands/registry';
 import { registerSessionCommands } from './commands/sessions';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .option('--socket <path>', 'daemon socket path')
     .option('--json', 'machine-readable output', false);
   registerDaemonCommands(program);
+  registerExecCommands(program);
   registerEventCommands(program);
   registerRegistryCommands(program);
   registerSessionCommands(program);

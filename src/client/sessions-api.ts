@@ -27,6 +27,8 @@ export interface SpawnPipeOptions {
   clearInheritedEnv?: boolean;
   originator?: string;
   mergeStderr?: boolean;
+  /** Keep the child's output unread until the first attach of each stream (nothing dropped before it). */
+  holdOutputUntilAttached?: boolean;
 }
 
 /** One row of listPipes(): every field set (decoded defaults). */
@@ -125,6 +127,7 @@ DaemonClient.prototype.spawnPipe = function (this: DaemonClient, opts: SpawnPipe
     clearInheritedEnv: opts.clearInheritedEnv ?? false,
     originator: opts.originator ?? '',
     mergeStderrIntoStdout: opts.mergeStderr ?? false,
+    holdOutputUntilAttached: opts.holdOutputUntilAttached ?? false,
   });
 };
 

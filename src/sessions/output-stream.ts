@@ -34,6 +34,9 @@ export type AttachmentEnd = StreamEnd | { kind: 'stolen'; by: string } | { kind:
 /** What backlog an attach starts with: what the last client missed, or all the ring holds. */
 export type ReplayMode = 'missed' | 'ring';
 
+/** What happened to the stream's attachment slot (lifecycle events). */
+export type AttachmentChange = 'attached' | 'detached' | 'stolen';
+
 /** The attach response's numbers, and the attachment to start once the response is out. */
 export interface AttachGrant {
   backlog: Buffer;
@@ -63,6 +66,11 @@ export class OutputStream {
   private readonly pauseKeys = new Set<object>();
   private source: StreamSource | null = null;
   private endInfo: StreamEnd | null = null;
+  /** Set by holdUntilAttached(): the source stays paused until the first attach. */
+  private held = false;
+  private readonly holdKey = {};
+  /** Told when a client attaches, detaches (or goes away) or is stolen from; set by the session table. */
+  onAttachmentChange: ((change: AttachmentChange, label: string, detail: string) => void) | null = null;
 
   constructor(
     /** e.g. "stdout of session <id>", used in error messages. */
@@ -136,6 +144,13 @@ export class OutputStream {
     if (this.pauseKeys.size === 0) this.source?.resume();
   }
 
+  /** Keeps the source paused until a client first attaches (nothing dropped before a reader exists). */
+  holdUntilAttached(): void {
+    if (this.held || this.endInfo) return;
+    this.held = true;
+    this.pauseSource(this.holdKey);
+  }
+
   /** The backlog an attach would get now, without consuming anything (GetSessionBacklog). */
   peekBacklog(mode: ReplayMode = 'missed'): BacklogSnapshot {
     const from = mode === 'ring' ? this.ring.startOffset : this.lastSeen;
@@ -155,11 +170,17 @@ export class OutputStream {
         throw new AlreadyAttachedError(`${this.description} is already attached by ${cur.label}; attach with steal to take it over`);
       }
       cur.finish({ kind: 'stolen', by: label });
+      this.onAttachmentChange?.('stolen', cur.label, `stolen by ${label}`);
     }
     const snap = this.peekBacklog(opts.replay ?? 'missed');
     const attachment = new Attachment(this, this.codec, label, this.ring.writeOffset);
     this.current = attachment;
     this.lastSeen = this.ring.writeOffset;
+    this.onAttachmentChange?.('attached', label, `replay ${opts.replay ?? 'missed'}`);
+    if (this.held) {
+      this.held = false;
+      this.resumeSource(this.holdKey);
+    }
     return { backlog: snap.backlog, bytesMissed: snap.bytesMissed, backlogTruncated: snap.bytesMissed > 0, attachment };
   }
 
@@ -177,8 +198,13 @@ export class OutputStream {
   }
 
   /** Release by identity: a stale attachment never clears its stealer's slot. */
-  release(attachment: Attachment): void {
-    if (this.current === attachment) this.current = null;
+  release(attachment: Attachment, reason: AttachmentEnd['kind'] | 'client gone'): void {
+    if (this.current !== attachment) return;
+    this.current = null;
+    // A stolen slot was reported by attach(); eof/exit endings are covered by session.exited.
+    if (reason === 'detached' || reason === 'error' || reason === 'client gone') {
+      this.onAttachmentChange?.('detached', attachment.label, reason);
+    }
   }
 
   /** Records progress of the current attachment (stale ones do not move the mark). */
@@ -214,7 +240,7 @@ export class Attachment {
     channel.onClose(() => {
       // The client went away (or we ended it): no frame, just free the slot.
       this.done = true;
-      this.stream.release(this);
+      this.stream.release(this, 'client gone');
     });
     if (this.done) {
       // Stolen or detached between the response and start(): deliver the terminal frame now.
@@ -256,7 +282,7 @@ export class Attachment {
     if (this.done) return;
     this.done = true;
     this.endReason = how;
-    this.stream.release(this);
+    this.stream.release(this, how.kind);
     if (this.channel) this.deliverTerminal();
   }
 

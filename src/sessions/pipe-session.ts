@@ -26,6 +26,8 @@ export interface PipeSpawnOptions {
   env: Record<string, string>;
   originator: string;
   mergeStderr: boolean;
+  /** Keep output unread until the first attach of each stream (SpawnPipeSession hold_output_until_attached). */
+  holdOutput?: boolean;
   ringBytes: number;
   codec: AttachFrameCodec;
 }
@@ -102,6 +104,7 @@ export class PipeSession implements Session {
       out.setSource({ pause: () => stdout.pause(), resume: () => stdout.resume() });
       err.setSource({ pause: () => stderr.pause(), resume: () => stderr.resume() });
     }
+    if (opts.holdOutput) for (const stream of this.streams.values()) stream.holdUntilAttached();
     const pipeEnded = (stream: OutputStream) => () => {
       if (opts.mergeStderr && --this.openPipes > 0) return;
       this.onStreamEof(stream);

@@ -5,6 +5,7 @@ import type { Logger } from '../daemon/log';
 import { NotFoundError } from '../wire/errors';
 import type { OutputStream } from './output-stream';
 import type { TerminationOutcome } from './kill-escalation';
+import type { EventBus } from '../events/event-bus';
 
 export type SessionKind = 'pipe' | 'pty';
 
@@ -47,6 +48,8 @@ export interface SessionManagerOptions {
   log: Logger;
   /** DaemonConfig.exitedRingBudgetBytes. */
   exitedRingBudgetBytes: number;
+  /** Lifecycle events (spawned, exited, attached, detached, stolen). */
+  events?: EventBus;
 }
 
 /** Counts by kind for purge and bulk terminate replies. */
@@ -66,7 +69,24 @@ export class SessionManager {
   /** Adds a freshly spawned session and watches for its exit (budget enforcement). */
   add(session: Session): void {
     this.sessions.set(session.id, session);
+    this.publishLifecycle(session);
     void session.waitForExit().then(() => this.enforceExitedBudget());
+  }
+
+  /** Publishes spawned/exited and every attachment change of the session's streams. */
+  private publishLifecycle(session: Session): void {
+    const events = this.opts.events;
+    if (!events) return;
+    const base = { sessionId: session.id, pid: session.pid, originator: session.originator };
+    events.emit('session.spawned', { ...base, status: session.kind, detail: session.command });
+    for (const [name, stream] of session.streams) {
+      stream.onAttachmentChange = (change, label, detail) => {
+        events.emit(`session.${change}`, { ...base, status: name, detail: `${label}: ${detail}` });
+      };
+    }
+    void session.waitForExit().then((exit) => {
+      events.emit('session.exited', { ...base, exitCode: exit.code, status: session.terminationOutcome ?? 'natural', detail: exit.signal ?? '' });
+    });
   }
 
   /** The session, or NOT_FOUND naming the id. */

@@ -73,6 +73,7 @@ export const pipeSessionEntries: DispatchEntry[] = [
       env,
       originator: req.originator,
       mergeStderr: req.mergeStderrIntoStdout,
+      holdOutput: req.holdOutputUntilAttached,
       ringBytes: state.config.ringBytes,
       codec: pipeFrameCodec,
     });
