@@ -8,7 +8,7 @@ const INITIAL_ALLOC_BYTES = 4096;
 
 /** What readFrom() hands back: the bytes, how many were lost before `offset`, and where to continue. */
 export interface RingRead {
-  /** Copied bytes (never a view into the ring): [from, nextOffset). */
+  /** [from, nextOffset): a copy from readFrom(), a view into the ring from viewFrom(). */
   bytes: Buffer;
   /** Bytes between the requested offset and the oldest retained byte: dropped before they were read. */
   missed: number;
@@ -90,6 +90,21 @@ export class ByteRing {
       if (first < n) this.buf.copy(out, first, 0, n - first);
     }
     return { bytes: out, missed, nextOffset: from + n };
+  }
+
+  /**
+   * Like readFrom() but without copying: a view of the contiguous run at `offset` (it stops at the
+   * wrap point, so it may be shorter than maxBytes). Valid only until the next write(); the
+   * attach pump encodes it into a frame immediately.
+   */
+  viewFrom(offset: number, maxBytes: number = Number.POSITIVE_INFINITY): RingRead {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.written) {
+      throw new RangeError(`ring offset must be an integer in [0, ${this.written}], got ${offset}`);
+    }
+    const from = Math.max(offset, this.startOffset);
+    const pos = from % this.capacity;
+    const n = Math.max(0, Math.min(maxBytes, this.written - from, this.capacity - pos));
+    return { bytes: this.buf.subarray(pos, pos + n), missed: from - offset, nextOffset: from + n };
   }
 
   // Before the first wrap every offset is its own position, so growing is one copy of [0, written).

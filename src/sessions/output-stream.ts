@@ -2,6 +2,7 @@
 // how far the last attached client got, at most one attachment, and taps (tees). Lives as long as
 // its session is in the session table. Frame encoding is the caller's (AttachFrameCodec), so pipe
 // and PTY attachments share this pump; it never touches protobuf itself.
+import { encodeBytesFieldFrame } from '../wire/frame';
 import type { StreamChannel } from '../daemon/dispatch';
 import { AlreadyAttachedError } from '../wire/errors';
 import { ByteRing } from '../ring/byte-ring';
@@ -11,10 +12,18 @@ export type { StreamTap } from './tap-set';
 
 /** Largest byte payload per frame, leaving room for the frame's own header under 64 KiB. */
 export const MAX_ATTACH_CHUNK_BYTES = 64 * 1024 - 16;
+/**
+ * Bytes an attachment may leave queued in its socket before waiting for 'drain'. Waiting after
+ * every 64 KiB frame (the socket's 16 KiB high-water mark) made the pipeline one frame deep and
+ * capped delivery at ~100 MiB/s; a bounded budget keeps memory per client fixed instead.
+ */
+export const ATTACH_SOCKET_BUDGET_BYTES = 1024 * 1024;
 
 /** Encodes the frames one kind of attachment sends (PipeStreamFrame, PtyStreamFrame bodies). */
 export interface AttachFrameCodec {
   bytes(buf: Buffer): Uint8Array;
+  /** Field number of the bytes/output field: the pump frames chunks itself (one copy, no encode). */
+  readonly bytesField: number;
   missed(n: number): Uint8Array;
   eof(): Uint8Array;
   exitCode(code: number): Uint8Array;
@@ -257,14 +266,14 @@ export class Attachment {
     if (ch.closed || ch.socket.destroyed) return;
     const ring = this.stream.ring;
     while (this.cursor < ring.writeOffset) {
-      const r = ring.readFrom(this.cursor, MAX_ATTACH_CHUNK_BYTES);
+      const r = ring.viewFrom(this.cursor, MAX_ATTACH_CHUNK_BYTES);
       let ok = true;
       if (r.missed > 0) ok = ch.writeFrame(this.codec.missed(r.missed));
-      if (r.bytes.length > 0) ok = ch.writeFrame(this.codec.bytes(r.bytes)) && ok;
+      if (r.bytes.length > 0) ok = ch.writeEncodedFrame(encodeBytesFieldFrame(this.codec.bytesField, r.bytes)) && ok;
       this.cursor = r.nextOffset;
       this.stream.noteSeen(this, this.cursor);
-      if (!ok) {
-        // The socket buffers one frame past its high-water mark at most; resume on drain.
+      if (!ok && ch.socket.writableLength >= ATTACH_SOCKET_BUDGET_BYTES) {
+        // At most ATTACH_SOCKET_BUDGET_BYTES (+ one frame) wait in the socket; resume on drain.
         this.waitingDrain = true;
         ch.socket.once('drain', () => {
           this.waitingDrain = false;

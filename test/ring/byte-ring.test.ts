@@ -87,7 +87,9 @@ describe('ByteRing', () => {
     expect(delivered + missed).toBe(written);
     // What was delivered last is exactly the stream's tail.
     const all = Buffer.concat(sent);
-    expect(Buffer.concat(got).subarray(-r.bytes.length).equals(all.subarray(all.length - r.bytes.length))).toBe(true);
+    const received = Buffer.concat(got);
+    const n = r.bytes.length; // may be 0: subarray(-0) would be the whole buffer
+    expect(received.subarray(received.length - n).equals(all.subarray(all.length - n))).toBe(true);
   });
 
   it('rejects bad capacities and offsets, naming the value', () => {
@@ -105,5 +107,19 @@ describe('ByteRing', () => {
     expect(ring.allocatedBytes).toBeLessThan(100_000);
     ring.write(Buffer.alloc(250_000));
     expect(ring.allocatedBytes).toBe(100_000);
+  });
+});
+
+describe('ByteRing.viewFrom', () => {
+  it('returns the contiguous run without copying, stopping at the wrap point', () => {
+    const r = new ByteRing(8);
+    r.write(Buffer.from('abcdefghij')); // holds cdefghij, positions: ij at 0-1, cdefgh at 2-7
+    const first = r.viewFrom(0);
+    expect(first.missed).toBe(2);
+    expect(first.bytes.toString()).toBe('cdefgh');
+    const second = r.viewFrom(first.nextOffset);
+    expect(second.bytes.toString()).toBe('ij');
+    expect(second.nextOffset).toBe(10);
+    expect(r.viewFrom(10).bytes.length).toBe(0);
   });
 });

@@ -6,6 +6,7 @@ import type { StreamChannel } from '../../src/daemon/dispatch';
 
 const codec: AttachFrameCodec = {
   bytes: (b) => Buffer.concat([Buffer.from('B:'), b]),
+  bytesField: 1,
   missed: (n) => Buffer.from(`M:${n}`),
   eof: () => Buffer.from('EOF'),
   exitCode: (c) => Buffer.from(`X:${c}`),
@@ -20,10 +21,19 @@ class FakeChannel implements StreamChannel {
   closed = false;
   ended = false;
   private closeListeners: Array<() => void> = [];
-  constructor(readonly clientLabel: string, public budget = Infinity) {}
+  constructor(readonly clientLabel: string, public budget = Infinity) {
+    // Out of budget = the socket holds more than the pump's byte budget: wait for 'drain'.
+    Object.defineProperty(this.socket, 'writableLength', { get: () => (this.budget > 0 ? 0 : Number.MAX_SAFE_INTEGER) });
+  }
   writeFrame(body: Uint8Array): boolean {
     this.frames.push(Buffer.from(body).toString());
     return --this.budget > 0;
+  }
+  writeEncodedFrame(frame: Buffer): boolean {
+    // [4-byte length][0x0a][varint length][payload] → "B:payload", like codec.bytes above.
+    let at = 5;
+    while (frame[at] & 0x80) at++;
+    return this.writeFrame(Buffer.concat([Buffer.from('B:'), frame.subarray(at + 1)]));
   }
   onInput(): void {}
   onClose(l: () => void): void { this.closeListeners.push(l); }

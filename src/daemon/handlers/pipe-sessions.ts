@@ -15,6 +15,7 @@ type PipeSessionInfoOut = NonNullable<ResponsePayload<'listPipeSessions'>['sessi
 /** PipeStreamFrame bodies for OutputStream attachments. */
 export const pipeFrameCodec: AttachFrameCodec = {
   bytes: (buf) => pb.PipeStreamFrame.encode({ bytes: buf }).finish(),
+  bytesField: 1,
   missed: (n) => pb.PipeStreamFrame.encode({ missedBytes: n }).finish(),
   eof: () => pb.PipeStreamFrame.encode({ eof: true }).finish(),
   exitCode: (code) => pb.PipeStreamFrame.encode({ exitCode: code }).finish(),
