@@ -2,3 +2,5 @@
 export { connect, DaemonNotRunningError, type ConnectOptions } from './connect';
 export { DaemonClient, type CallOptions, type DaemonStream } from './daemon-client';
 export { FrameStream } from './stream';
+import './services-api';
+export { followLogFiles, type ServiceConfigInput, type ServiceInfo } from './services-api';
