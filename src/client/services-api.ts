@@ -67,10 +67,12 @@ DaemonClient.prototype.flushServiceLogs = function (this: DaemonClient, target =
   return this.request(RequestType.REQUEST_TYPE_SERVICE_FLUSH, 'serviceFlush', { target }, opts).then((r) => r.flushedCount);
 };
 DaemonClient.prototype.saveServices = function (this: DaemonClient, opts) {
-  return this.request(RequestType.REQUEST_TYPE_SERVICE_SAVE, 'serviceSave', {}, opts);
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_SAVE, 'serviceSave', {}, opts)
+    .then((r) => ({ snapshotPath: r.snapshotPath, serviceCount: r.serviceCount }));
 };
 DaemonClient.prototype.resurrectServices = function (this: DaemonClient, opts) {
-  return this.request(RequestType.REQUEST_TYPE_SERVICE_RESURRECT, 'serviceResurrect', {}, withTimeout(opts));
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_RESURRECT, 'serviceResurrect', {}, withTimeout(opts))
+    .then((r) => ({ restoredCount: r.restoredCount, startedCount: r.startedCount }));
 };
 
 /** One file being followed: where we are in it (a shrink means it was rotated or flushed). */

@@ -89,7 +89,7 @@ export class ServiceManager {
     this.pollTimer.unref();
     this.rotator.start();
     if (toRestart.length > 0) {
-      void this.startInOrder(toRestart.map((s) => s.name), true).catch((err) => this.state.log.error(`restarting services after a daemon crash: ${(err as Error).message}`));
+      void this.startInOrder(toRestart.map((s) => s.name), true, true).catch((err) => this.state.log.error(`restarting services after a daemon crash: ${(err as Error).message}`));
     }
   }
 
@@ -284,7 +284,7 @@ export class ServiceManager {
   }
 
   /** Starts the named services (and what they need) level by level; running ones are left as they are. */
-  private async startInOrder(names: string[], skipRunning: boolean): Promise<void> {
+  private async startInOrder(names: string[], skipRunning: boolean, countAsRestart = false): Promise<void> {
     const graph = this.graph();
     for (const level of startLevels(names, graph)) {
       await Promise.all(level.map(async (name) => {
@@ -297,6 +297,7 @@ export class ServiceManager {
           svc.row.desired = 'online';
           svc.row.unstableRestarts = 0;
           svc.row.backoffMs = 0;
+          if (countAsRestart) svc.row.restartCount++;
           await svc.spawnRun();
         });
       }));
