@@ -7,8 +7,62 @@ import type { RequestInput, ResponseOutput } from '../wire/payload';
 
 /** A service's config as callers give it (zeros and omissions mean "default"). */
 export type ServiceConfigInput = NonNullable<RequestInput<'serviceStart'>['config']>;
-/** A service's state as the daemon reports it (times in epoch seconds). */
-export type ServiceInfo = ResponseOutput<'serviceList'>['services'][number];
+/** A service's config as the daemon reports it (every field present; zeros mean "default"). */
+export interface ServiceConfigInfo {
+  name: string;
+  cmd: string[];
+  cwd: string;
+  /** Empty in list output: env values are shown only by describe. */
+  env: Record<string, string>;
+  autorestart: boolean;
+  maxRestarts: number;
+  restartDelayMs: number;
+  killTimeoutMs: number;
+  minUptimeMs: number;
+  dependsOn: string[];
+  logMaxBytes: number;
+  logMaxFiles: number;
+}
+
+/** A service's state as the daemon reports it (times in epoch seconds, 0 = never; exit code -1 = unknown). */
+export interface ServiceInfo {
+  id: number;
+  name: string;
+  status: 'starting' | 'online' | 'stopping' | 'stopped' | 'waiting' | 'errored';
+  pid: number;
+  restartCount: number;
+  unstableRestarts: number;
+  backoffMs: number;
+  lastStartedAt: number;
+  lastExitedAt: number;
+  lastExitCode: number;
+  lastError: string;
+  cpuPercent: number;
+  memoryBytes: number;
+  outLogPath: string;
+  errLogPath: string;
+  config: ServiceConfigInfo;
+}
+
+type WireService = ResponseOutput<'serviceList'>['services'][number];
+
+/** The decoded message as a plain object with every field (JSON shows zeros too). */
+function toInfo(s: WireService | null | undefined): ServiceInfo {
+  if (!s) throw new Error('runpmd answered without a service');
+  const c = s.config;
+  return {
+    id: s.id ?? 0, name: s.name ?? '', status: (s.status ?? 'stopped') as ServiceInfo['status'], pid: s.pid ?? 0,
+    restartCount: s.restartCount ?? 0, unstableRestarts: s.unstableRestarts ?? 0, backoffMs: s.backoffMs ?? 0,
+    lastStartedAt: s.lastStartedAt ?? 0, lastExitedAt: s.lastExitedAt ?? 0, lastExitCode: s.lastExitCode ?? 0, lastError: s.lastError ?? '',
+    cpuPercent: s.cpuPercent ?? 0, memoryBytes: Number(s.memoryBytes ?? 0), outLogPath: s.outLogPath ?? '', errLogPath: s.errLogPath ?? '',
+    config: {
+      name: c?.name ?? '', cmd: [...(c?.cmd ?? [])], cwd: c?.cwd ?? '', env: { ...(c?.env ?? {}) }, autorestart: c?.autorestart ?? false,
+      maxRestarts: c?.maxRestarts ?? 0, restartDelayMs: c?.restartDelayMs ?? 0, killTimeoutMs: c?.killTimeoutMs ?? 0,
+      minUptimeMs: c?.minUptimeMs ?? 0, dependsOn: [...(c?.dependsOn ?? [])], logMaxBytes: Number(c?.logMaxBytes ?? 0),
+      logMaxFiles: c?.logMaxFiles ?? 0,
+    },
+  };
+}
 
 /** Longer than the default: a start may wait for its dependencies to come online. */
 const SERVICE_CALL_TIMEOUT_MS = 60_000;
@@ -42,7 +96,7 @@ const withTimeout = (opts?: CallOptions): CallOptions => ({ timeoutMs: SERVICE_C
 
 DaemonClient.prototype.startService = function (this: DaemonClient, config, opts) {
   const full = { ...config, autorestart: config.autorestart ?? true };
-  return this.request(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart', { config: full }, withTimeout(opts)).then((r) => r.service as ServiceInfo);
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart', { config: full }, withTimeout(opts)).then((r) => toInfo(r.service));
 };
 DaemonClient.prototype.stopService = function (this: DaemonClient, target, opts) {
   return this.request(RequestType.REQUEST_TYPE_SERVICE_STOP, 'serviceStop', { target }, withTimeout(opts)).then((r) => r.stoppedCount);
@@ -54,10 +108,10 @@ DaemonClient.prototype.deleteService = function (this: DaemonClient, target, opt
   return this.request(RequestType.REQUEST_TYPE_SERVICE_DELETE, 'serviceDelete', { target }, withTimeout(opts)).then((r) => r.deletedCount);
 };
 DaemonClient.prototype.listServices = function (this: DaemonClient, opts) {
-  return this.request(RequestType.REQUEST_TYPE_SERVICE_LIST, 'serviceList', {}, opts).then((r) => r.services);
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_LIST, 'serviceList', {}, opts).then((r) => r.services.map(toInfo));
 };
 DaemonClient.prototype.describeService = function (this: DaemonClient, target, opts) {
-  return this.request(RequestType.REQUEST_TYPE_SERVICE_DESCRIBE, 'serviceDescribe', { target }, opts).then((r) => r.service as ServiceInfo);
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_DESCRIBE, 'serviceDescribe', { target }, opts).then((r) => toInfo(r.service));
 };
 DaemonClient.prototype.serviceLogs = function (this: DaemonClient, o = {}, call) {
   return this.request(RequestType.REQUEST_TYPE_SERVICE_LOGS, 'serviceLogs',
