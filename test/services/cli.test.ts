@@ -79,7 +79,8 @@ describe('runpm service commands', () => {
     const r = await runCli(['start', path.join(dir, 'runpm.config.yaml')], daemon.env);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("unknown key 'colour'");
-    expect(fs.readFileSync(order, 'utf8')).toBe('db\nweb\n');
+    // db ran (and was online) before web was spawned; web's own line follows once it runs.
+    await waitFor(() => fs.readFileSync(order, 'utf8') === 'db\nweb\n', 'db then web in the order file');
     fs.writeFileSync(path.join(dir, 'runpm.config.toml'), `[[services]]
 name = "tomly"
 cmd = ["sleep", "60"]

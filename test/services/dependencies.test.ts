@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDaemon, type TestDaemon } from '../helpers/daemon';
+import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
 import { DaemonError } from '../../src/wire/errors';
 import { StatusCode } from '../../src/wire/proto';
 import { shService } from './helpers';
@@ -43,6 +43,7 @@ describe('depends_on', () => {
     // The dependency was online (past min_uptime) before the dependent's run began.
     expect(api.lastStartedAt - states.get('cache')!.lastStartedAt).toBeGreaterThanOrEqual(0.15);
     expect(states.get('cache')!.lastStartedAt - states.get('db')!.lastStartedAt).toBeGreaterThanOrEqual(0.15);
+    await waitFor(() => events(file).length === 3, 'api to record its start');
     expect(events(file)).toEqual(['start db', 'start cache', 'start api']);
     // Stopping db stops what depends on it first.
     fs.writeFileSync(file, '');
