@@ -7,6 +7,7 @@ import { registerExecCommands } from './commands/exec';
 import { registerEventCommands } from './commands/events';
 import { registerRegistryCommands } from './commands/registry';
 import { registerSessionCommands } from './commands/sessions';
+import { registerServiceCommands } from './commands/services';
 
 export function buildProgram(): Command {
   const program = new Command('runpm')
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerEventCommands(program);
   registerRegistryCommands(program);
   registerSessionCommands(program);
+  registerServiceCommands(program);
   return program;
 }
 

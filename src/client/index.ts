@@ -10,3 +10,5 @@ import './sessions-api';
 export { PipeAttachment, decodePipeFrame, type PipeFrame, type PipeSessionInfo, type SpawnPipeOptions } from './sessions-api';
 import './exec-api';
 export { NON_INTERACTIVE_ENV, type ExecOptions, type ExecResult } from './exec-api';
+import './services-api';
+export { followLogFiles, type ServiceConfigInput, type ServiceInfo } from './services-api';

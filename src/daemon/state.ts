@@ -7,6 +7,7 @@ import type { EventBus } from '../events/event-bus';
 import type { DaemonMetrics, MetricSample } from '../metrics/metrics';
 import type { Registry } from '../registry/registry';
 import type { SessionManager } from '../sessions/session-table';
+import type { ServiceManager } from '../services/service-manager';
 
 /** A part of the daemon that holds resources and must be shut down with it. */
 export interface Subsystem {
@@ -49,6 +50,8 @@ export interface DaemonState {
   registry?: Registry;
   /** Pipe and PTY sessions keyed by id; created at start, closed (sessions killed) on shutdown. */
   sessions?: SessionManager;
+  /** Supervised services (runpm start/stop/...); loaded from the database at start, stopped at shutdown. */
+  services?: ServiceManager;
   /** Starts daemon shutdown; installed by the server. */
   requestShutdown: (opts: { graceful: boolean; graceMs: number }) => void;
 }

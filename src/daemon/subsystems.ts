@@ -12,4 +12,22 @@ export async function startSubsystems(state: DaemonState): Promise<void> {
   state.subsystems.push({ name: 'database', close: async () => { db.close(); } });
   startRegistry(state);
   startSessions(state);
+  startServices(state);
+}
+
+/** Services load after the database (their table) and stop before it closes. */
+function startServices(state: DaemonState): void {
+  const { ServiceManager } = require('../services/service-manager') as typeof import('../services/service-manager');
+  const services = new ServiceManager(state);
+  services.load();
+  state.services = services;
+  state.metricSources.push(() => services.metricSamples());
+  state.subsystems.push({ name: 'services', close: (opts) => services.close(opts) });
+  if (state.config.resurrect) {
+    // After listen would race clients; before is fine: resurrect only needs the table and /proc.
+    void services.resurrect().then(
+      ({ restored, started }) => state.log.info(`--resurrect: restored ${restored} services, started ${started}`),
+      (err) => state.log.error(`--resurrect failed: ${(err as Error).message}`),
+    );
+  }
 }

@@ -5,6 +5,7 @@ import { eventEntries } from './events';
 import { registryEntries } from './registry';
 import { pipeSessionEntries } from './pipe-sessions';
 import { sessionOpEntries } from './session-ops';
+import { serviceEntries } from './services';
 
 export function allEntries(): DispatchEntry[] {
   return [
@@ -13,5 +14,6 @@ export function allEntries(): DispatchEntry[] {
     ...registryEntries,
     ...pipeSessionEntries,
     ...sessionOpEntries,
+    ...serviceEntries,
   ];
 }
