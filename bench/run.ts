@@ -46,10 +46,18 @@ export function parseArgs(argv: string[]): RunArgs | null {
 /** Loads every figures/*.js next to this file, in run order. */
 export function discoverFigures(dir = path.join(__dirname, 'figures')): BenchFigure[] {
   const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.js')) : [];
-  const figures = files.map((file) => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(path.join(dir, file)) as { figure?: BenchFigure };
-    if (!mod.figure || typeof mod.figure.run !== 'function') throw new Error(`${file} does not export \`figure: BenchFigure\``);
+  const figures = files.map((file): BenchFigure => {
+    const name = file.replace(/\.js$/, '');
+    let mod: { figure?: BenchFigure };
+    try {
+      mod = require(path.join(dir, file)) as { figure?: BenchFigure };
+    } catch (err) {
+      // A module that cannot even load (a missing native peer, say) reports as a failed figure.
+      return { name, run: () => Promise.reject(err) };
+    }
+    if (!mod.figure || typeof mod.figure.run !== 'function') {
+      return { name, run: () => Promise.reject(new Error(`bench/figures/${name}.ts does not export \`figure: BenchFigure\``)) };
+    }
     return mod.figure;
   });
   const rank = (name: string) => (FIGURE_ORDER.includes(name) ? FIGURE_ORDER.indexOf(name) : FIGURE_ORDER.length);
