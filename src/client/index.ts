@@ -2,3 +2,4 @@
 export { connect, DaemonNotRunningError, type ConnectOptions } from './connect';
 export { DaemonClient, type CallOptions, type DaemonStream } from './daemon-client';
 export { FrameStream } from './stream';
+import './tee-api';
