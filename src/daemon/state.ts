@@ -4,6 +4,7 @@ import type { DaemonConfig } from './config';
 import type { Logger } from './log';
 import type { Database } from '../registry/db';
 import type { SessionManager } from '../sessions/session-table';
+import type { TeeRegistry } from '../tee/tee-registry';
 
 /** A part of the daemon that holds resources and must be shut down with it. */
 export interface Subsystem {
@@ -38,6 +39,8 @@ export interface DaemonState {
   db?: Database;
   /** Pipe and PTY sessions keyed by id; created at start, closed (sessions killed) on shutdown. */
   sessions?: SessionManager;
+  /** Session tees (files fed by session streams) by session and handle; flushed and closed on shutdown. */
+  tees?: TeeRegistry;
   /** Starts daemon shutdown; installed by the server. */
   requestShutdown: (opts: { graceful: boolean; graceMs: number }) => void;
 }

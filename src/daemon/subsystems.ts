@@ -3,11 +3,13 @@
 import type { DaemonState } from './state';
 import { openDatabase } from '../registry/db';
 import { startSessions } from '../sessions/start';
+import { startTees } from '../tee/start';
 
 /** Runs once at daemon start, before the socket accepts connections. */
 export async function startSubsystems(state: DaemonState): Promise<void> {
   const db = openDatabase(state.config.paths.dbPath);
   state.db = db;
   state.subsystems.push({ name: 'database', close: async () => { db.close(); } });
+  startTees(state); // before sessions: closed after them, so tees flush the streams' last bytes
   startSessions(state);
 }

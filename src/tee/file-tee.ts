@@ -3,12 +3,9 @@
 // fails (disconnected: it stops, releases any BLOCK pause, and never throws into the producer).
 import { TeeQueue, type TeeQueueOptions } from './tee-queue';
 import type { TeeSink } from './file-sink';
+import type { StreamTap } from '../sessions/tap-set';
 
-/** What a session stream feeds; defined with the sessions' OutputStream. */
-export interface StreamTap {
-  write(chunk: Buffer): void;
-  end(): void;
-}
+export type { StreamTap };
 
 /** How a BLOCK tee asks its producer to stop and restart reading the source. */
 export interface TeeFlowControl {
@@ -56,6 +53,9 @@ export class FileTee implements StreamTap {
   private streamBytes = 0;
   private writtenBytes = 0;
   private closePromise: Promise<void> | null = null;
+  private resolveClosed!: () => void;
+  /** Resolves once the sink is closed (by flushAndClose, end() or unregister). */
+  readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
   private idleWaiters: Array<() => void> = [];
 
   constructor(opts: FileTeeOptions) {
@@ -102,6 +102,7 @@ export class FileTee implements StreamTap {
       await this.idle();
       this.releasePause();
       await this.sink.close().catch(() => {});
+      this.resolveClosed();
     })();
     return this.closePromise;
   }

@@ -1,7 +1,8 @@
 // Every request family's dispatch entries, in one list. A family adds itself here.
 import type { DispatchEntry } from '../dispatch';
 import { coreEntries } from './core';
+import { teeEntries } from './tee';
 
 export function allEntries(): DispatchEntry[] {
-  return [...coreEntries];
+  return [...coreEntries, ...teeEntries];
 }
