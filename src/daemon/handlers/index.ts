@@ -1,8 +1,15 @@
 // Every request family's dispatch entries, in one list. A family adds itself here.
 import type { DispatchEntry } from '../dispatch';
 import { coreEntries } from './core';
+import { pipeSessionEntries } from './pipe-sessions';
+import { sessionOpEntries } from './session-ops';
 import { teeEntries } from './tee';
 
 export function allEntries(): DispatchEntry[] {
-  return [...coreEntries, ...teeEntries];
+  return [
+    ...coreEntries,
+    ...pipeSessionEntries,
+    ...sessionOpEntries,
+    ...teeEntries,
+  ];
 }
