@@ -137,9 +137,10 @@ describe('session tees', () => {
     await daemon.client.writeStdin(id, 'still alive\n');
     const att = await daemon.client.attachPipe(id);
     let seen = att.backlog.toString('latin1');
-    for await (const f of att) {
-      if (f.kind === 'bytes') seen += f.data.toString('latin1');
-      if (seen.includes('still alive\n') || f.kind !== 'bytes') break;
+    while (!seen.includes('still alive\n')) {
+      const f = await att.next();
+      if (!f || f.kind !== 'bytes') break;
+      seen += f.data.toString('latin1');
     }
     att.close();
     expect(seen).toContain('still alive\n');
