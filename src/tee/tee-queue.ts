@@ -7,6 +7,9 @@
 /** What a tee does when its queue is full. */
 export type TeeBackpressureMode = 'drop-oldest' | 'block';
 
+/** BLOCK overshoot allowance in chunks, beyond twice the chunk bound (see push()). */
+export const BLOCK_SLACK_CHUNKS = 256;
+
 /** Chunk capacity used when the request says 0. */
 export const DEFAULT_QUEUE_CHUNKS = 1024;
 /** Byte bound of a queue when none is given: a queue never holds more than this. */
@@ -71,9 +74,11 @@ export class TeeQueue {
   /**
    * Queues a chunk (the caller must not reuse its memory). DROP_OLDEST: drops oldest chunks until
    * the new one fits; a chunk larger than the byte bound keeps only its tail. BLOCK: always queues
-   * and returns true when the producer should pause; a producer that cannot pause in time (a chunk
-   * already in flight) may overshoot, but never past twice the bounds, beyond which even BLOCK
-   * drops the oldest and counts it, so memory stays bounded.
+   * and returns true when the producer should pause. A producer that cannot pause in time may
+   * overshoot: a chunk already in flight, or a pipe Node drains by itself once the child exited
+   * (child_process resumes stdio streams on exit, so the rest of the kernel pipe buffer arrives
+   * unpaused). The overshoot is allowed up to BLOCK_SLACK_CHUNKS more chunks and twice the byte
+   * bound; past that even BLOCK drops the oldest and counts it, so memory stays bounded.
    */
   push(chunk: Buffer): boolean {
     if (chunk.length === 0) return this.full;
@@ -84,7 +89,7 @@ export class TeeQueue {
       this.missed += cut;
       chunk = chunk.subarray(cut);
     }
-    const maxChunks = this.mode === 'block' ? this.capacityChunks * 2 : this.capacityChunks;
+    const maxChunks = this.mode === 'block' ? this.capacityChunks * 2 + BLOCK_SLACK_CHUNKS : this.capacityChunks;
     const maxBytes = this.mode === 'block' ? this.capacityBytes * 2 : this.capacityBytes;
     while (this.length > 0 && (this.length + 1 > maxChunks || this.bytes + chunk.length > maxBytes)) {
       this.dropOldest();

@@ -77,6 +77,24 @@ describe('session tees', () => {
     expect(sha256(fs.readFileSync(out))).toBe(sha256(fs.readFileSync(src)));
   });
 
+  it('BLOCK with a tiny queue and a slow file keeps every byte, also across the child\'s exit', async () => {
+    // Node resumes a child's stdout by itself when the child exits: the rest of the pipe arrives
+    // unpaused, and the BLOCK queue must take it without dropping.
+    daemon = await startDaemon({ env: { RUNPM_TEST_TEE_WRITE_DELAY_MS: '30' } });
+    const dir = scratch();
+    const stream = letters(1024 * 1024, 5);
+    const src = path.join(dir, 'src.txt');
+    fs.writeFileSync(src, stream);
+    const out = path.join(dir, 'out.txt');
+    const id = await gatedSession(daemon.client, `exec cat ${src}`);
+    const handle = await daemon.client.registerSessionTee({ sessionId: id, sessionKind: 'pipe', filePath: out, block: true, queueCapacity: 2 });
+    await daemon.client.writeStdin(id, 'go\n');
+    await waitStreamEnd(daemon.client, id);
+    expect((await daemon.client.getSessionTeeStatus(id, 'pipe', handle)).missedBytes).toBe(0);
+    await daemon.client.unregisterSessionTee(id, 'pipe', handle);
+    expect(fs.readFileSync(out).equals(stream)).toBe(true);
+  });
+
   it('DROP_OLDEST with a tiny queue and a slowed sink: file + missed = stream, markers where the drops were', async () => {
     daemon = await startDaemon({ env: { RUNPM_TEST_TEE_WRITE_DELAY_MS: '5' } });
     const dir = scratch();

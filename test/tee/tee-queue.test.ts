@@ -1,6 +1,6 @@
 // Unit tests of the pure tee queue: order, bounds, drop-oldest accounting and marker placement.
 import { describe, expect, it } from 'vitest';
-import { TeeQueue, missedMarker, DEFAULT_QUEUE_CHUNKS, DEFAULT_QUEUE_BYTES } from '../../src/tee/tee-queue';
+import { TeeQueue, missedMarker, BLOCK_SLACK_CHUNKS, DEFAULT_QUEUE_CHUNKS, DEFAULT_QUEUE_BYTES } from '../../src/tee/tee-queue';
 import { checkAgainstStream, letters } from './check-stream';
 
 const b = (s: string) => Buffer.from(s);
@@ -81,12 +81,24 @@ describe('TeeQueue', () => {
     expect(drain(q).toString()).toBe('d');
   });
 
-  it('BLOCK past twice its bounds (a producer that could not pause) drops and counts, so memory stays bounded', () => {
-    const q = new TeeQueue({ mode: 'block', capacityChunks: 2, capacityBytes: 100, markers: true });
-    for (const s of ['a', 'b', 'c', 'd', 'e']) q.push(b(s));
-    expect(q.length).toBe(4);
+  it('BLOCK past twice its byte bound (a producer that could not pause) drops and counts, so memory stays bounded', () => {
+    const q = new TeeQueue({ mode: 'block', capacityChunks: 2, capacityBytes: 10, markers: true });
+    for (const s of ['aaaaa', 'bbbbb', 'ccccc', 'ddddd']) q.push(b(s));
+    expect(q.missedBytes).toBe(0);
+    q.push(b('e'));
+    expect(q.queuedBytes).toBe(16);
+    expect(q.missedBytes).toBe(5);
+    expect(drain(q).toString()).toBe('\n[running-process tee missed 5 bytes]\nbbbbbcccccddddde');
+  });
+
+  it('BLOCK past its chunk slack drops and counts', () => {
+    const q = new TeeQueue({ mode: 'block', capacityChunks: 1, capacityBytes: 1_000_000, markers: false });
+    const n = 2 + BLOCK_SLACK_CHUNKS;
+    for (let i = 0; i < n; i++) q.push(b('x'));
+    expect(q.missedBytes).toBe(0);
+    q.push(b('y'));
+    expect(q.length).toBe(n);
     expect(q.missedBytes).toBe(1);
-    expect(drain(q).toString()).toBe('\n[running-process tee missed 1 bytes]\nbcde');
   });
 
   it('take() respects maxBytes and maxBuffers but always takes one chunk', () => {
