@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../version';
 import { registerDaemonCommands } from './commands/daemon';
+import { registerSessionCommands } from './commands/sessions';
 import { registerTeeCommands } from './commands/tee';
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .option('--socket <path>', 'daemon socket path')
     .option('--json', 'machine-readable output', false);
   registerDaemonCommands(program);
+  registerSessionCommands(program);
   registerTeeCommands(program);
   return program;
 }

@@ -2,8 +2,8 @@
 // installed on DaemonClient by declaration merging. PipeAttachment wraps one attach stream.
 import { DaemonClient } from './daemon-client';
 import type { FrameStream } from './stream';
-import { RequestType, pb } from '../wire/proto';
-import type { ResponseOutput } from '../wire/payload';
+import { RequestType, pb, type running_process } from '../wire/proto';
+import type { Decoded, ResponseOutput } from '../wire/payload';
 
 export type PipeStreamName = 'stdout' | 'stderr';
 
@@ -29,7 +29,8 @@ export interface SpawnPipeOptions {
   mergeStderr?: boolean;
 }
 
-export type PipeSessionInfo = ResponseOutput<'listPipeSessions'>['sessions'][number];
+/** One row of listPipes(): every field set (decoded defaults). */
+export type PipeSessionInfo = Decoded<running_process.daemon.v1.PipeSessionInfo>;
 
 /** Decodes one PipeStreamFrame body. */
 export function decodePipeFrame(body: Buffer): PipeFrame {
@@ -150,7 +151,8 @@ DaemonClient.prototype.terminate = async function (this: DaemonClient, sessionId
 
 DaemonClient.prototype.listPipes = async function (this: DaemonClient, originator = '') {
   const r = await this.request(RequestType.REQUEST_TYPE_LIST_PIPE_SESSIONS, 'listPipeSessions', { originator });
-  return r.sessions;
+  // Decoded messages carry every scalar (proto3 defaults), so the rows are complete.
+  return r.sessions as unknown as PipeSessionInfo[];
 };
 
 DaemonClient.prototype.backlog = function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName } = {}) {
