@@ -8,6 +8,7 @@ import { registerEventCommands } from './commands/events';
 import { registerRegistryCommands } from './commands/registry';
 import { registerSessionCommands } from './commands/sessions';
 import { registerServiceCommands } from './commands/services';
+import { registerTeeCommands } from './commands/tee';
 
 export function buildProgram(): Command {
   const program = new Command('runpm')
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerRegistryCommands(program);
   registerSessionCommands(program);
   registerServiceCommands(program);
+  registerTeeCommands(program);
   return program;
 }
 

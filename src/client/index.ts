@@ -12,3 +12,5 @@ import './exec-api';
 export { NON_INTERACTIVE_ENV, type ExecOptions, type ExecResult } from './exec-api';
 import './services-api';
 export { followLogFiles, type ServiceConfigInput, type ServiceInfo } from './services-api';
+import './tee-api';
+export type { TeeOptions, TeeStatus } from './tee-api';

@@ -4,6 +4,7 @@ import type { DaemonState } from './state';
 import { openDatabase } from '../registry/db';
 import { startRegistry } from '../registry/reaper';
 import { startSessions } from '../sessions/start';
+import { startTees } from '../tee/start';
 
 /** Runs once at daemon start, before the socket accepts connections. */
 export async function startSubsystems(state: DaemonState): Promise<void> {
@@ -11,6 +12,7 @@ export async function startSubsystems(state: DaemonState): Promise<void> {
   state.db = db;
   state.subsystems.push({ name: 'database', close: async () => { db.close(); } });
   startRegistry(state);
+  startTees(state); // before sessions: closed after them, so tees flush the streams' last bytes
   startSessions(state);
   startServices(state);
 }

@@ -6,6 +6,7 @@ import { registryEntries } from './registry';
 import { pipeSessionEntries } from './pipe-sessions';
 import { sessionOpEntries } from './session-ops';
 import { serviceEntries } from './services';
+import { teeEntries } from './tee';
 
 export function allEntries(): DispatchEntry[] {
   return [
@@ -15,5 +16,6 @@ export function allEntries(): DispatchEntry[] {
     ...pipeSessionEntries,
     ...sessionOpEntries,
     ...serviceEntries,
+    ...teeEntries,
   ];
 }
