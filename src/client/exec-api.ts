@@ -60,13 +60,13 @@ export interface ExecResult {
 type StreamEnding = { kind: 'exit'; code: number } | { kind: 'eof' } | { kind: 'closed' } | { kind: 'error'; message: string };
 
 /** Reads one attachment into a capture until its terminal frame. */
-async function drain(att: PipeAttachment, capture: HeadTailCapture, missed: { bytes: number }): Promise<StreamEnding> {
+async function drain(att: PipeAttachment, capture: HeadTailCapture): Promise<StreamEnding> {
+  capture.skip(att.bytesMissed);
   if (att.backlog.length > 0) capture.push(att.backlog);
-  missed.bytes += att.bytesMissed;
   for await (const frame of att) {
     switch (frame.kind) {
       case 'bytes': capture.push(frame.data); break;
-      case 'missed': missed.bytes += frame.bytes; break;
+      case 'missed': capture.skip(frame.bytes); break;
       case 'exit': return { kind: 'exit', code: frame.code };
       case 'eof': return { kind: 'eof' };
       case 'error': return { kind: 'error', message: frame.message };
@@ -100,8 +100,7 @@ DaemonClient.prototype.exec = async function (this: DaemonClient, opts: ExecOpti
   const names: PipeStreamName[] = opts.separateStderr ? ['stdout', 'stderr'] : ['stdout'];
   const attachments = await Promise.all(names.map((stream) => this.attachPipe(sessionId, { stream })));
   const captures = names.map(() => new HeadTailCapture(opts));
-  const missed = names.map(() => ({ bytes: 0 }));
-  const endings = Promise.all(attachments.map((a, i) => drain(a, captures[i], missed[i])));
+  const endings = Promise.all(attachments.map((a, i) => drain(a, captures[i])));
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
     endings.then(() => false),
@@ -116,10 +115,7 @@ DaemonClient.prototype.exec = async function (this: DaemonClient, opts: ExecOpti
     const exit = ends.find((e): e is { kind: 'exit'; code: number } => e.kind === 'exit');
     exitCode = exit ? exit.code : await waitForExitCode(this, sessionId, started + timeoutMs);
   }
-  const rendered = captures.map((c, i) => {
-    const r = c.render();
-    return { ...r, omittedBytes: r.omittedBytes + missed[i].bytes, truncated: r.truncated || missed[i].bytes > 0 };
-  });
+  const rendered = captures.map((c) => c.render());
   return {
     success: !timedOut && exitCode === 0,
     exitCode: timedOut ? null : exitCode,
@@ -129,7 +125,7 @@ DaemonClient.prototype.exec = async function (this: DaemonClient, opts: ExecOpti
     ...(opts.separateStderr ? { stderr: rendered[1].text } : {}),
     truncated: rendered.some((r) => r.truncated),
     omittedBytes: rendered.reduce((n, r) => n + r.omittedBytes, 0),
-    totalBytes: rendered.reduce((n, r) => n + r.totalBytes, 0) + missed.reduce((n, m) => n + m.bytes, 0),
+    totalBytes: rendered.reduce((n, r) => n + r.totalBytes, 0),
     sessionId,
     pid: spawned.pid,
   };

@@ -25,7 +25,26 @@ async function daemonAt(home: string, args: string[] = []): Promise<TestDaemon> 
 }
 
 /** Processes whose command line carries marker (each service's sh has its own). */
+/**
+ * Service runs whose command line carries the marker. A shell's child between fork and exec
+ * (about to become `sleep`) briefly shows the same command line: count only processes whose
+ * parent is not itself a match.
+ */
 function processesWith(marker: string): number[] {
+  const all = matchingPids(marker);
+  return all.filter((pid) => !all.includes(parentOf(pid)));
+}
+
+function parentOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+function matchingPids(marker: string): number[] {
   const out: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
