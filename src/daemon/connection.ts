@@ -8,6 +8,7 @@ import { PROTOCOL_VERSION, RequestType, StatusCode, type DaemonRequest, type IDa
 import type { DispatchEntry, HandlerContext, StreamChannel } from './dispatch';
 import type { DaemonState } from './state';
 import { TokenBucket } from './rate-limit';
+import { handleEnospc } from './emergency-reserve';
 
 /** Requests decoded but not yet answered; past this the socket stops being read. */
 const MAX_QUEUED_REQUESTS = 256;
@@ -176,6 +177,12 @@ export class Connection {
   private toResponse(err: unknown, requestId: number, type: RequestType): IDaemonResponse {
     if (err instanceof DaemonError) return errorResponse(requestId, err.code, err.message);
     const message = err instanceof Error ? err.message : String(err);
+    // A handler's own write (registry DB, state file) hit a full disk: free the emergency reserve
+    // so the next write succeeds, and tell the client to retry rather than report a bug.
+    if (handleEnospc(this.state, `${RequestType[type]} hit a full disk (${message})`, err)) {
+      return errorResponse(requestId, StatusCode.STATUS_CODE_UNAVAILABLE,
+        `disk full while handling ${RequestType[type]}: ${message}; the emergency reserve is ${this.state.emergencyReserve}, retry`);
+    }
     this.state.log.error(`request ${requestId} (${RequestType[type]}) failed: ${err instanceof Error ? err.stack : message}`);
     return errorResponse(requestId, StatusCode.STATUS_CODE_INTERNAL, `internal error handling ${RequestType[type]}: ${message}`);
   }
