@@ -3,14 +3,14 @@
 // `released`, logged), the write succeeds on retry, and once space is freed the reserve re-arms.
 // Also the injected-fault path (no mount needed): an ENOSPC from a handler releases the reserve.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../../src/client/index';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
 import { DaemonError } from '../../src/wire/errors';
 import { StatusCode } from '../../src/wire/proto';
+import { fillDisk, mountSmallTmpfs, unmountTmpfs } from './disk-fill';
 
 const RESERVE_BYTES = 2 * 1024 * 1024;
 
@@ -23,44 +23,10 @@ afterEach(async () => {
   child?.kill('SIGKILL');
   child = null;
   if (mountPoint) {
-    spawnSync('umount', ['-l', mountPoint]);
-    fs.rmSync(mountPoint, { recursive: true, force: true });
+    unmountTmpfs(mountPoint);
     mountPoint = null;
   }
 });
-
-/** Mounts an 8 MiB tmpfs on a fresh directory; null when mounting is not allowed here. */
-function mountSmallTmpfs(): string | null {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-fs-'));
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    return null;
-  }
-  return dir;
-}
-
-/** Writes zeros into `file` until the filesystem refuses (ENOSPC); returns bytes written. */
-function fillDisk(file: string): number {
-  const fd = fs.openSync(file, 'w');
-  let total = 0;
-  try {
-    for (const size of [1024 * 1024, 4096, 1]) {
-      const chunk = Buffer.alloc(size);
-      for (;;) {
-        try {
-          total += fs.writeSync(fd, chunk);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-          break;
-        }
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return total;
-}
 
 async function reserveState(d: TestDaemon): Promise<string> {
   return (await d.client.status()).emergencyReserve;
