@@ -4,6 +4,8 @@
 export interface BenchOptions {
   /** `npm run bench -- --quick`: fewer iterations, whole run under a minute. */
   quick: boolean;
+  /** `--smoke` (the harness's own test): tiniest counts, only proves the figure runs. Implies quick. */
+  smoke?: boolean;
   /** Scratch directory for daemons and files of this run (removed afterwards). */
   workDir: string;
 }

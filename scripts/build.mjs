@@ -11,6 +11,9 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 const proto = join(root, 'proto', 'daemon.proto');
 const genJs = join(root, 'src', 'gen', 'daemon.js');
 const genDts = join(root, 'src', 'gen', 'daemon.d.ts');
+// The same code without JSDoc (about 40% smaller): what dist/ runs, so every runpm start reads less.
+const genRuntimeJs = join(root, 'src', 'gen', 'daemon.runtime.js');
+const PBJS_FLAGS = ['-t', 'static-module', '-w', 'commonjs', '--force-number', '--no-verify', '--no-delimited'];
 
 function run(cmd, args) {
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
@@ -23,11 +26,11 @@ function isStale(output, input) {
 mkdirSync(dirname(genJs), { recursive: true });
 if (isStale(genJs, proto) || isStale(genDts, proto)) {
   // Static code (not reflection): faster encode/decode on the hot path, typed through pbts.
-  run(bin('pbjs'), ['-t', 'static-module', '-w', 'commonjs', '--force-number', '--no-verify', '--no-delimited',
-    '-o', genJs, proto]);
+  run(bin('pbjs'), [...PBJS_FLAGS, '-o', genJs, proto]);
   run(bin('pbts'), ['-o', genDts, genJs]);
 }
+if (isStale(genRuntimeJs, proto)) run(bin('pbjs'), [...PBJS_FLAGS, '--no-comments', '-o', genRuntimeJs, proto]);
 run(bin('tsc'), ['-p', join(root, 'tsconfig.json')]);
 mkdirSync(join(root, 'dist', 'src', 'gen'), { recursive: true });
-copyFileSync(genJs, join(root, 'dist', 'src', 'gen', 'daemon.js'));
+copyFileSync(genRuntimeJs, join(root, 'dist', 'src', 'gen', 'daemon.js'));
 copyFileSync(genDts, join(root, 'dist', 'src', 'gen', 'daemon.d.ts'));

@@ -27,6 +27,8 @@ export const DEFAULT_MAX_LINE_BYTES = 2048;
 /** Collects a stream keeping only its head and tail (memory ≤ head + 2 × tail). */
 export class HeadTailCapture {
   private readonly headBytes: number;
+  /** headBytes, lowered to what the head holds once a gap was skipped. */
+  private headBytesLimit: number;
   private readonly tailBytes: number;
   private readonly maxLineBytes: number;
   private head: Buffer[] = [];
@@ -37,6 +39,7 @@ export class HeadTailCapture {
 
   constructor(opts: BoundedOutputOptions = {}) {
     this.headBytes = opts.headBytes ?? DEFAULT_HEAD_BYTES;
+    this.headBytesLimit = this.headBytes;
     this.tailBytes = opts.tailBytes ?? DEFAULT_TAIL_BYTES;
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   }
@@ -45,8 +48,8 @@ export class HeadTailCapture {
   push(chunk: Uint8Array): void {
     let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.total += buf.length;
-    if (this.headLength < this.headBytes) {
-      const take = Math.min(buf.length, this.headBytes - this.headLength);
+    if (this.headLength < this.headBytesLimit) {
+      const take = Math.min(buf.length, this.headBytesLimit - this.headLength);
       this.head.push(Buffer.from(buf.subarray(0, take)));
       this.headLength += take;
       buf = buf.subarray(take);
@@ -56,6 +59,18 @@ export class HeadTailCapture {
     this.tailLength += Math.min(buf.length, this.tailBytes);
     // Compact once the tail holds twice its bound, so memory stays bounded without per-push copies.
     if (this.tailLength > 2 * this.tailBytes) this.compactTail();
+  }
+
+  /**
+   * Counts n stream bytes that were never seen (a reader that fell behind its ring). The head
+   * stops at the gap and the tail restarts after it, so nothing is spliced across a gap.
+   */
+  skip(n: number): void {
+    if (n <= 0) return;
+    this.total += n;
+    this.headBytesLimit = this.headLength;
+    this.tail = [];
+    this.tailLength = 0;
   }
 
   get totalBytes(): number {

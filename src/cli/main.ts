@@ -3,8 +3,12 @@
 import { Command } from 'commander';
 import { packageVersion } from '../version';
 import { registerDaemonCommands } from './commands/daemon';
+import { registerExecCommands } from './commands/exec';
 import { registerEventCommands } from './commands/events';
 import { registerRegistryCommands } from './commands/registry';
+import { registerSessionCommands } from './commands/sessions';
+import { registerServiceCommands } from './commands/services';
+import { registerTeeCommands } from './commands/tee';
 
 export function buildProgram(): Command {
   const program = new Command('runpm')
@@ -15,8 +19,12 @@ export function buildProgram(): Command {
     .option('--socket <path>', 'daemon socket path')
     .option('--json', 'machine-readable output', false);
   registerDaemonCommands(program);
+  registerExecCommands(program);
   registerEventCommands(program);
   registerRegistryCommands(program);
+  registerSessionCommands(program);
+  registerServiceCommands(program);
+  registerTeeCommands(program);
   return program;
 }
 

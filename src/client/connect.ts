@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { resolveScopePaths, ensurePrivateDir, type ScopePaths } from '../scope/paths';
 import { DaemonClient, DEFAULT_CALL_TIMEOUT_MS } from './daemon-client';
 
@@ -91,6 +91,8 @@ export function startDaemonProcess(paths: ScopePaths, extraArgs: string[] = [], 
   ensurePrivateDir(paths.stateDir);
   const logFd = fs.openSync(paths.daemonLogPath, 'a', 0o600);
   const args = [runpmdEntry(), '--scope', paths.scope, '--socket', paths.socketPath, ...(home ? ['--home', home] : []), ...extraArgs];
+  // Required here, not at the top: the CLI's common path (daemon already up) never spawns.
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd] });
   fs.closeSync(logFd);
   child.unref();

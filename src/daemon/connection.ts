@@ -267,6 +267,11 @@ class ConnectionStream implements StreamChannel {
     return this.socket.write(encodeFrame(body));
   }
 
+  writeEncodedFrame(frame: Buffer): boolean {
+    if (this.closed || this.socket.destroyed) return false;
+    return this.socket.write(frame);
+  }
+
   onInput(listener: (body: Buffer) => void): void {
     this.inputListener = listener;
   }

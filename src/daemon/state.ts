@@ -6,6 +6,9 @@ import type { Database } from '../registry/db';
 import type { EventBus } from '../events/event-bus';
 import type { DaemonMetrics, MetricSample } from '../metrics/metrics';
 import type { Registry } from '../registry/registry';
+import type { SessionManager } from '../sessions/session-table';
+import type { ServiceManager } from '../services/service-manager';
+import type { TeeRegistry } from '../tee/tee-registry';
 
 /** A part of the daemon that holds resources and must be shut down with it. */
 export interface Subsystem {
@@ -46,6 +49,12 @@ export interface DaemonState {
   db?: Database;
   /** Tracked processes (registry tables in db) and the reaper; set once the database is open. */
   registry?: Registry;
+  /** Pipe and PTY sessions keyed by id; created at start, closed (sessions killed) on shutdown. */
+  sessions?: SessionManager;
+  /** Supervised services (runpm start/stop/...); loaded from the database at start, stopped at shutdown. */
+  services?: ServiceManager;
+  /** Session tees (files fed by session streams) by session and handle; flushed and closed on shutdown. */
+  tees?: TeeRegistry;
   /** Starts daemon shutdown; installed by the server. */
   requestShutdown: (opts: { graceful: boolean; graceMs: number }) => void;
 }

@@ -3,6 +3,8 @@
 import type { DaemonState } from './state';
 import { openDatabase } from '../registry/db';
 import { startRegistry } from '../registry/reaper';
+import { startSessions } from '../sessions/start';
+import { startTees } from '../tee/start';
 
 /** Runs once at daemon start, before the socket accepts connections. */
 export async function startSubsystems(state: DaemonState): Promise<void> {
@@ -10,4 +12,24 @@ export async function startSubsystems(state: DaemonState): Promise<void> {
   state.db = db;
   state.subsystems.push({ name: 'database', close: async () => { db.close(); } });
   startRegistry(state);
+  startTees(state); // before sessions: closed after them, so tees flush the streams' last bytes
+  startSessions(state);
+  startServices(state);
+}
+
+/** Services load after the database (their table) and stop before it closes. */
+function startServices(state: DaemonState): void {
+  const { ServiceManager } = require('../services/service-manager') as typeof import('../services/service-manager');
+  const services = new ServiceManager(state);
+  services.load();
+  state.services = services;
+  state.metricSources.push(() => services.metricSamples());
+  state.subsystems.push({ name: 'services', close: (opts) => services.close(opts) });
+  if (state.config.resurrect) {
+    // After listen would race clients; before is fine: resurrect only needs the table and /proc.
+    void services.resurrect().then(
+      ({ restored, started }) => state.log.info(`--resurrect: restored ${restored} services, started ${started}`),
+      (err) => state.log.error(`--resurrect failed: ${(err as Error).message}`),
+    );
+  }
 }

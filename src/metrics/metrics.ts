@@ -20,7 +20,7 @@ export const GAUGES = {
   runpm_ring_dropped_bytes: { help: 'Bytes dropped from session rings before any client saw them (cumulative)', labels: [] },
   runpm_tee_dropped_bytes: { help: 'Bytes tees could not write, by reason (queue_full|sink_failed) (cumulative)', labels: ['reason'] },
   runpm_services: { help: 'Services by status', labels: ['status'] },
-  runpm_service_restarts: { help: 'Service restarts since the daemon started (cumulative)', labels: [] },
+  runpm_service_restarts: { help: 'Restarts recorded across all services (the restart counts runpm list shows)', labels: [] },
   runpm_tracked_processes: { help: 'Processes in the registry', labels: [] },
 } as const;
 export type GaugeName = keyof typeof GAUGES;

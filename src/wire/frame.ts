@@ -104,3 +104,32 @@ export class FrameDecoder {
     return out;
   }
 }
+
+/**
+ * A complete frame (length prefix included) whose body is a protobuf message holding one bytes
+ * field: what PipeStreamFrame.bytes and PtyStreamFrame.output are. One allocation, one copy of
+ * the payload (the attach pump's hot path); equal to encodeFrame(Message.encode({field: payload})).
+ */
+export function encodeBytesFieldFrame(fieldNumber: number, payload: Uint8Array): Buffer {
+  const tag = (fieldNumber << 3) | 2;
+  let varintBytes = 1;
+  for (let v = payload.length; v >= 0x80; v = Math.floor(v / 128)) varintBytes++;
+  const tagBytes = tag < 0x80 ? 1 : 2;
+  const bodyLength = tagBytes + varintBytes + payload.length;
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyLength);
+  frame.writeUInt32BE(bodyLength, 0);
+  let at = FRAME_HEADER_BYTES;
+  if (tagBytes === 1) frame[at++] = tag;
+  else {
+    frame[at++] = (tag & 0x7f) | 0x80;
+    frame[at++] = tag >> 7;
+  }
+  let v = payload.length;
+  while (v >= 0x80) {
+    frame[at++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  frame[at++] = v;
+  frame.set(payload, at);
+  return frame;
+}

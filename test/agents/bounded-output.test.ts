@@ -54,3 +54,16 @@ describe('head + tail capture', () => {
     expect(utf8BoundaryBefore(b, 1)).toBe(1);
   });
 });
+
+describe('gaps (bytes a slow reader missed)', () => {
+  it('counts skipped bytes as omitted and never splices across the gap', () => {
+    const c = new HeadTailCapture({ headBytes: 4, tailBytes: 4 });
+    c.push(Buffer.from('ab'));
+    c.skip(10); // head stops at "ab"
+    c.push(Buffer.from('cdefgh'));
+    const r = c.render();
+    expect(r.totalBytes).toBe(18);
+    expect(r.text).toBe('ab\n[... 12 bytes omitted ...]\nefgh');
+    expect(r.omittedBytes).toBe(12);
+  });
+});

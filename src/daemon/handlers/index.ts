@@ -3,11 +3,19 @@ import type { DispatchEntry } from '../dispatch';
 import { coreEntries } from './core';
 import { eventEntries } from './events';
 import { registryEntries } from './registry';
+import { pipeSessionEntries } from './pipe-sessions';
+import { sessionOpEntries } from './session-ops';
+import { serviceEntries } from './services';
+import { teeEntries } from './tee';
 
 export function allEntries(): DispatchEntry[] {
   return [
     ...coreEntries,
     ...eventEntries,
     ...registryEntries,
+    ...pipeSessionEntries,
+    ...sessionOpEntries,
+    ...serviceEntries,
+    ...teeEntries,
   ];
 }

@@ -1,0 +1,115 @@
+// Services figure: `runpm start` and `runpm list` wall time (1 and 100 services) next to pm2's
+// `start` and `jlist` in the same run, and the daemon's RSS with 100 services next to pm2's
+// daemon. pm2 runs under a temporary PM2_HOME and is killed (`pm2 kill`) afterwards.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import type { BenchFigure, BenchOptions, BenchResult } from '../harness';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const RUNPM = path.join(ROOT, 'bin', 'runpm');
+const PM2_BIN = path.join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
+const MANY = 100;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Runs a node CLI once; returns its wall time in ms (throws with its stderr on failure). */
+function timeCli(bin: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [bin, ...args], { env, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${path.basename(bin)} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return ms;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function row(id: string, label: string, runs: number[], unit: string, baseline: { label: string; runs: number[] } | string, target?: (v: number, b: number) => boolean, targetText?: string): BenchResult {
+  const value = median(runs);
+  const r: BenchResult = { id, label, value, unit, spread: { min: Math.min(...runs), max: Math.max(...runs), runs: runs.length } };
+  if (typeof baseline === 'string') r.note = baseline;
+  else {
+    const b = median(baseline.runs);
+    r.baseline = { label: baseline.label, value: b, unit };
+    r.ratio = value / b;
+    if (target && targetText) {
+      r.target = targetText;
+      r.met = target(value, b);
+    }
+  }
+  return r;
+}
+
+/** Writes an ecosystem file with n `sleep 600` apps (pm2's format, which runpm reads too). */
+function ecosystem(dir: string, n: number, prefix: string): string {
+  const apps = Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, script: 'sleep', args: '600', interpreter: 'none', autorestart: true }));
+  const file = path.join(dir, `ecosystem-${prefix}.config.json`);
+  fs.writeFileSync(file, JSON.stringify({ apps }));
+  return file;
+}
+
+async function run(opts: BenchOptions): Promise<BenchResult[]> {
+  const runs = opts.quick ? 3 : 7;
+  const home = fs.mkdtempSync(path.join(opts.workDir, 'svc-'));
+  const env = { ...process.env, RUNPM_HOME: home, RUNPM_SCOPE: 'bench' };
+  const pm2Home = path.join(home, 'pm2');
+  const pm2Env = { ...process.env, PM2_HOME: pm2Home };
+  const havePm2 = fs.existsSync(PM2_BIN);
+  const noPm2 = 'pm2 not installed (npm i -D pm2): no peer measured';
+  const results: BenchResult[] = [];
+  try {
+    execFileSync(process.execPath, [RUNPM, 'daemon', 'start'], { env });
+    if (havePm2) execFileSync(process.execPath, [PM2_BIN, 'ping'], { env: pm2Env, stdio: 'ignore' });
+
+    // One service: start (then delete, untimed) several times; list with it running.
+    const startOne: number[] = [];
+    const pm2StartOne: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      startOne.push(timeCli(RUNPM, ['start', '--name', 'one', '--', 'sleep', '600'], env));
+      timeCli(RUNPM, ['delete', 'one'], env);
+      if (havePm2) {
+        pm2StartOne.push(timeCli(PM2_BIN, ['start', 'sleep', '--name', 'one', '--', '600'], pm2Env));
+        timeCli(PM2_BIN, ['delete', 'one'], pm2Env);
+      }
+    }
+    results.push(row('services.start1', '`runpm start` of one service, wall time', startOne, 'ms',
+      havePm2 ? { label: 'pm2 start', runs: pm2StartOne } : noPm2));
+    timeCli(RUNPM, ['start', '--name', 'one', '--', 'sleep', '600'], env);
+    if (havePm2) timeCli(PM2_BIN, ['start', 'sleep', '--name', 'one', '--', '600'], pm2Env);
+    const list1 = Array.from({ length: runs }, () => timeCli(RUNPM, ['list'], env));
+    const jlist1 = havePm2 ? Array.from({ length: runs }, () => timeCli(PM2_BIN, ['jlist'], pm2Env)) : [];
+    results.push(row('services.list1', '`runpm list` with 1 service, wall time', list1, 'ms',
+      havePm2 ? { label: 'pm2 jlist', runs: jlist1 } : noPm2, (v, b) => v < b, '< pm2 jlist'));
+    timeCli(RUNPM, ['delete', 'all'], env);
+    if (havePm2) timeCli(PM2_BIN, ['delete', 'all'], pm2Env);
+
+    // A hundred services from one ecosystem file.
+    const startMany = [timeCli(RUNPM, ['start', ecosystem(home, MANY, 'r')], env)];
+    const pm2StartMany = havePm2 ? [timeCli(PM2_BIN, ['start', ecosystem(home, MANY, 'p')], pm2Env)] : [];
+    results.push(row('services.start100', `\`runpm start\` of an ecosystem file with ${MANY} apps, wall time`, startMany, 'ms',
+      havePm2 ? { label: 'pm2 start (same file)', runs: pm2StartMany } : noPm2));
+    const listMany = Array.from({ length: runs }, () => timeCli(RUNPM, ['list'], env));
+    const jlistMany = havePm2 ? Array.from({ length: runs }, () => timeCli(PM2_BIN, ['jlist'], pm2Env)) : [];
+    results.push(row('services.list100', `\`runpm list\` with ${MANY} services, wall time`, listMany, 'ms',
+      havePm2 ? { label: 'pm2 jlist', runs: jlistMany } : noPm2, (v, b) => v < b, '< pm2 jlist'));
+
+    const daemonPid = Number(fs.readFileSync(path.join(home, 'bench', 'daemon.sock.pid'), 'utf8'));
+    const rss = [rssMb(daemonPid)];
+    const pm2Pid = havePm2 ? Number(fs.readFileSync(path.join(pm2Home, 'pm2.pid'), 'utf8')) : 0;
+    results.push(row('services.rss100', `runpmd RSS with ${MANY} services`, rss, 'MB',
+      havePm2 ? { label: 'pm2 daemon (God) RSS', runs: [rssMb(pm2Pid)] } : noPm2, (v, b) => v <= b, '<= pm2 daemon'));
+  } finally {
+    spawnSync(process.execPath, [RUNPM, 'daemon', 'stop', '--timeout', '5'], { env });
+    if (havePm2) spawnSync(process.execPath, [PM2_BIN, 'kill'], { env: pm2Env, stdio: 'ignore' });
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+  return results;
+}
+
+export const figure: BenchFigure = { name: 'services', run };

@@ -1,0 +1,94 @@
+// V8 code cache for the runpm CLI (Node 20 has no module.enableCompileCache): every CommonJS module
+// the CLI loads is compiled with the bytecode V8 produced for it on an earlier run, which cuts
+// start-up (most of it is compiling commander, protobufjs and the generated protobuf code). Caches
+// live in dist/.v8-cache/<node version>-<arch>/, one file per module, written at exit by the first
+// run that lacked them; a cache is used only while the module's size and mtime still match.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+import { createHash } from 'node:crypto';
+import Module = require('node:module');
+
+/** Header before the V8 data: the source file's mtimeMs and size, as two float64s. */
+const HEADER_BYTES = 16;
+
+interface PendingWrite {
+  script: vm.Script;
+  cacheFile: string;
+  header: Buffer;
+}
+
+interface InternalModule {
+  exports: unknown;
+  require(id: string): unknown;
+}
+
+type ModuleStatics = typeof Module & {
+  wrap(source: string): string;
+  _resolveFilename(request: string, parent: unknown, isMain: boolean, options?: unknown): string;
+  _cache: unknown;
+  _extensions: unknown;
+  prototype: { _compile(content: string, filename: string): unknown };
+};
+
+/**
+ * Installs the cache for every module compiled from now on. Does nothing under a debugger
+ * (Node's own compile handles breakpoints-on-start) or with RUNPM_NO_COMPILE_CACHE=1.
+ */
+export function installCompileCache(distDir: string): void {
+  if (process.env.RUNPM_NO_COMPILE_CACHE === '1' || process.execArgv.some((a) => a.startsWith('--inspect'))) return;
+  const M = Module as ModuleStatics;
+  const cacheDir = path.join(distDir, '.v8-cache', `${process.version}-${process.arch}`);
+  const pending: PendingWrite[] = [];
+  const originalCompile = M.prototype._compile;
+
+  M.prototype._compile = function compileWithCache(this: InternalModule, content: string, filename: string): unknown {
+    let header: Buffer;
+    try {
+      const st = fs.statSync(filename);
+      header = Buffer.alloc(HEADER_BYTES);
+      header.writeDoubleLE(st.mtimeMs, 0);
+      header.writeDoubleLE(st.size, 8);
+    } catch {
+      return originalCompile.call(this, content, filename);
+    }
+    const cacheFile = path.join(cacheDir, `${createHash('sha1').update(filename).digest('hex').slice(0, 20)}.bin`);
+    let cachedData: Buffer | undefined;
+    try {
+      const stored = fs.readFileSync(cacheFile);
+      // V8 itself only checks the source length: a rebuilt file of equal length must not match.
+      if (stored.length > HEADER_BYTES && stored.subarray(0, HEADER_BYTES).equals(header)) cachedData = stored.subarray(HEADER_BYTES);
+    } catch {
+      // No cache yet: compile normally and write one at exit.
+    }
+    const script = new vm.Script(M.wrap(content), { filename, cachedData });
+    if (!cachedData || script.cachedDataRejected) pending.push({ script, cacheFile, header });
+    const fn = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
+    return fn.call(this.exports, this.exports, makeRequire(M, this), this, filename, path.dirname(filename));
+  };
+
+  // At exit the scripts hold the bytecode of everything that ran, lazily compiled functions included.
+  process.once('exit', () => {
+    if (pending.length === 0) return;
+    try {
+      fs.mkdirSync(cacheDir, { recursive: true });
+      for (const { script, cacheFile, header } of pending) {
+        const tmp = `${cacheFile}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, Buffer.concat([header, script.createCachedData()]));
+        fs.renameSync(tmp, cacheFile); // atomic: a concurrent runpm reads the old file or the new one
+      }
+    } catch {
+      // Read-only install or full disk: run uncached, as before.
+    }
+  });
+}
+
+/** The `require` Node hands a module (what its internal makeRequireFunction builds). */
+function makeRequire(M: ModuleStatics, mod: InternalModule): NodeJS.Require {
+  const req = ((id: string) => mod.require(id)) as NodeJS.Require;
+  req.resolve = ((request: string, options?: { paths?: string[] }) => M._resolveFilename(request, mod, false, options)) as NodeJS.RequireResolve;
+  req.main = require.main;
+  req.cache = M._cache as NodeJS.Require['cache'];
+  req.extensions = M._extensions as NodeJS.Require['extensions'];
+  return req;
+}

@@ -1,0 +1,195 @@
+// Client methods for services (request types 50–59), installed on DaemonClient by declaration
+// merging. Log following is done here on the client side by polling the service's log files.
+import * as fs from 'node:fs';
+import { DaemonClient, type CallOptions } from './daemon-client';
+import { RequestType } from '../wire/proto';
+import type { RequestInput, ResponseOutput } from '../wire/payload';
+
+/** A service's config as callers give it (zeros and omissions mean "default"). */
+export type ServiceConfigInput = NonNullable<RequestInput<'serviceStart'>['config']>;
+/** A service's config as the daemon reports it (every field present; zeros mean "default"). */
+export interface ServiceConfigInfo {
+  name: string;
+  cmd: string[];
+  cwd: string;
+  /** Empty in list output: env values are shown only by describe. */
+  env: Record<string, string>;
+  autorestart: boolean;
+  maxRestarts: number;
+  restartDelayMs: number;
+  killTimeoutMs: number;
+  minUptimeMs: number;
+  dependsOn: string[];
+  logMaxBytes: number;
+  logMaxFiles: number;
+}
+
+/** A service's state as the daemon reports it (times in epoch seconds, 0 = never; exit code -1 = unknown). */
+export interface ServiceInfo {
+  id: number;
+  name: string;
+  status: 'starting' | 'online' | 'stopping' | 'stopped' | 'waiting' | 'errored';
+  pid: number;
+  restartCount: number;
+  unstableRestarts: number;
+  backoffMs: number;
+  lastStartedAt: number;
+  lastExitedAt: number;
+  lastExitCode: number;
+  lastError: string;
+  cpuPercent: number;
+  memoryBytes: number;
+  outLogPath: string;
+  errLogPath: string;
+  config: ServiceConfigInfo;
+}
+
+type WireService = ResponseOutput<'serviceList'>['services'][number];
+
+/** The decoded message as a plain object with every field (JSON shows zeros too). */
+function toInfo(s: WireService | null | undefined): ServiceInfo {
+  if (!s) throw new Error('runpmd answered without a service');
+  const c = s.config;
+  return {
+    id: s.id ?? 0, name: s.name ?? '', status: (s.status ?? 'stopped') as ServiceInfo['status'], pid: s.pid ?? 0,
+    restartCount: s.restartCount ?? 0, unstableRestarts: s.unstableRestarts ?? 0, backoffMs: s.backoffMs ?? 0,
+    lastStartedAt: s.lastStartedAt ?? 0, lastExitedAt: s.lastExitedAt ?? 0, lastExitCode: s.lastExitCode ?? 0, lastError: s.lastError ?? '',
+    cpuPercent: s.cpuPercent ?? 0, memoryBytes: Number(s.memoryBytes ?? 0), outLogPath: s.outLogPath ?? '', errLogPath: s.errLogPath ?? '',
+    config: {
+      name: c?.name ?? '', cmd: [...(c?.cmd ?? [])], cwd: c?.cwd ?? '', env: { ...(c?.env ?? {}) }, autorestart: c?.autorestart ?? false,
+      maxRestarts: c?.maxRestarts ?? 0, restartDelayMs: c?.restartDelayMs ?? 0, killTimeoutMs: c?.killTimeoutMs ?? 0,
+      minUptimeMs: c?.minUptimeMs ?? 0, dependsOn: [...(c?.dependsOn ?? [])], logMaxBytes: Number(c?.logMaxBytes ?? 0),
+      logMaxFiles: c?.logMaxFiles ?? 0,
+    },
+  };
+}
+
+/** Longer than the default: a start may wait for its dependencies to come online. */
+const SERVICE_CALL_TIMEOUT_MS = 60_000;
+
+declare module './daemon-client' {
+  interface DaemonClient {
+    /** ServiceStart: defines and starts a service (autorestart defaults to true). Resolves with its state. */
+    startService(config: ServiceConfigInput, opts?: CallOptions): Promise<ServiceInfo>;
+    /** ServiceStop: target is a name, an id or "all"; resolves with how many stopped. */
+    stopService(target: string, opts?: CallOptions): Promise<number>;
+    /** ServiceRestart: resolves with how many restarted. */
+    restartService(target: string, opts?: CallOptions): Promise<number>;
+    /** ServiceDelete: stops and forgets; resolves with how many were deleted. */
+    deleteService(target: string, opts?: CallOptions): Promise<number>;
+    /** ServiceList: every service (no env values). */
+    listServices(opts?: CallOptions): Promise<ServiceInfo[]>;
+    /** ServiceDescribe: one service with its full config. */
+    describeService(target: string, opts?: CallOptions): Promise<ServiceInfo>;
+    /** ServiceLogs: the last `lines` lines of each stream, each labelled `[name:out]` / `[name:err]`. */
+    serviceLogs(opts?: { target?: string; lines?: number; outOnly?: boolean; errOnly?: boolean }, call?: CallOptions): Promise<string>;
+    /** ServiceFlush: empties the logs of target ("" = all); resolves with how many services. */
+    flushServiceLogs(target?: string, opts?: CallOptions): Promise<number>;
+    /** ServiceSave: writes the snapshot; resolves with its path and service count. */
+    saveServices(opts?: CallOptions): Promise<{ snapshotPath: string; serviceCount: number }>;
+    /** ServiceResurrect: restores the snapshot; resolves with restored and started counts. */
+    resurrectServices(opts?: CallOptions): Promise<{ restoredCount: number; startedCount: number }>;
+  }
+}
+
+const withTimeout = (opts?: CallOptions): CallOptions => ({ timeoutMs: SERVICE_CALL_TIMEOUT_MS, ...opts });
+
+DaemonClient.prototype.startService = function (this: DaemonClient, config, opts) {
+  const full = { ...config, autorestart: config.autorestart ?? true };
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart', { config: full }, withTimeout(opts)).then((r) => toInfo(r.service));
+};
+DaemonClient.prototype.stopService = function (this: DaemonClient, target, opts) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_STOP, 'serviceStop', { target }, withTimeout(opts)).then((r) => r.stoppedCount);
+};
+DaemonClient.prototype.restartService = function (this: DaemonClient, target, opts) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_RESTART, 'serviceRestart', { target }, withTimeout(opts)).then((r) => r.restartedCount);
+};
+DaemonClient.prototype.deleteService = function (this: DaemonClient, target, opts) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_DELETE, 'serviceDelete', { target }, withTimeout(opts)).then((r) => r.deletedCount);
+};
+DaemonClient.prototype.listServices = function (this: DaemonClient, opts) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_LIST, 'serviceList', {}, opts).then((r) => r.services.map(toInfo));
+};
+DaemonClient.prototype.describeService = function (this: DaemonClient, target, opts) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_DESCRIBE, 'serviceDescribe', { target }, opts).then((r) => toInfo(r.service));
+};
+DaemonClient.prototype.serviceLogs = function (this: DaemonClient, o = {}, call) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_LOGS, 'serviceLogs',
+    { target: o.target ?? '', lines: o.lines ?? 0, outOnly: o.outOnly ?? false, errOnly: o.errOnly ?? false }, call).then((r) => r.logText);
+};
+DaemonClient.prototype.flushServiceLogs = function (this: DaemonClient, target = '', opts) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_FLUSH, 'serviceFlush', { target }, opts).then((r) => r.flushedCount);
+};
+DaemonClient.prototype.saveServices = function (this: DaemonClient, opts) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_SAVE, 'serviceSave', {}, opts)
+    .then((r) => ({ snapshotPath: r.snapshotPath, serviceCount: r.serviceCount }));
+};
+DaemonClient.prototype.resurrectServices = function (this: DaemonClient, opts) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_RESURRECT, 'serviceResurrect', {}, withTimeout(opts))
+    .then((r) => ({ restoredCount: r.restoredCount, startedCount: r.startedCount }));
+};
+
+/** One file being followed: where we are in it (a shrink means it was rotated or flushed). */
+interface FollowedFile {
+  label: string;
+  path: string;
+  offset: number;
+  partial: string;
+}
+
+/** Largest read per file per poll: a fast writer never grows the follower's memory. */
+const FOLLOW_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Follows log files from their current end, calling onLine for each complete new line (with its
+ * label) until the signal aborts. Polls every intervalMs; a file that shrank (rotated or
+ * flushed) is read again from its start. Memory stays bounded by FOLLOW_CHUNK_BYTES per file.
+ */
+export async function followLogFiles(
+  files: Array<{ label: string; path: string }>, onLine: (label: string, line: string) => void,
+  opts: { signal: AbortSignal; intervalMs?: number },
+): Promise<void> {
+  const followed: FollowedFile[] = files.map((f) => ({ ...f, offset: sizeOf(f.path), partial: '' }));
+  const buf = Buffer.allocUnsafe(FOLLOW_CHUNK_BYTES);
+  while (!opts.signal.aborted) {
+    for (const f of followed) {
+      const size = sizeOf(f.path);
+      if (size < f.offset) f.offset = 0;
+      while (size > f.offset) {
+        let fd: number;
+        try {
+          fd = fs.openSync(f.path, 'r');
+        } catch {
+          break;
+        }
+        let n = 0;
+        try {
+          n = fs.readSync(fd, buf, 0, Math.min(FOLLOW_CHUNK_BYTES, size - f.offset), f.offset);
+        } finally {
+          fs.closeSync(fd);
+        }
+        if (n <= 0) break;
+        f.offset += n;
+        const parts = (f.partial + buf.subarray(0, n).toString('utf8')).split('\n');
+        f.partial = parts.pop() ?? '';
+        if (f.partial.length > FOLLOW_CHUNK_BYTES) {
+          onLine(f.label, f.partial);
+          f.partial = '';
+        }
+        for (const line of parts) onLine(f.label, line);
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, opts.intervalMs ?? 200);
+      opts.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    });
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}

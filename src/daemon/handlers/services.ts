@@ -1,0 +1,141 @@
+// Service requests (50–59): start, stop, restart, delete, list, describe, logs, flush, save and
+// resurrect, answered by the daemon's ServiceManager. Times on the wire are epoch seconds.
+import { RequestType } from '../../wire/proto';
+import { InvalidArgumentError, UnavailableError } from '../../wire/errors';
+import { unary, type DispatchEntry, type HandlerContext } from '../dispatch';
+import type { ServiceManager } from '../../services/service-manager';
+import type { Service } from '../../services/service';
+import { flushLog, tailLines, MAX_TAIL_BYTES_PER_FILE } from '../../services/log-files';
+
+/** Lines ServiceLogs returns when the request says 0 (pm2's default). */
+const DEFAULT_LOG_LINES = 15;
+const MAX_LOG_LINES = 10_000;
+/** Upper bound of one ServiceLogs answer; split evenly over the files asked for. */
+const MAX_LOGS_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+function managerOf(ctx: HandlerContext): ServiceManager {
+  const m = ctx.state.services;
+  if (!m) throw new UnavailableError('services are not available in this daemon (database not open)');
+  return m;
+}
+
+interface Usage {
+  cpu: number;
+  memory: number;
+}
+
+/** CPU % and RSS of running services (pidusage reads /proc; a pid that just vanished gets zeros). */
+async function usageOf(services: Service[]): Promise<Map<number, Usage>> {
+  const out = new Map<number, Usage>();
+  const pids = services.map((s) => s.row.pid).filter((pid) => pid !== 0);
+  if (pids.length === 0) return out;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pidusage = require('pidusage') as typeof import('pidusage');
+  await Promise.all(pids.map(async (pid) => {
+    try {
+      const s = await pidusage(pid);
+      out.set(pid, { cpu: s.cpu, memory: s.memory });
+    } catch {
+      // Exited between the list and the read.
+    }
+  }));
+  return out;
+}
+
+/** The wire ServiceState; env values are left out unless withEnv (describe). */
+function toWire(m: ServiceManager, s: Service, usage: Map<number, Usage>, withEnv: boolean) {
+  const r = s.row;
+  const c = r.config;
+  const logs = m.logPaths(s.name);
+  const u = usage.get(r.pid);
+  return {
+    name: r.name,
+    id: r.id,
+    status: r.status,
+    pid: r.pid,
+    restartCount: r.restartCount,
+    lastStartedAt: r.lastStartedAt / 1000,
+    lastExitedAt: r.lastExitedAt / 1000,
+    lastExitCode: r.lastExitCode,
+    config: {
+      name: c.name, cmd: c.cmd, cwd: c.cwd, env: withEnv ? c.env : {}, autorestart: c.autorestart, maxRestarts: c.maxRestarts,
+      restartDelayMs: c.restartDelayMs, killTimeoutMs: c.killTimeoutMs, minUptimeMs: c.minUptimeMs, dependsOn: c.dependsOn,
+      logMaxBytes: c.logMaxBytes, logMaxFiles: c.logMaxFiles,
+    },
+    outLogPath: logs.out,
+    errLogPath: logs.err,
+    cpuPercent: u?.cpu ?? 0,
+    memoryBytes: u?.memory ?? 0,
+    unstableRestarts: r.unstableRestarts,
+    backoffMs: r.backoffMs,
+    lastError: r.lastError,
+  };
+}
+
+export const serviceEntries: DispatchEntry[] = [
+  unary(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart', async (req, ctx) => {
+    const m = managerOf(ctx);
+    if (!req.config) throw new InvalidArgumentError('service_start.config is required');
+    const svc = await m.start(req.config);
+    return { service: toWire(m, svc, new Map(), true) };
+  }),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_STOP, 'serviceStop', async (req, ctx) => ({ stoppedCount: await managerOf(ctx).stop(req.target) })),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_RESTART, 'serviceRestart', async (req, ctx) => ({ restartedCount: await managerOf(ctx).restart(req.target) })),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_DELETE, 'serviceDelete', async (req, ctx) => ({ deletedCount: await managerOf(ctx).delete(req.target) })),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_LIST, 'serviceList', async (_req, ctx) => {
+    const m = managerOf(ctx);
+    const services = m.list();
+    const usage = await usageOf(services);
+    return { services: services.map((s) => toWire(m, s, usage, false)) };
+  }),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_DESCRIBE, 'serviceDescribe', async (req, ctx) => {
+    const m = managerOf(ctx);
+    const svc = m.describe(req.target);
+    return { service: toWire(m, svc, await usageOf([svc]), true) };
+  }),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_LOGS, 'serviceLogs', (req, ctx) => {
+    const m = managerOf(ctx);
+    if (req.outOnly && req.errOnly) throw new InvalidArgumentError('out_only and err_only exclude each other (leave both false for both streams)');
+    if (req.lines > MAX_LOG_LINES) throw new InvalidArgumentError(`lines must be at most ${MAX_LOG_LINES}, got ${req.lines}`);
+    const lines = req.lines || DEFAULT_LOG_LINES;
+    const services = m.resolveOrAll(req.target);
+    const streams = (['out', 'err'] as const).filter((k) => (k === 'out' ? !req.errOnly : !req.outOnly));
+    const files = services.length * streams.length;
+    const perFileBytes = Math.max(4096, Math.min(MAX_TAIL_BYTES_PER_FILE, Math.floor(MAX_LOGS_RESPONSE_BYTES / Math.max(1, files))));
+    const out: string[] = [];
+    for (const svc of services) {
+      const paths = m.logPaths(svc.name);
+      for (const k of streams) {
+        for (const line of tailLines(paths[k], lines, perFileBytes)) out.push(`[${svc.name}:${k}] ${line}`);
+      }
+    }
+    return { logText: out.length > 0 ? `${out.join('\n')}\n` : '' };
+  }),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_FLUSH, 'serviceFlush', (req, ctx) => {
+    const m = managerOf(ctx);
+    const services = m.resolveOrAll(req.target);
+    for (const svc of services) {
+      const paths = m.logPaths(svc.name);
+      flushLog(paths.out);
+      flushLog(paths.err);
+    }
+    return { flushedCount: services.length };
+  }),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_SAVE, 'serviceSave', (_req, ctx) => {
+    const { path, count } = managerOf(ctx).save();
+    return { snapshotPath: path, serviceCount: count };
+  }),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_RESURRECT, 'serviceResurrect', async (_req, ctx) => {
+    const { restored, started } = await managerOf(ctx).resurrect();
+    return { restoredCount: restored, startedCount: started };
+  }),
+];

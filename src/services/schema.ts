@@ -1,0 +1,31 @@
+// Schema of the services table (migration version 2 of the scope database). One row per defined
+// service, written on every state change, so a daemon that was killed finds every service again.
+import type { Migration } from '../registry/migrations';
+
+/** Migration 2: services (ids stable across daemon restarts, pid + start time of the current run). */
+export const SERVICES_MIGRATION: Migration = {
+  version: 2,
+  description: 'services: definitions, desired state and the current run of each service',
+  up(db) {
+    db.exec(`
+      CREATE TABLE services (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        config TEXT NOT NULL,
+        desired TEXT NOT NULL CHECK (desired IN ('online', 'stopped')),
+        status TEXT NOT NULL,
+        pid INTEGER NOT NULL DEFAULT 0,
+        start_time INTEGER NOT NULL DEFAULT 0,
+        restart_count INTEGER NOT NULL DEFAULT 0,
+        unstable_restarts INTEGER NOT NULL DEFAULT 0,
+        backoff_ms INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        last_started_at REAL NOT NULL DEFAULT 0,
+        last_exited_at REAL NOT NULL DEFAULT 0,
+        last_exit_code INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT ''
+      ) STRICT;
+    `);
+  },
+};

@@ -1,0 +1,135 @@
+// A service's configuration: checking a ServiceConfig from the wire (or a snapshot) and the
+// effective values its zeros stand for. Configs are plain JSON-able objects, stored as given.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InvalidArgumentError } from '../wire/errors';
+
+export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const DEFAULT_RESTART_DELAY_MS = 500;
+export const MAX_BACKOFF_MS = 30_000;
+export const DEFAULT_KILL_TIMEOUT_MS = 3000;
+export const DEFAULT_MIN_UPTIME_MS = 2000;
+const MAX_KILL_TIMEOUT_MS = 600_000;
+const MAX_RESTART_DELAY_MS = 3_600_000;
+const MAX_MIN_UPTIME_MS = 86_400_000;
+const MIN_LOG_MAX_BYTES = 1024;
+const MAX_LOG_MAX_FILES = 100;
+const MAX_CMD_ARGS = 4096;
+const MAX_ENV_ENTRIES = 4096;
+
+/** The stored form of a service's config (the wire ServiceConfig, zeros meaning "default"). */
+export interface ServiceConfigData {
+  name: string;
+  cmd: string[];
+  cwd: string;
+  env: Record<string, string>;
+  autorestart: boolean;
+  maxRestarts: number;
+  restartDelayMs: number;
+  killTimeoutMs: number;
+  minUptimeMs: number;
+  dependsOn: string[];
+  logMaxBytes: number;
+  logMaxFiles: number;
+}
+
+/** Daemon-wide defaults a config's zeros fall back to. */
+export interface ServiceDefaults {
+  cwd: string;
+  logMaxBytes: number;
+  logMaxFiles: number;
+}
+
+function uint(value: unknown, field: string, max: number): number {
+  const n = value === undefined || value === null ? 0 : Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    throw new InvalidArgumentError(`${field} must be an integer from 0 to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** Checks a service name; throws INVALID_ARGUMENT naming it. */
+export function checkServiceName(name: unknown, field = 'name'): string {
+  if (typeof name !== 'string' || !SERVICE_NAME_PATTERN.test(name)) {
+    throw new InvalidArgumentError(`invalid service ${field} ${JSON.stringify(name)}: expected 1-64 characters of [A-Za-z0-9._-]`);
+  }
+  return name;
+}
+
+/** Checks a config from the wire or a snapshot and returns its stored form; throws INVALID_ARGUMENT. */
+export function checkServiceConfig(input: unknown, defaults: ServiceDefaults): ServiceConfigData {
+  if (!input || typeof input !== 'object') throw new InvalidArgumentError('config is required');
+  const c = input as Record<string, unknown>;
+  const name = checkServiceName(c.name);
+  const cmd = Array.isArray(c.cmd) ? c.cmd : [];
+  if (cmd.length === 0) throw new InvalidArgumentError(`service '${name}': cmd must be a non-empty argv`);
+  if (cmd.length > MAX_CMD_ARGS) throw new InvalidArgumentError(`service '${name}': cmd has ${cmd.length} arguments, at most ${MAX_CMD_ARGS}`);
+  for (const [i, arg] of cmd.entries()) {
+    if (typeof arg !== 'string' || arg.includes('\0')) throw new InvalidArgumentError(`service '${name}': cmd[${i}] ${JSON.stringify(arg)} is not a string without NUL`);
+  }
+  if (cmd[0] === '') throw new InvalidArgumentError(`service '${name}': cmd[0] (the program) is empty`);
+  let cwd = typeof c.cwd === 'string' ? c.cwd : '';
+  if (cwd === '') cwd = defaults.cwd;
+  if (!path.isAbsolute(cwd)) throw new InvalidArgumentError(`service '${name}': cwd ${JSON.stringify(cwd)} must be an absolute path`);
+  let isDir = false;
+  try {
+    isDir = fs.statSync(cwd).isDirectory();
+  } catch {
+    // Reported below.
+  }
+  if (!isDir) throw new InvalidArgumentError(`service '${name}': cwd ${JSON.stringify(cwd)} is not an existing directory`);
+  const env: Record<string, string> = {};
+  const rawEnv = c.env && typeof c.env === 'object' ? Object.entries(c.env as Record<string, unknown>) : [];
+  if (rawEnv.length > MAX_ENV_ENTRIES) throw new InvalidArgumentError(`service '${name}': env has ${rawEnv.length} entries, at most ${MAX_ENV_ENTRIES}`);
+  for (const [key, value] of rawEnv) {
+    if (key === '' || key.includes('=') || key.includes('\0')) throw new InvalidArgumentError(`service '${name}': invalid env name ${JSON.stringify(key)}`);
+    if (typeof value !== 'string' || value.includes('\0')) throw new InvalidArgumentError(`service '${name}': env ${key} must be a string without NUL`);
+    env[key] = value;
+  }
+  const dependsOn: string[] = [];
+  for (const dep of Array.isArray(c.dependsOn) ? c.dependsOn : []) {
+    checkServiceName(dep, 'in depends_on');
+    if (dep === name) throw new InvalidArgumentError(`dependency cycle: ${name} -> ${name}`);
+    if (!dependsOn.includes(dep)) dependsOn.push(dep);
+  }
+  const logMaxBytes = uint(c.logMaxBytes, 'log_max_bytes', Number.MAX_SAFE_INTEGER);
+  if (logMaxBytes !== 0 && logMaxBytes < MIN_LOG_MAX_BYTES) {
+    throw new InvalidArgumentError(`service '${name}': log_max_bytes must be 0 (daemon default) or at least ${MIN_LOG_MAX_BYTES}, got ${logMaxBytes}`);
+  }
+  return {
+    name,
+    cmd: cmd as string[],
+    cwd,
+    env,
+    autorestart: c.autorestart === true,
+    maxRestarts: uint(c.maxRestarts, 'max_restarts', 0xffffffff),
+    restartDelayMs: uint(c.restartDelayMs, 'restart_delay_ms', MAX_RESTART_DELAY_MS),
+    killTimeoutMs: uint(c.killTimeoutMs, 'kill_timeout_ms', MAX_KILL_TIMEOUT_MS),
+    minUptimeMs: uint(c.minUptimeMs, 'min_uptime_ms', MAX_MIN_UPTIME_MS),
+    dependsOn,
+    logMaxBytes,
+    logMaxFiles: uint(c.logMaxFiles, 'log_max_files', MAX_LOG_MAX_FILES),
+  };
+}
+
+/** Kill grace in effect (0 → 3000 ms). */
+export function killTimeoutOf(c: ServiceConfigData): number {
+  return c.killTimeoutMs || DEFAULT_KILL_TIMEOUT_MS;
+}
+
+/** Minimum uptime in effect (0 → 2000 ms). */
+export function minUptimeOf(c: ServiceConfigData): number {
+  return c.minUptimeMs || DEFAULT_MIN_UPTIME_MS;
+}
+
+/**
+ * Delay before the next automatic restart after `unstable` consecutive quick crashes: the base
+ * (restart_delay_ms, 0 → 500 ms) doubled per quick crash after the first, capped at 30 s (or at the
+ * base when that is larger).
+ */
+export function backoffDelayMs(c: ServiceConfigData, unstable: number): number {
+  const base = c.restartDelayMs || DEFAULT_RESTART_DELAY_MS;
+  const cap = Math.max(MAX_BACKOFF_MS, base);
+  const exponent = Math.min(Math.max(0, unstable - 1), 20);
+  return Math.min(base * 2 ** exponent, cap);
+}

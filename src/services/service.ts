@@ -1,0 +1,218 @@
+// One supervised service: its persisted row plus the live run (child or adopted pid), the restart
+// policy (backoff, minimum uptime, max restarts) and stopping its whole tree. Lives from its
+// definition until it is deleted or the daemon stops; operations on it run one at a time.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Logger } from '../daemon/log';
+import { backoffDelayMs, killTimeoutOf, minUptimeOf } from './service-config';
+import type { ServiceRow, ServiceStatus } from './service-store';
+import { openLogFds, type LogPaths } from './log-files';
+import { isSameProcessAlive, readProcStat } from './proc';
+import { killServiceTree } from './kill-escalation';
+
+/** What a service needs from its manager. */
+export interface ServiceHost {
+  readonly log: Logger;
+  /** Environment beneath the service's own (daemon env + daemon --env defaults). */
+  baseEnv(): NodeJS.ProcessEnv;
+  logPaths(name: string): LogPaths;
+  persist(row: ServiceRow): void;
+}
+
+/** Exit code recorded when it cannot be known (the run was adopted, so the daemon is not its parent). */
+export const UNKNOWN_EXIT_CODE = -1;
+
+/** Statuses in which the service is meant to be running. */
+export const RUNNING_STATUSES: ReadonlySet<ServiceStatus> = new Set(['starting', 'online', 'waiting']);
+
+export class Service {
+  private child: ChildProcess | null = null;
+  /** The run was found alive at daemon start: its exit is noticed by polling /proc. */
+  adopted = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private onlineTimer: NodeJS.Timeout | null = null;
+  private exitWaiters: Array<() => void> = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Set once the service is deleted or the daemon closes: no more spawns. */
+  private closed = false;
+
+  constructor(readonly row: ServiceRow, private readonly host: ServiceHost) {}
+
+  get name(): string {
+    return this.row.name;
+  }
+
+  /** True while a run exists (pid recorded). */
+  get running(): boolean {
+    return this.row.pid !== 0;
+  }
+
+  /** Runs fn after every earlier operation on this service finished (one at a time). */
+  serialize<T>(fn: () => Promise<T> | T): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Starts a new run now (the caller holds the queue). Spawn failures leave the service errored. */
+  async spawnRun(): Promise<void> {
+    this.clearTimers();
+    if (this.closed) return;
+    const c = this.row.config;
+    let fds: [number, number] | null = null;
+    let child: ChildProcess;
+    try {
+      fds = openLogFds(this.host.logPaths(this.name));
+      child = spawn(c.cmd[0], c.cmd.slice(1), {
+        cwd: c.cwd,
+        env: { ...this.host.baseEnv(), RUNPM_SERVICE_NAME: this.name, RUNPM_SERVICE_ID: String(this.row.id), ...c.env },
+        stdio: ['ignore', fds[0], fds[1]],
+        // Own session and process group: the group is what stop signals, and the run does not
+        // share the daemon's fate.
+        detached: true,
+      });
+    } catch (err) {
+      this.markSpawnFailed((err as Error).message);
+      return;
+    } finally {
+      if (fds) for (const fd of fds) fs.closeSync(fd);
+    }
+    if (child.pid === undefined) {
+      // The spawn failed (ENOENT, EACCES, ...): 'error' follows on the next tick.
+      const message = await new Promise<string>((resolve) => child.once('error', (err) => resolve(err.message)));
+      this.markSpawnFailed(message);
+      return;
+    }
+    child.on('error', (err) => this.host.log.warn(`service ${this.name}: ${err.message}`));
+    // Read at once: until we reap it, even a child that already exited keeps its /proc entry.
+    const stat = readProcStat(child.pid);
+    this.child = child;
+    this.adopted = false;
+    const now = Date.now();
+    Object.assign(this.row, {
+      pid: child.pid, startTime: stat?.startTime ?? 0, status: 'starting', lastStartedAt: now, lastError: '', backoffMs: this.row.backoffMs,
+    });
+    child.unref();
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.onRunExit(code, signal);
+    });
+    this.scheduleOnline(minUptimeOf(c));
+    this.host.persist(this.row);
+  }
+
+  /** Takes over a run found alive at daemon start (pid + start time matched). */
+  adopt(): void {
+    this.adopted = true;
+    const age = Date.now() - this.row.lastStartedAt;
+    const minUptime = minUptimeOf(this.row.config);
+    if (age >= minUptime) this.row.status = 'online';
+    else {
+      this.row.status = 'starting';
+      this.scheduleOnline(minUptime - age);
+    }
+    this.host.persist(this.row);
+  }
+
+  /** Called by the manager's /proc poll: notices the exit of an adopted run. */
+  pollAdopted(): void {
+    if (this.adopted && this.row.pid !== 0 && !isSameProcessAlive(this.row.pid, this.row.startTime)) this.onRunExit(null, null);
+  }
+
+  /** The run ended (child exit event, or an adopted pid that vanished). */
+  private onRunExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const { pid, startTime } = this.row;
+    const now = Date.now();
+    const exitCode = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : UNKNOWN_EXIT_CODE);
+    const uptime = now - this.row.lastStartedAt;
+    this.child = null;
+    this.adopted = false;
+    if (this.onlineTimer) clearTimeout(this.onlineTimer);
+    this.onlineTimer = null;
+    Object.assign(this.row, { pid: 0, startTime: 0, lastExitedAt: now, lastExitCode: exitCode });
+    const waiters = this.exitWaiters;
+    this.exitWaiters = [];
+    for (const w of waiters) w();
+    if (this.row.status === 'stopping' || this.closed) {
+      this.host.persist(this.row);
+      return;
+    }
+    // Whatever the run left behind in its group or below it goes too: a restart must not double it.
+    void killServiceTree(pid, startTime, killTimeoutOf(this.row.config)).catch(() => undefined);
+    const c = this.row.config;
+    this.row.unstableRestarts = uptime >= minUptimeOf(c) ? 0 : this.row.unstableRestarts + 1;
+    this.host.log.info(`service ${this.name} exited with code ${exitCode} after ${uptime} ms`);
+    if (!c.autorestart) {
+      this.row.status = 'stopped';
+    } else if (c.maxRestarts > 0 && this.row.unstableRestarts > c.maxRestarts) {
+      this.row.status = 'errored';
+      this.row.lastError = `restarted ${c.maxRestarts} times without staying up ${minUptimeOf(c)} ms (max_restarts)`;
+    } else {
+      this.scheduleRestart(backoffDelayMs(c, this.row.unstableRestarts));
+    }
+    this.host.persist(this.row);
+  }
+
+  /** Puts the service in "waiting" and restarts it after delayMs. */
+  scheduleRestart(delayMs: number): void {
+    this.row.status = 'waiting';
+    this.row.backoffMs = delayMs;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      void this.serialize(() => {
+        if (this.row.status !== 'waiting' || this.closed) return;
+        this.row.restartCount++;
+        return this.spawnRun();
+      });
+    }, delayMs);
+  }
+
+  /**
+   * Stops the run and everything it started (the caller holds the queue): SIGTERM to the group,
+   * graceMs (default kill_timeout), then SIGKILL to the group and escaped descendants.
+   */
+  async stopRun(graceMs = killTimeoutOf(this.row.config)): Promise<void> {
+    this.clearTimers();
+    if (!this.running) {
+      if (this.row.status !== 'errored' || this.row.desired === 'stopped') this.row.status = 'stopped';
+      this.host.persist(this.row);
+      return;
+    }
+    const { pid, startTime } = this.row;
+    this.row.status = 'stopping';
+    this.host.persist(this.row);
+    const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
+    await killServiceTree(pid, startTime, graceMs);
+    // Our own child reports its exit (and code) by event; an adopted run is simply gone now.
+    if (this.child) await Promise.race([exited, new Promise((r) => setTimeout(r, 1000))]);
+    if (this.row.pid === pid) this.onRunExit(null, null);
+    this.row.status = 'stopped';
+    this.host.persist(this.row);
+  }
+
+  /** Stops timers; with close, no run is ever spawned again (delete, daemon exit). */
+  clearTimers(close = false): void {
+    if (close) this.closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.onlineTimer) clearTimeout(this.onlineTimer);
+    this.restartTimer = null;
+    this.onlineTimer = null;
+  }
+
+  private scheduleOnline(afterMs: number): void {
+    this.onlineTimer = setTimeout(() => {
+      this.onlineTimer = null;
+      if (this.row.status === 'starting' && this.running) {
+        this.row.status = 'online';
+        this.host.persist(this.row);
+      }
+    }, afterMs);
+  }
+
+  private markSpawnFailed(message: string): void {
+    this.child = null;
+    Object.assign(this.row, { pid: 0, startTime: 0, status: 'errored', lastError: `cannot spawn ${JSON.stringify(this.row.config.cmd[0])}: ${message}` });
+    this.host.log.warn(`service ${this.name}: ${this.row.lastError}`);
+    this.host.persist(this.row);
+  }
+}
