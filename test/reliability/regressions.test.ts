@@ -50,3 +50,24 @@ describe('fuzzer regressions', () => {
     raw.close();
   });
 });
+
+describe('fuzzer regressions in handlers', () => {
+  // Found by the soak fuzz: NUL bytes in argv, originator or cwd reached child_process.spawn,
+  // whose TypeError became INTERNAL instead of INVALID_ARGUMENT naming the field.
+  it('refuses NUL bytes in SPAWN_PIPE_SESSION argv, originator and cwd with INVALID_ARGUMENT', async () => {
+    daemon = await startDaemon();
+    const base = { argv: ['/bin/true'], cwd: '', env: [], clearInheritedEnv: false, originator: '' };
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ argv: ['/bin/true', 'a\0b'] }, /argv\[1\] contains a NUL byte/],
+      [{ argv: ['/bin/tr\0ue'] }, /argv\[0\] contains a NUL byte/],
+      [{ originator: 'tool\0:1' }, /originator .* contains a NUL byte/],
+      [{ cwd: '/tm\0p' }, /cwd .* contains a NUL byte/],
+    ];
+    for (const [override, message] of cases) {
+      const r = await daemon.client.send(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', { ...base, ...override });
+      expect(r.code, JSON.stringify(override)).toBe(StatusCode.STATUS_CODE_INVALID_ARGUMENT);
+      expect(r.message).toMatch(message);
+    }
+    expect((await daemon.client.ping()).serverTimeMs).toBeGreaterThan(0);
+  });
+});
