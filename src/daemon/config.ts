@@ -17,6 +17,8 @@ export interface DaemonConfig {
   exitedRingBudgetBytes: number;
   /** Size of the ENOSPC emergency reserve file; 0 disables it. */
   reserveBytes: number;
+  /** How often a released (or degraded) reserve is re-armed if space is back, ms; 0 disables. */
+  reserveRecheckMs: number;
   /** How often the zombie reaper runs, ms; 0 disables it. */
   reaperIntervalMs: number;
   /** Default service log rotation: size limit per file and rotated files kept. */
@@ -38,6 +40,7 @@ export const DEFAULTS = {
   ringBytes: 1024 * 1024,
   exitedRingBudgetBytes: 256 * 1024 * 1024,
   reserveBytes: 32 * 1024 * 1024,
+  reserveRecheckMs: 30_000,
   reaperIntervalMs: 30_000,
   logMaxBytes: 10 * 1024 * 1024,
   logMaxFiles: 5,

@@ -2,12 +2,13 @@
 // until a streaming request (attach) takes the connection over. Lives until the socket closes.
 import type { Socket } from 'node:net';
 import { FrameDecoder, encodeFrame } from '../wire/frame';
-import { decodeRequest, encodeResponse, errorResponse } from '../wire/envelope';
+import { decodeRequest, encodeResponse, errorResponse, peekRequestId } from '../wire/envelope';
 import { DaemonError, WireError } from '../wire/errors';
 import { PROTOCOL_VERSION, RequestType, StatusCode, type DaemonRequest, type IDaemonResponse } from '../wire/proto';
 import type { DispatchEntry, HandlerContext, StreamChannel } from './dispatch';
 import type { DaemonState } from './state';
 import { TokenBucket } from './rate-limit';
+import { handleEnospc } from './emergency-reserve';
 
 /** Requests decoded but not yet answered; past this the socket stops being read. */
 const MAX_QUEUED_REQUESTS = 256;
@@ -27,6 +28,8 @@ export class Connection {
   private readPaused = false;
   private stream: ConnectionStream | null = null;
   private closed = false;
+  /** Set when a frame error (oversize length) ended decoding; answered after the queued requests. */
+  private frameError: string | null = null;
   /** Type of the request being answered (metrics label). */
   private lastType: RequestType = RequestType.REQUEST_TYPE_UNSPECIFIED;
 
@@ -55,11 +58,23 @@ export class Connection {
       this.decoder.push(chunk);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
-      // A bad frame leaves the byte stream unsynchronised: answer once, then close.
+      // A bad frame leaves the byte stream unsynchronised: answer once, then close. Requests
+      // decoded before it are still answered first, in order (the error frame comes last).
       this.state.log.warn(`connection #${this.id}: ${err.message}; closing`);
-      this.socket.end(encodeFrame(encodeResponse(errorResponse(0, StatusCode.STATUS_CODE_INVALID_ARGUMENT, err.message))));
-      this.queue.length = 0;
+      this.frameError = err.message;
+      if (this.stream) this.endWithFrameError();
+      else void this.pump();
     }
+  }
+
+  private endWithFrameError(): void {
+    const message = this.frameError!;
+    this.queue.length = 0;
+    this.socket.end(encodeFrame(encodeResponse(errorResponse(0, StatusCode.STATUS_CODE_INVALID_ARGUMENT, message))));
+    // Keep reading (the failed decoder discards the bytes) so the peer's close is seen; a peer
+    // that never closes its side must not hold the fd forever.
+    this.resumeReading();
+    setTimeout(() => this.socket.destroy(), STREAM_END_GRACE_MS).unref();
   }
 
   private onFrame(body: Buffer): void {
@@ -82,6 +97,10 @@ export class Connection {
       }
     } finally {
       this.processing = false;
+    }
+    if (this.frameError !== null) {
+      if (this.queue.length === 0 && !this.closed && !this.socket.writableEnded) this.endWithFrameError();
+      return;
     }
     if (this.readPaused && this.socket.writableNeedDrain === false && this.queue.length < MAX_QUEUED_REQUESTS) {
       this.resumeReading();
@@ -106,7 +125,8 @@ export class Connection {
       request = decodeRequest(item.body);
     } catch (err) {
       this.lastType = RequestType.REQUEST_TYPE_UNSPECIFIED;
-      return this.respond(errorResponse(0, StatusCode.STATUS_CODE_INVALID_ARGUMENT,
+      // Echo the id if field 1 is still readable, so the client can correlate the error.
+      return this.respond(errorResponse(peekRequestId(item.body), StatusCode.STATUS_CODE_INVALID_ARGUMENT,
         `malformed DaemonRequest (${item.body.length} bytes): ${(err as Error).message}`));
     }
     this.lastType = request.type;
@@ -176,6 +196,12 @@ export class Connection {
   private toResponse(err: unknown, requestId: number, type: RequestType): IDaemonResponse {
     if (err instanceof DaemonError) return errorResponse(requestId, err.code, err.message);
     const message = err instanceof Error ? err.message : String(err);
+    // A handler's own write (registry DB, state file) hit a full disk: free the emergency reserve
+    // so the next write succeeds, and tell the client to retry rather than report a bug.
+    if (handleEnospc(this.state, `${RequestType[type]} hit a full disk (${message})`, err)) {
+      return errorResponse(requestId, StatusCode.STATUS_CODE_UNAVAILABLE,
+        `disk full while handling ${RequestType[type]}: ${message}; the emergency reserve is ${this.state.emergencyReserve}, retry`);
+    }
     this.state.log.error(`request ${requestId} (${RequestType[type]}) failed: ${err instanceof Error ? err.stack : message}`);
     return errorResponse(requestId, StatusCode.STATUS_CODE_INTERNAL, `internal error handling ${RequestType[type]}: ${message}`);
   }
@@ -214,6 +240,7 @@ export class Connection {
   }
 
   private onDrain(): void {
+    if (this.frameError !== null) return;
     if (!this.stream && this.queue.length < MAX_QUEUED_REQUESTS) this.resumeReading();
   }
 

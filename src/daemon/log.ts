@@ -13,7 +13,9 @@ export interface Logger {
 }
 
 /** Opens daemon.log for append; skips stderr when stderr already is that same file (autostart). */
-export function openDaemonLog(logPath: string, opts: { quiet?: boolean; debug?: boolean } = {}): Logger {
+export function openDaemonLog(
+  logPath: string, opts: { quiet?: boolean; debug?: boolean; onWriteError?: (err: unknown) => void } = {},
+): Logger {
   const fd = fs.openSync(logPath, 'a', 0o600);
   const fileStat = fs.fstatSync(fd);
   let writeStderr = !opts.quiet;
@@ -24,14 +26,24 @@ export function openDaemonLog(logPath: string, opts: { quiet?: boolean; debug?: 
     writeStderr = false;
   }
   let open = true;
+  let inWriteError = false;
   const write = (level: LogLevel, message: string) => {
     if (!open) return;
     if (level === 'debug' && !opts.debug) return;
     const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${process.pid}] ${message}\n`;
     try {
       fs.writeSync(fd, line);
-    } catch {
+    } catch (err) {
       // A full disk must not take the daemon down; the line is lost, stderr may still get it.
+      // onWriteError releases the emergency reserve on ENOSPC (it may log: guarded against re-entry).
+      if (!inWriteError) {
+        inWriteError = true;
+        try {
+          opts.onWriteError?.(err);
+        } finally {
+          inWriteError = false;
+        }
+      }
     }
     if (writeStderr) {
       try {

@@ -12,7 +12,7 @@ import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
 import { buildDispatchTable } from './dispatch';
 import { allEntries } from './handlers';
 import { startSubsystems } from './subsystems';
-import { armEmergencyReserve } from './emergency-reserve';
+import { handleEnospc, startEmergencyReserve } from './emergency-reserve';
 import { injectFault } from './fault-injection';
 import { EventBus } from '../events/event-bus';
 
@@ -45,6 +45,7 @@ function parseArgs(argv: string[]) {
     .option('--ring-bytes <n>', 'ring capacity per session stream', intOption('--ring-bytes', 1024), DEFAULTS.ringBytes)
     .option('--exited-ring-budget <n>', 'ring bytes kept for exited sessions', intOption('--exited-ring-budget', 0), DEFAULTS.exitedRingBudgetBytes)
     .option('--reserve-bytes <n>', 'emergency reserve size (0 disables)', intOption('--reserve-bytes', 0), DEFAULTS.reserveBytes)
+    .option('--reserve-recheck-ms <n>', 'how often a released reserve is re-armed when space is back (0 disables)', intOption('--reserve-recheck-ms', 0), DEFAULTS.reserveRecheckMs)
     .option('--reaper-interval-ms <n>', 'zombie reaper period (0 disables)', intOption('--reaper-interval-ms', 0), DEFAULTS.reaperIntervalMs)
     .option('--log-max-bytes <n>', 'service log rotation size', intOption('--log-max-bytes', 1024), DEFAULTS.logMaxBytes)
     .option('--log-max-files <n>', 'rotated service logs kept', intOption('--log-max-files', 0), DEFAULTS.logMaxFiles)
@@ -92,6 +93,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     ringBytes: opts.ringBytes,
     exitedRingBudgetBytes: opts.exitedRingBudget,
     reserveBytes: opts.reserveBytes,
+    reserveRecheckMs: opts.reserveRecheckMs,
     reaperIntervalMs: opts.reaperIntervalMs,
     logMaxBytes: opts.logMaxBytes,
     logMaxFiles: opts.logMaxFiles,
@@ -100,7 +102,9 @@ export async function runDaemon(argv: string[]): Promise<number> {
     metricsAddress: opts.metrics,
     debug: opts.debug,
   };
-  const log = openDaemonLog(paths.daemonLogPath, { quiet: opts.quiet, debug: opts.debug });
+  // A daemon.log write that fails for lack of space releases the reserve (hooked up once state exists).
+  let onLogWriteError: (err: unknown) => void = () => {};
+  const log = openDaemonLog(paths.daemonLogPath, { quiet: opts.quiet, debug: opts.debug, onWriteError: (err) => onLogWriteError(err) });
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
   const state: DaemonState = {
@@ -118,6 +122,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     shuttingDown: false,
     requestShutdown: () => {},
   };
+  onLogWriteError = (err) => handleEnospc(state, `a daemon.log write failed (${(err as Error).message})`, err);
   const entries = opts.injectFault ? injectFault(allEntries(), opts.injectFault) : allEntries();
   const server = new DaemonServer(state, buildDispatchTable(entries));
 
@@ -169,6 +174,6 @@ export async function runDaemon(argv: string[]): Promise<number> {
     return 1;
   }
   log.info(`runpmd ${state.version} listening on ${paths.socketPath} (scope ${paths.scope}, pid ${process.pid})`);
-  void armEmergencyReserve(state);
+  startEmergencyReserve(state);
   return exited;
 }

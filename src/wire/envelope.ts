@@ -1,10 +1,29 @@
 // The protobuf envelope: DaemonRequest / DaemonResponse to and from frame bodies.
 // Payload field names come from the RequestType (REQUEST_TYPE_SPAWN_PTY_SESSION → spawnPtySession).
+import { Reader } from 'protobufjs/minimal';
 import { pb, RequestType, StatusCode, type DaemonRequest, type DaemonResponse, type IDaemonRequest, type IDaemonResponse } from './proto';
 
 /** Decodes a request body; throws (protobufjs error) when the bytes are not a DaemonRequest. */
 export function decodeRequest(body: Uint8Array): DaemonRequest {
   return pb.DaemonRequest.decode(body);
+}
+
+/**
+ * Best-effort request id of a body that failed to decode (e.g. invalid UTF-8 in a later string),
+ * so the error answer still echoes it; 0 when field 1 cannot be read either.
+ */
+export function peekRequestId(body: Uint8Array): number {
+  try {
+    const reader = Reader.create(body);
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      if (tag >>> 3 === 1 && (tag & 7) === 0) return Number(reader.uint64());
+      reader.skipType(tag & 7);
+    }
+  } catch {
+    // Not even the framing of fields is valid.
+  }
+  return 0;
 }
 
 export function encodeRequest(request: IDaemonRequest): Uint8Array {

@@ -1,18 +1,46 @@
 // Global setup/teardown: the suite must leave no daemon and no child behind. Teardown lists
-// processes whose command line points at
-// this checkout's bin/runpmd or carry this run's RUNPM_TEST_RUN mark, kills them, and fails the run if there were any.
+// processes whose command line points at this checkout's runpmd (bin/runpmd or the compiled
+// dist entry: foreground daemons and daemons the client auto-started in their own session) or
+// that carry this run's RUNPM_TEST_RUN mark, kills them, and fails the run if there were any.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-/** Marks every process this run starts (inherited through env), so parallel runs stay apart. */
-const RUN_MARK = `RUNPM_TEST_RUN=${process.pid}`;
+const DAEMON_ENTRIES = [path.join(ROOT, 'bin', 'runpmd'), path.join(ROOT, 'dist', 'src', 'bin', 'runpmd.js')];
 
-function leftovers(): Array<{ pid: number; cmd: string }> {
-  const out: Array<{ pid: number; cmd: string }> = [];
+export type LeftoverKind = 'autostarted daemon' | 'daemon' | 'child of the run';
+
+export interface Leftover {
+  pid: number;
+  cmd: string;
+  kind: LeftoverKind;
+}
+
+export interface LeftoverOptions {
+  /** The RUNPM_TEST_RUN value that marks this run's processes (default: this run's). */
+  mark?: string;
+  /** Pids never reported (the runner itself). */
+  exclude?: number[];
+}
+
+function statFields(pid: number): { ppid: number; sid: number } | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(rest[1]), sid: Number(rest[3]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Processes of this checkout's test run still alive: our daemons and anything with the run mark. */
+export function leftovers(opts: LeftoverOptions = {}): Leftover[] {
+  const mark = `RUNPM_TEST_RUN=${opts.mark ?? process.env.RUNPM_TEST_RUN ?? process.pid}`;
+  const exclude = new Set([process.pid, ...(opts.exclude ?? [])]);
+  const out: Leftover[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (!Number.isInteger(pid) || exclude.has(pid)) continue;
     let cmd: string;
     let environ = '';
     try {
@@ -27,9 +55,13 @@ function leftovers(): Array<{ pid: number; cmd: string }> {
     }
     // The test runner's own workers carry the mark too; they are vitest's to stop.
     if (!cmd || cmd.includes('node_modules/tinypool') || cmd.includes('node_modules/vitest')) continue;
-    const isOurDaemon = cmd.includes(path.join(ROOT, 'bin', 'runpmd'));
-    const fromTest = environ.split('\0').some((kv) => kv === RUN_MARK);
-    if (isOurDaemon || fromTest) out.push({ pid, cmd });
+    const isOurDaemon = DAEMON_ENTRIES.some((entryPath) => cmd.includes(entryPath));
+    const fromTest = environ.split('\0').some((kv) => kv === mark);
+    if (!isOurDaemon && !fromTest) continue;
+    // The client auto-starts runpmd detached: it leads its own session (setsid).
+    const stat = statFields(pid);
+    const kind: LeftoverKind = !isOurDaemon ? 'child of the run' : stat && stat.sid === pid ? 'autostarted daemon' : 'daemon';
+    out.push({ pid, cmd, kind });
   }
   return out;
 }
@@ -39,7 +71,7 @@ export function setup(): void {
 }
 
 export function teardown(): void {
-  const left = leftovers();
+  const left = leftovers({ mark: String(process.pid) });
   for (const p of left) {
     try {
       process.kill(p.pid, 'SIGKILL');
@@ -48,6 +80,6 @@ export function teardown(): void {
     }
   }
   if (left.length > 0) {
-    throw new Error(`processes outlived the test suite:\n${left.map((p) => `  ${p.pid} ${p.cmd}`).join('\n')}`);
+    throw new Error(`processes outlived the test suite:\n${left.map((p) => `  ${p.pid} (${p.kind}) ${p.cmd}`).join('\n')}`);
   }
 }

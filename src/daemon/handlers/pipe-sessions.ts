@@ -58,6 +58,12 @@ export const pipeSessionEntries: DispatchEntry[] = [
     const sessions = sessionsOf(state);
     if (req.argv.length === 0) throw new InvalidArgumentError('argv must not be empty');
     if (req.argv[0] === '') throw new InvalidArgumentError('argv[0] (the program) must not be empty');
+    // NUL cannot reach exec(): refuse it here rather than let spawn() throw an INTERNAL error.
+    req.argv.forEach((arg, i) => {
+      if (arg.includes('\0')) throw new InvalidArgumentError(`argv[${i}] contains a NUL byte: ${JSON.stringify(arg.slice(0, 80))}`);
+    });
+    if (req.originator.includes('\0')) throw new InvalidArgumentError(`originator ${JSON.stringify(req.originator.slice(0, 80))} contains a NUL byte`);
+    if (req.cwd.includes('\0')) throw new InvalidArgumentError(`cwd ${JSON.stringify(req.cwd.slice(0, 80))} contains a NUL byte`);
     const id = randomUUID();
     const env = buildSpawnEnv({
       base: process.env,
