@@ -216,11 +216,13 @@ describe('stdin', () => {
   it('returns bytes_written, closes after the bytes, and refuses writes after close or exit', async () => {
     daemon = await startDaemon();
     const c = daemon.client;
-    const s = await c.spawnPipe({ argv: ['sh', '-c', 'cat; read never'] });
+    // The child outlives its stdin (sleep), so "closed" is what the next write must hear.
+    const s = await c.spawnPipe({ argv: ['sh', '-c', 'cat; exec sleep 30'] });
     expect(await c.writeStdin(s.sessionId, 'abc')).toBe(3);
     expect(await c.writeStdin(s.sessionId, 'de', { close: true })).toBe(2);
     await expectDaemonError(c.writeStdin(s.sessionId, 'x'), StatusCode.STATUS_CODE_INVALID_ARGUMENT, /stdin of session .* is closed/);
-    await waitFor(async () => (await c.listPipes())[0]!.exited, 'exit after stdin EOF');
+    await c.terminate(s.sessionId, 100);
+    await waitFor(async () => (await c.listPipes())[0]!.exited, 'exit after terminate');
     expect((await c.backlog(s.sessionId)).backlog.toString()).toBe('abcde');
     await expectDaemonError(c.writeStdin(s.sessionId, 'x'), StatusCode.STATUS_CODE_INVALID_ARGUMENT, /has exited/);
   });
