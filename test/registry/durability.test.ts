@@ -48,7 +48,9 @@ describe('SpawnDaemon', () => {
     expect(env.get('LAYER_OVERRIDE')).toBe('request');
     expect(env.get('RUNPM_TEST_RUN')).toBe(process.env.RUNPM_TEST_RUN);
 
-    // Own session, stdio on /dev/null.
+    // Own session, stdio on /dev/null: checked once the shell has become `sleep` (until then its
+    // redirection to env.out may still be in place).
+    await waitFor(() => fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8').startsWith('sleep'), 'the shell to exec sleep');
     const stat = fs.readFileSync(`/proc/${r.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     expect(Number(fields[3])).toBe(r.pid);
