@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../version';
 import { registerDaemonCommands } from './commands/daemon';
+import { registerSessionCommands } from './commands/sessions';
 
 export function buildProgram(): Command {
   const program = new Command('runpm')
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .option('--socket <path>', 'daemon socket path')
     .option('--json', 'machine-readable output', false);
   registerDaemonCommands(program);
+  registerSessionCommands(program);
   return program;
 }
 

@@ -3,6 +3,7 @@
 import type { DaemonConfig } from './config';
 import type { Logger } from './log';
 import type { Database } from '../registry/db';
+import type { SessionManager } from '../sessions/session-table';
 
 /** A part of the daemon that holds resources and must be shut down with it. */
 export interface Subsystem {
@@ -35,6 +36,8 @@ export interface DaemonState {
   shuttingDown: boolean;
   /** The scope's SQLite database (registry and services tables); open for the daemon's life. */
   db?: Database;
+  /** Pipe and PTY sessions keyed by id; created at start, closed (sessions killed) on shutdown. */
+  sessions?: SessionManager;
   /** Starts daemon shutdown; installed by the server. */
   requestShutdown: (opts: { graceful: boolean; graceMs: number }) => void;
 }

@@ -1,7 +1,13 @@
 // Every request family's dispatch entries, in one list. A family adds itself here.
 import type { DispatchEntry } from '../dispatch';
 import { coreEntries } from './core';
+import { pipeSessionEntries } from './pipe-sessions';
+import { sessionOpEntries } from './session-ops';
 
 export function allEntries(): DispatchEntry[] {
-  return [...coreEntries];
+  return [
+    ...coreEntries,
+    ...pipeSessionEntries,
+    ...sessionOpEntries,
+  ];
 }

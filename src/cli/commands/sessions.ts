@@ -1,0 +1,132 @@
+// runpm run --pipe, sessions, output, send, kill, purge: detachable pipe sessions from the shell.
+// Each command is one short client conversation; `output --follow` holds an attachment until
+// its terminal frame.
+import type { Command } from 'commander';
+import { action, emit, withClient } from '../context';
+
+function collectEnv(value: string, previous: Array<{ key: string; value: string }>): Array<{ key: string; value: string }> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new Error(`--env expects KEY=VALUE, got ${JSON.stringify(value)}`);
+  return [...previous, { key: value.slice(0, eq), value: value.slice(eq + 1) }];
+}
+
+function parseGrace(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`--grace must be a non-negative integer of milliseconds, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+async function readAllStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function writeOut(data: Uint8Array): Promise<void> {
+  return new Promise((resolve) => (process.stdout.write(data) ? resolve() : process.stdout.once('drain', resolve)));
+}
+
+function age(createdAt: number): string {
+  const s = Math.max(0, Math.floor(Date.now() / 1000 - createdAt));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m` : `${Math.floor(s / 3600)}h`;
+}
+
+export function registerSessionCommands(program: Command): void {
+  program.command('run')
+    .description('start a detachable session running CMD and print its id')
+    .option('--pipe', 'pipe session: stdin/stdout/stderr are pipes (required for now)', false)
+    .option('--originator <tag>', 'tag the session (filters list/purge)', '')
+    .option('--merge-stderr', 'send stderr into stdout', false)
+    .option('--cwd <dir>', 'working directory (default: the daemon\'s)')
+    .option('--env <KEY=VALUE>', 'environment entry, repeatable (last wins)', collectEnv, [])
+    .option('--clear-env', 'start from an empty environment', false)
+    .argument('<cmd...>', 'command and arguments (put them after --)')
+    .action(action(async (cmdArgs: string[], opts: { pipe: boolean; originator: string; mergeStderr: boolean; cwd?: string; env: Array<{ key: string; value: string }>; clearEnv: boolean }, cmd: Command) => {
+      if (!opts.pipe) throw new Error('runpm run needs a session kind: --pipe');
+      const cwd = opts.cwd ? require('node:path').resolve(opts.cwd) as string : process.cwd();
+      const r = await withClient(cmd, (c) => c.spawnPipe({
+        argv: cmdArgs, cwd, env: opts.env, clearInheritedEnv: opts.clearEnv, originator: opts.originator, mergeStderr: opts.mergeStderr,
+      }), { autoStart: true });
+      emit(cmd, { sessionId: r.sessionId, pid: r.pid, createdAt: r.createdAt, kind: 'pipe' }, () => r.sessionId);
+    }));
+
+  program.command('sessions')
+    .description('list pipe sessions')
+    .option('--originator <tag>', 'only this originator\'s sessions', '')
+    .action(action(async (opts: { originator: string }, cmd: Command) => {
+      const list = await withClient(cmd, (c) => c.listPipes(opts.originator), { autoStart: false });
+      emit(cmd, list, () => {
+        if (list.length === 0) return 'no sessions';
+        const rows = list.map((s) => [
+          s.sessionId, String(s.pid), s.exited ? `exited ${s.exitCode}` : 'running', age(s.createdAt),
+          [s.stdoutAttached ? 'out' : '', s.stderrAttached ? 'err' : ''].filter(Boolean).join('+') || '-',
+          s.originator || '-', s.command,
+        ]);
+        const head = ['ID', 'PID', 'STATE', 'AGE', 'ATTACHED', 'ORIGINATOR', 'COMMAND'];
+        const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+        return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+      });
+    }));
+
+  program.command('output')
+    .description('print a session\'s buffered output (stdout unless --stderr); --follow keeps printing live output')
+    .argument('<id>', 'session id')
+    .option('--stderr', 'the stderr stream', false)
+    .option('--follow', 'attach and print live output until the stream ends', false)
+    .option('--steal', 'with --follow: take the stream over from another attached client', false)
+    .action(action(async (id: string, opts: { stderr: boolean; follow: boolean; steal: boolean }, cmd: Command) => {
+      const stream = opts.stderr ? 'stderr' as const : 'stdout' as const;
+      if (!opts.follow) {
+        const b = await withClient(cmd, (c) => c.backlog(id, { stream }), { autoStart: false });
+        if (b.bytesMissed > 0) process.stderr.write(`runpm: [${b.bytesMissed} bytes dropped before this output]\n`);
+        await writeOut(b.backlog);
+        return;
+      }
+      return withClient(cmd, async (c) => {
+        const att = await c.attachPipe(id, { stream, steal: opts.steal });
+        if (att.bytesMissed > 0) process.stderr.write(`runpm: [${att.bytesMissed} bytes dropped before this output]\n`);
+        await writeOut(att.backlog);
+        for await (const f of att) {
+          switch (f.kind) {
+            case 'bytes': await writeOut(f.data); break;
+            case 'missed': process.stderr.write(`runpm: [missed ${f.bytes} bytes]\n`); break;
+            case 'eof': return 0;
+            case 'exit': return 0;
+            case 'error': process.stderr.write(`runpm: ${f.message}\n`); return 1;
+            case 'stolen': process.stderr.write(`runpm: stream taken over by ${f.by}\n`); return 1;
+          }
+        }
+        return 0;
+      }, { autoStart: false });
+    }));
+
+  program.command('send')
+    .description('write DATA (or stdin with "-") to a session\'s stdin')
+    .argument('<id>', 'session id')
+    .argument('[data]', 'bytes to send; "-" reads stdin', '')
+    .option('--close', 'close the session\'s stdin after the data', false)
+    .action(action(async (id: string, data: string, opts: { close: boolean }, cmd: Command) => {
+      const bytes = data === '-' ? await readAllStdin() : Buffer.from(data);
+      const n = await withClient(cmd, (c) => c.writeStdin(id, bytes, { close: opts.close }), { autoStart: false });
+      emit(cmd, { bytesWritten: n, closed: opts.close }, () => '');
+    }));
+
+  program.command('kill')
+    .description('terminate a session: SIGTERM to its process group, SIGKILL to the tree after the grace')
+    .argument('<id>', 'session id')
+    .option('--grace <ms>', 'grace before SIGKILL (default 2000)')
+    .action(action(async (id: string, opts: { grace?: string }, cmd: Command) => {
+      const graceMs = parseGrace(opts.grace);
+      await withClient(cmd, (c) => c.terminate(id, graceMs), { autoStart: false });
+      emit(cmd, { sessionId: id, terminating: true }, () => '');
+    }));
+
+  program.command('purge')
+    .description('forget exited sessions and their buffered output')
+    .option('--originator <tag>', 'only this originator\'s sessions', '')
+    .action(action(async (opts: { originator: string }, cmd: Command) => {
+      const r = await withClient(cmd, (c) => c.purge(opts.originator), { autoStart: false });
+      emit(cmd, r, () => `purged ${r.pipePurged} pipe and ${r.ptyPurged} pty sessions`);
+    }));
+}

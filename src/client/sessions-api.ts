@@ -1,0 +1,169 @@
+// Client methods for pipe sessions (requests 65–70) and the session-generic requests 71–73,
+// installed on DaemonClient by declaration merging. PipeAttachment wraps one attach stream.
+import { DaemonClient } from './daemon-client';
+import type { FrameStream } from './stream';
+import { RequestType, pb, type running_process } from '../wire/proto';
+import type { Decoded, ResponseOutput } from '../wire/payload';
+
+export type PipeStreamName = 'stdout' | 'stderr';
+
+/** One decoded PipeStreamFrame. Exactly one of eof/exit/error/stolen ends the attachment. */
+export type PipeFrame =
+  | { kind: 'bytes'; data: Buffer }
+  | { kind: 'missed'; bytes: number }
+  | { kind: 'eof' }
+  | { kind: 'exit'; code: number }
+  | { kind: 'error'; message: string }
+  | { kind: 'stolen'; by: string };
+
+export interface SpawnPipeOptions {
+  /** Program and arguments; argv[0] is looked up on PATH. */
+  argv: string[];
+  /** Working directory; default the daemon's. */
+  cwd?: string;
+  /** Ordered entries (last wins) layered on the daemon's environment; a record keeps its order. */
+  env?: Array<{ key: string; value: string }> | Record<string, string>;
+  /** Start from an empty environment instead of the daemon's. */
+  clearInheritedEnv?: boolean;
+  originator?: string;
+  mergeStderr?: boolean;
+}
+
+/** One row of listPipes(): every field set (decoded defaults). */
+export type PipeSessionInfo = Decoded<running_process.daemon.v1.PipeSessionInfo>;
+
+/** Decodes one PipeStreamFrame body. */
+export function decodePipeFrame(body: Buffer): PipeFrame {
+  const f = pb.PipeStreamFrame.decode(body);
+  switch (f.frame) {
+    case 'bytes': return { kind: 'bytes', data: Buffer.from(f.bytes) };
+    case 'missedBytes': return { kind: 'missed', bytes: Number(f.missedBytes) };
+    case 'eof': return { kind: 'eof' };
+    case 'exitCode': return { kind: 'exit', code: f.exitCode };
+    case 'error': return { kind: 'error', message: f.error };
+    case 'stolenBy': return { kind: 'stolen', by: f.stolenBy };
+    default: return { kind: 'error', message: 'empty frame from runpmd' };
+  }
+}
+
+/**
+ * An attached stdout/stderr stream: the backlog from the attach response, then live frames as an
+ * async iterator. Iteration ends after the terminal frame (the daemon closes the connection);
+ * `close()` or breaking out of a `for await` closes it early (the session keeps running).
+ */
+export class PipeAttachment implements AsyncIterable<PipeFrame> {
+  /** Bytes the last attached client had not seen, still in the ring. */
+  readonly backlog: Buffer;
+  /** Bytes dropped before they could be seen (exact). */
+  readonly bytesMissed: number;
+  readonly backlogTruncated: boolean;
+
+  constructor(response: ResponseOutput<'attachPipeStream'>, private readonly frames: FrameStream) {
+    this.backlog = Buffer.from(response.backlog);
+    this.bytesMissed = Number(response.bytesMissed);
+    this.backlogTruncated = response.backlogTruncated;
+  }
+
+  /** Next frame, or null once the daemon closed the stream. */
+  async next(): Promise<PipeFrame | null> {
+    const body = await this.frames.next();
+    return body ? decodePipeFrame(body) : null;
+  }
+
+  /** Closes the connection (the daemon frees the stream for another client). */
+  close(): void {
+    this.frames.close();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<PipeFrame> {
+    return {
+      next: async () => {
+        const f = await this.next();
+        return f ? { value: f, done: false } : { value: undefined, done: true };
+      },
+      return: async () => {
+        this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+}
+
+function streamKind(name: PipeStreamName | undefined): number {
+  return name === 'stderr' ? pb.PipeStreamKind.PIPE_STREAM_KIND_STDERR : pb.PipeStreamKind.PIPE_STREAM_KIND_STDOUT;
+}
+
+declare module './daemon-client' {
+  interface DaemonClient {
+    /** SPAWN_PIPE_SESSION: starts a detached child with piped stdio; INVALID_ARGUMENT if it cannot start. */
+    spawnPipe(opts: SpawnPipeOptions): Promise<ResponseOutput<'spawnPipeSession'>>;
+    /** ATTACH_PIPE_STREAM on a new connection; ALREADY_ATTACHED unless `steal`. */
+    attachPipe(sessionId: string, opts?: { stream?: PipeStreamName; steal?: boolean }): Promise<PipeAttachment>;
+    /** DETACH_PIPE_STREAM: the attached client gets `error: "detached"`; the session keeps running. */
+    detachPipe(sessionId: string, stream?: PipeStreamName): Promise<void>;
+    /** WRITE_PIPE_STDIN: resolves with bytes written once the child's pipe took them; `close` closes stdin after. */
+    writeStdin(sessionId: string, data: Uint8Array | string, opts?: { close?: boolean }): Promise<number>;
+    /** TERMINATE_PIPE_SESSION: SIGTERM to the group, SIGKILL after graceMs (0 = 2000). Returns at once. */
+    terminate(sessionId: string, graceMs?: number): Promise<void>;
+    /** LIST_PIPE_SESSIONS, optionally only one originator's (exact match). */
+    listPipes(originator?: string): Promise<PipeSessionInfo[]>;
+    /** GET_SESSION_BACKLOG (pipe or PTY): what an attach would replay now, consuming nothing. */
+    backlog(sessionId: string, opts?: { stream?: PipeStreamName }): Promise<ResponseOutput<'getSessionBacklog'>>;
+    /** PURGE_EXITED_SESSIONS: removes exited sessions (originator filter); counts by kind. */
+    purge(originator?: string): Promise<ResponseOutput<'purgeExitedSessions'>>;
+    /** BULK_TERMINATE_SESSIONS: terminates sessions older than olderThanSecs (strictly; 0 = all). */
+    bulkTerminate(opts?: { olderThanSecs?: number; originator?: string; graceMs?: number }): Promise<ResponseOutput<'bulkTerminateSessions'>>;
+  }
+}
+
+DaemonClient.prototype.spawnPipe = function (this: DaemonClient, opts: SpawnPipeOptions) {
+  const env = Array.isArray(opts.env) ? opts.env : Object.entries(opts.env ?? {}).map(([key, value]) => ({ key, value }));
+  return this.request(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', {
+    argv: opts.argv,
+    cwd: opts.cwd ?? '',
+    env,
+    clearInheritedEnv: opts.clearInheritedEnv ?? false,
+    originator: opts.originator ?? '',
+    mergeStderrIntoStdout: opts.mergeStderr ?? false,
+  });
+};
+
+DaemonClient.prototype.attachPipe = async function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName; steal?: boolean } = {}) {
+  const { response, frames } = await this.openStream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream',
+    { sessionId, stream: streamKind(opts.stream), steal: opts.steal ?? false });
+  return new PipeAttachment(response, frames);
+};
+
+DaemonClient.prototype.detachPipe = async function (this: DaemonClient, sessionId: string, stream?: PipeStreamName) {
+  await this.request(RequestType.REQUEST_TYPE_DETACH_PIPE_STREAM, 'detachPipeStream', { sessionId, stream: streamKind(stream) });
+};
+
+DaemonClient.prototype.writeStdin = async function (this: DaemonClient, sessionId: string, data: Uint8Array | string, opts: { close?: boolean } = {}) {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const r = await this.request(RequestType.REQUEST_TYPE_WRITE_PIPE_STDIN, 'writePipeStdin',
+    { sessionId, data: bytes, close: opts.close ?? false }, { timeoutMs: 0 });
+  return Number(r.bytesWritten);
+};
+
+DaemonClient.prototype.terminate = async function (this: DaemonClient, sessionId: string, graceMs = 0) {
+  await this.request(RequestType.REQUEST_TYPE_TERMINATE_PIPE_SESSION, 'terminatePipeSession', { sessionId, graceMs });
+};
+
+DaemonClient.prototype.listPipes = async function (this: DaemonClient, originator = '') {
+  const r = await this.request(RequestType.REQUEST_TYPE_LIST_PIPE_SESSIONS, 'listPipeSessions', { originator });
+  // Decoded messages carry every scalar (proto3 defaults), so the rows are complete.
+  return r.sessions as unknown as PipeSessionInfo[];
+};
+
+DaemonClient.prototype.backlog = function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName } = {}) {
+  return this.request(RequestType.REQUEST_TYPE_GET_SESSION_BACKLOG, 'getSessionBacklog', { sessionId, pipeStream: streamKind(opts.stream) });
+};
+
+DaemonClient.prototype.purge = function (this: DaemonClient, originator = '') {
+  return this.request(RequestType.REQUEST_TYPE_PURGE_EXITED_SESSIONS, 'purgeExitedSessions', { originator });
+};
+
+DaemonClient.prototype.bulkTerminate = function (this: DaemonClient, opts: { olderThanSecs?: number; originator?: string; graceMs?: number } = {}) {
+  return this.request(RequestType.REQUEST_TYPE_BULK_TERMINATE_SESSIONS, 'bulkTerminateSessions',
+    { olderThanSecs: opts.olderThanSecs ?? 0, originator: opts.originator ?? '', graceMs: opts.graceMs ?? 0 });
+};

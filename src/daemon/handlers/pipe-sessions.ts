@@ -1,0 +1,115 @@
+// Pipe-session requests 65–70: spawn, attach/detach a stream, list, terminate, write stdin.
+// Sessions live in state.sessions; this file only translates between protobuf and the session.
+import { randomUUID } from 'node:crypto';
+import { RequestType, pb } from '../../wire/proto';
+import { InvalidArgumentError } from '../../wire/errors';
+import { stream, unary, type DispatchEntry, type ResponsePayload } from '../dispatch';
+import type { DaemonState } from '../state';
+import type { AttachFrameCodec } from '../../sessions/output-stream';
+import { PipeSession, resolveCwd, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
+import { buildSpawnEnv } from '../../sessions/spawn-env';
+import { outcomeToWire, sessionsOf } from './session-ops';
+
+type PipeSessionInfoOut = NonNullable<ResponsePayload<'listPipeSessions'>['sessions']>[number];
+
+/** PipeStreamFrame bodies for OutputStream attachments. */
+export const pipeFrameCodec: AttachFrameCodec = {
+  bytes: (buf) => pb.PipeStreamFrame.encode({ bytes: buf }).finish(),
+  missed: (n) => pb.PipeStreamFrame.encode({ missedBytes: n }).finish(),
+  eof: () => pb.PipeStreamFrame.encode({ eof: true }).finish(),
+  exitCode: (code) => pb.PipeStreamFrame.encode({ exitCode: code }).finish(),
+  error: (message) => pb.PipeStreamFrame.encode({ error: message }).finish(),
+  stolenBy: (label) => pb.PipeStreamFrame.encode({ stolenBy: label }).finish(),
+};
+
+function pipeSession(state: DaemonState, id: string): PipeSession {
+  if (id === '') throw new InvalidArgumentError('session_id is required');
+  return sessionsOf(state).get(id, 'pipe') as PipeSession;
+}
+
+function streamName(kind: number): PipeStreamName {
+  if (kind === pb.PipeStreamKind.PIPE_STREAM_KIND_STDOUT) return 'stdout';
+  if (kind === pb.PipeStreamKind.PIPE_STREAM_KIND_STDERR) return 'stderr';
+  throw new InvalidArgumentError(`stream must be STDOUT or STDERR, got ${pb.PipeStreamKind[kind] ?? kind}`);
+}
+
+/** One PipeSessionInfo, every field filled from the session. */
+export function pipeInfo(s: PipeSession): PipeSessionInfoOut {
+  return {
+    sessionId: s.id,
+    pid: s.pid,
+    command: s.command,
+    cwd: s.cwd,
+    originator: s.originator,
+    createdAt: s.createdAtMs / 1000,
+    stdoutAttached: s.streams.get('stdout')!.attachedBy !== null,
+    stderrAttached: s.mergeStderr ? false : s.streams.get('stderr')!.attachedBy !== null,
+    exited: s.exit !== null,
+    exitCode: s.exit?.code ?? 0,
+    exitedAt: s.exit ? s.exit.exitedAtMs / 1000 : 0,
+    mergeStderrIntoStdout: s.mergeStderr,
+    terminationOutcome: outcomeToWire(s.terminationOutcome),
+  };
+}
+
+export const pipeSessionEntries: DispatchEntry[] = [
+  unary(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', async (req, { state }) => {
+    const sessions = sessionsOf(state);
+    if (req.argv.length === 0) throw new InvalidArgumentError('argv must not be empty');
+    if (req.argv[0] === '') throw new InvalidArgumentError('argv[0] (the program) must not be empty');
+    const id = randomUUID();
+    const env = buildSpawnEnv({
+      base: process.env,
+      defaults: state.config.defaultEnv,
+      request: req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
+      clearInherited: req.clearInheritedEnv,
+      sessionId: id,
+      originator: req.originator,
+    });
+    const session = await spawnPipeSession({
+      id,
+      argv: req.argv,
+      cwd: resolveCwd(req.cwd, state.cwd),
+      env,
+      originator: req.originator,
+      mergeStderr: req.mergeStderrIntoStdout,
+      ringBytes: state.config.ringBytes,
+      codec: pipeFrameCodec,
+    });
+    sessions.add(session);
+    state.log.info(`pipe session ${id} started: pid ${session.pid}, ${JSON.stringify(session.command)}${req.originator ? ` (originator ${req.originator})` : ''}`);
+    return { sessionId: id, pid: session.pid, createdAt: session.createdAtMs / 1000 };
+  }),
+
+  stream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream', (req, ctx) => {
+    const session = pipeSession(ctx.state, req.sessionId);
+    const out = session.stream(streamName(req.stream));
+    const grant = out.attach(ctx.clientLabel, { steal: req.steal });
+    return {
+      response: { backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
+      start: (channel) => grant.attachment.start(channel),
+    };
+  }),
+
+  unary(RequestType.REQUEST_TYPE_DETACH_PIPE_STREAM, 'detachPipeStream', (req, { state }) => {
+    const session = pipeSession(state, req.sessionId);
+    session.stream(streamName(req.stream)).detach();
+    return {};
+  }),
+
+  unary(RequestType.REQUEST_TYPE_LIST_PIPE_SESSIONS, 'listPipeSessions', (req, { state }) => ({
+    sessions: sessionsOf(state).list({ kind: 'pipe', originator: req.originator }).map((s) => pipeInfo(s as PipeSession)),
+  })),
+
+  // Answers at once: the SIGKILL after the grace runs on a timer.
+  unary(RequestType.REQUEST_TYPE_TERMINATE_PIPE_SESSION, 'terminatePipeSession', (req, { state }) => {
+    pipeSession(state, req.sessionId).terminate(req.graceMs);
+    return {};
+  }),
+
+  unary(RequestType.REQUEST_TYPE_WRITE_PIPE_STDIN, 'writePipeStdin', async (req, { state }) => {
+    const session = pipeSession(state, req.sessionId);
+    const n = await session.writeStdin(Buffer.from(req.data), req.close);
+    return { bytesWritten: n };
+  }),
+];

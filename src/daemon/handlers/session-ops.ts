@@ -1,0 +1,75 @@
+// Requests 71–73, generic over pipe and PTY sessions: backlog snapshot, purge exited, bulk
+// terminate. They work on state.sessions and the streams every Session exposes.
+import { RequestType, pb } from '../../wire/proto';
+import { InvalidArgumentError, UnavailableError } from '../../wire/errors';
+import { unary, type DispatchEntry } from '../dispatch';
+import type { TerminationOutcome } from '../../sessions/kill-escalation';
+import type { Session } from '../../sessions/session-table';
+import type { DaemonState } from '../state';
+import type { SessionManager } from '../../sessions/session-table';
+
+/** Maps the session's outcome onto the wire enum (UNSPECIFIED while live). */
+export function outcomeToWire(outcome: TerminationOutcome | null): number {
+  switch (outcome) {
+    case 'NATURAL_EXIT': return pb.TerminationOutcome.TERMINATION_OUTCOME_NATURAL_EXIT;
+    case 'SOFT_EXIT': return pb.TerminationOutcome.TERMINATION_OUTCOME_SOFT_EXIT;
+    case 'HARD_KILLED': return pb.TerminationOutcome.TERMINATION_OUTCOME_HARD_KILLED;
+    default: return pb.TerminationOutcome.TERMINATION_OUTCOME_UNSPECIFIED;
+  }
+}
+
+/** The table, or UNAVAILABLE while the daemon has none (starting or shutting down). */
+export function sessionsOf(state: DaemonState): SessionManager {
+  if (!state.sessions || state.shuttingDown) throw new UnavailableError('sessions are not available (daemon starting or shutting down)');
+  return state.sessions;
+}
+
+// PTY sessions have one output stream; pipe sessions pick stdout (default) or stderr.
+function backlogStreamName(session: Session, pipeStream: number): string {
+  if (session.kind === 'pty') return 'output';
+  switch (pipeStream) {
+    case pb.PipeStreamKind.PIPE_STREAM_KIND_UNSPECIFIED:
+    case pb.PipeStreamKind.PIPE_STREAM_KIND_STDOUT:
+      return 'stdout';
+    case pb.PipeStreamKind.PIPE_STREAM_KIND_STDERR:
+      if (!session.streams.has('stderr')) {
+        throw new InvalidArgumentError(`session ${session.id} merges stderr into stdout: it has no separate stderr stream`);
+      }
+      return 'stderr';
+    default:
+      throw new InvalidArgumentError(`pipe_stream must be STDOUT or STDERR, got ${pipeStream}`);
+  }
+}
+
+export const sessionOpEntries: DispatchEntry[] = [
+  // Never consumes: a later attach still gets the same backlog.
+  unary(RequestType.REQUEST_TYPE_GET_SESSION_BACKLOG, 'getSessionBacklog', (req, { state }) => {
+    if (req.sessionId === '') throw new InvalidArgumentError('session_id is required');
+    const session = sessionsOf(state).get(req.sessionId);
+    const out = session.streams.get(backlogStreamName(session, req.pipeStream));
+    if (!out) throw new InvalidArgumentError(`session ${session.id} has no output stream`);
+    const snap = out.peekBacklog();
+    return {
+      backlog: snap.backlog,
+      bytesMissed: snap.bytesMissed,
+      sessionKind: session.kind,
+      exited: session.exit !== null,
+      exitCode: session.exit?.code ?? 0,
+      exitedAt: session.exit ? session.exit.exitedAtMs / 1000 : 0,
+      terminationOutcome: outcomeToWire(session.terminationOutcome),
+    };
+  }),
+
+  unary(RequestType.REQUEST_TYPE_PURGE_EXITED_SESSIONS, 'purgeExitedSessions', (req, { state }) => {
+    const counts = sessionsOf(state).purgeExited(req.originator);
+    return { ptyPurged: counts.pty, pipePurged: counts.pipe };
+  }),
+
+  unary(RequestType.REQUEST_TYPE_BULK_TERMINATE_SESSIONS, 'bulkTerminateSessions', (req, { state }) => {
+    if (!Number.isSafeInteger(req.olderThanSecs) || req.olderThanSecs < 0) {
+      throw new InvalidArgumentError(`older_than_secs must be a non-negative integer, got ${req.olderThanSecs}`);
+    }
+    const counts = sessionsOf(state).bulkTerminate({ olderThanSecs: req.olderThanSecs, originator: req.originator, graceMs: req.graceMs });
+    return { ptyTerminated: counts.pty, pipeTerminated: counts.pipe };
+  }),
+];

@@ -1,0 +1,238 @@
+// PipeSession: a daemon-owned child with piped stdin/stdout/stderr (subprocess.Popen analog).
+// Owns the child, one OutputStream per output (one when stderr is merged), the stdin writer and
+// its taps, and the kill schedule. Lives from spawn until the table drops it; never sees sockets.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { InvalidArgumentError } from '../wire/errors';
+import { KillEscalation, type TerminationOutcome } from './kill-escalation';
+import { OutputStream, type AttachFrameCodec } from './output-stream';
+import type { ExitInfo, Session } from './session-table';
+import { TapSet, type StreamTap } from './tap-set';
+
+/** After the leader exits, how long its output pipes may stay open before streams end anyway. */
+const EXIT_DRAIN_MS = 250;
+/** After an output pipe ends, how long to wait for the exit so attachments end with exit_code. */
+const EOF_EXIT_WAIT_MS = 100;
+
+export type PipeStreamName = 'stdout' | 'stderr';
+
+export interface PipeSpawnOptions {
+  id: string;
+  argv: string[];
+  /** Absolute, existing directory. */
+  cwd: string;
+  env: Record<string, string>;
+  originator: string;
+  mergeStderr: boolean;
+  ringBytes: number;
+  codec: AttachFrameCodec;
+}
+
+/** Starts the child and resolves once it runs; INVALID_ARGUMENT naming the command if it cannot start. */
+export function spawnPipeSession(opts: PipeSpawnOptions): Promise<PipeSession> {
+  if (opts.argv.length === 0 || opts.argv[0] === '') throw new InvalidArgumentError('argv must not be empty');
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(opts.cwd);
+  } catch {
+    throw new InvalidArgumentError(`cwd ${JSON.stringify(opts.cwd)} does not exist`);
+  }
+  if (!st.isDirectory()) throw new InvalidArgumentError(`cwd ${JSON.stringify(opts.cwd)} is not a directory`);
+  const child = spawn(opts.argv[0]!, opts.argv.slice(1), {
+    cwd: opts.cwd,
+    env: opts.env,
+    detached: true, // own process group: terminate signals the whole group
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      child.removeListener('spawn', onSpawn);
+      reject(new InvalidArgumentError(`cannot start ${JSON.stringify(opts.argv[0])}: ${err.code ?? err.message}`));
+    };
+    const onSpawn = () => {
+      child.removeListener('error', onError);
+      resolve(new PipeSession(opts, child));
+    };
+    child.once('error', onError);
+    child.once('spawn', onSpawn);
+  });
+}
+
+export class PipeSession implements Session {
+  readonly kind = 'pipe' as const;
+  readonly id: string;
+  readonly pid: number;
+  readonly originator: string;
+  readonly command: string;
+  readonly cwd: string;
+  readonly createdAtMs = Date.now();
+  readonly mergeStderr: boolean;
+  readonly streams = new Map<string, OutputStream>();
+  /** Tees of the bytes actually written to the child's stdin. */
+  readonly stdinTaps = new TapSet();
+  private exitInfo: ExitInfo | null = null;
+  private readonly killer: KillEscalation;
+  private readonly exitPromise: Promise<ExitInfo>;
+  private stdinClosed = false;
+  private stdinChain: Promise<unknown> = Promise.resolve();
+  private openPipes: number;
+
+  constructor(opts: PipeSpawnOptions, private readonly child: ChildProcess) {
+    this.id = opts.id;
+    this.pid = child.pid!;
+    this.originator = opts.originator;
+    this.command = opts.argv.join(' ');
+    this.cwd = opts.cwd;
+    this.mergeStderr = opts.mergeStderr;
+    this.killer = new KillEscalation(this.pid);
+    const out = new OutputStream(`stdout of session ${opts.id}`, opts.ringBytes, opts.codec);
+    this.streams.set('stdout', out);
+    const err = opts.mergeStderr ? out : new OutputStream(`stderr of session ${opts.id}`, opts.ringBytes, opts.codec);
+    if (!opts.mergeStderr) this.streams.set('stderr', err);
+    const stdout = child.stdout!;
+    const stderr = child.stderr!;
+    this.openPipes = opts.mergeStderr ? 2 : 1;
+    stdout.on('data', (c: Buffer) => out.push(c));
+    stderr.on('data', (c: Buffer) => err.push(c));
+    if (opts.mergeStderr) {
+      out.setSource({ pause: () => { stdout.pause(); stderr.pause(); }, resume: () => { stdout.resume(); stderr.resume(); } });
+    } else {
+      out.setSource({ pause: () => stdout.pause(), resume: () => stdout.resume() });
+      err.setSource({ pause: () => stderr.pause(), resume: () => stderr.resume() });
+    }
+    const pipeEnded = (stream: OutputStream) => () => {
+      if (opts.mergeStderr && --this.openPipes > 0) return;
+      this.onStreamEof(stream);
+    };
+    stdout.once('end', pipeEnded(out));
+    stderr.once('end', pipeEnded(err));
+    stdout.on('error', () => {});
+    stderr.on('error', () => {});
+    // EPIPE when the child exits without reading: surfaced by writeStdin, never thrown here.
+    child.stdin!.on('error', () => {});
+    this.exitPromise = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        const signo = signal ? (os.constants.signals[signal] ?? 0) : 0;
+        this.exitInfo = { code: code ?? -signo, signal, exitedAtMs: Date.now() };
+        this.killer.noteExit();
+        this.onExit();
+        resolve(this.exitInfo);
+      });
+    });
+  }
+
+  get exit(): ExitInfo | null {
+    return this.exitInfo;
+  }
+
+  get terminationOutcome(): TerminationOutcome | null {
+    return this.killer.outcome;
+  }
+
+  /** True once stdin was closed by a request (or the session exited). */
+  get stdinIsClosed(): boolean {
+    return this.stdinClosed;
+  }
+
+  /** The named stream, or INVALID_ARGUMENT (stderr of a merged session). */
+  stream(name: PipeStreamName): OutputStream {
+    const s = this.streams.get(name);
+    if (!s) throw new InvalidArgumentError(`session ${this.id} merges stderr into stdout: it has no separate stderr stream`);
+    return s;
+  }
+
+  /** Adds a tee on stdin (bytes accepted by the child's pipe, in order). */
+  addStdinTap(tap: StreamTap): void {
+    this.stdinTaps.add(tap);
+  }
+
+  removeStdinTap(tap: StreamTap): void {
+    this.stdinTaps.remove(tap);
+  }
+
+  /**
+   * Writes to the child's stdin; resolves once the pipe took the bytes (backpressure: a child that
+   * does not read holds the answer back). Writes are serialized in arrival order.
+   */
+  writeStdin(data: Buffer, close: boolean): Promise<number> {
+    if (this.exitInfo) throw new InvalidArgumentError(`session ${this.id} has exited; its stdin is gone`);
+    if (this.stdinClosed) throw new InvalidArgumentError(`stdin of session ${this.id} is closed`);
+    if (close) this.stdinClosed = true;
+    const stdin = this.child.stdin!;
+    const run = async (): Promise<number> => {
+      if (stdin.destroyed || stdin.writableEnded) {
+        throw new InvalidArgumentError(`stdin of session ${this.id} is closed (the child closed it or exited)`);
+      }
+      if (data.length > 0) {
+        await new Promise<void>((resolve, reject) => {
+          stdin.write(data, (err) => (err
+            ? reject(new InvalidArgumentError(`writing stdin of session ${this.id} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`))
+            : resolve()));
+        });
+        this.stdinTaps.write(data);
+      }
+      if (close) {
+        stdin.end();
+        this.stdinTaps.end();
+      }
+      return data.length;
+    };
+    const p = this.stdinChain.then(run, run);
+    this.stdinChain = p.catch(() => {});
+    return p;
+  }
+
+  terminate(graceMs: number): void {
+    if (this.exitInfo) return;
+    this.killer.terminate(graceMs);
+  }
+
+  kill(): void {
+    this.killer.kill();
+  }
+
+  waitForExit(): Promise<ExitInfo> {
+    return this.exitPromise;
+  }
+
+  heldBytes(): number {
+    let total = 0;
+    for (const s of this.streams.values()) total += s.ring.allocatedBytes;
+    return total;
+  }
+
+  dispose(reason: string): void {
+    for (const s of this.streams.values()) s.abortAttachment(`session ${this.id} was removed: ${reason}`);
+    this.killer.dispose();
+    if (!this.exitInfo) this.killer.kill();
+  }
+
+  private onStreamEof(stream: OutputStream): void {
+    if (this.exitInfo) {
+      stream.end({ kind: 'exit', code: this.exitInfo.code });
+      return;
+    }
+    // The pipe closes just before the exit is reported in the usual case: wait a moment for it.
+    const timer = setTimeout(() => { if (!stream.ended) stream.end({ kind: 'eof' }); }, EOF_EXIT_WAIT_MS);
+    void this.exitPromise.then((info) => {
+      clearTimeout(timer);
+      stream.end({ kind: 'exit', code: info.code });
+    });
+  }
+
+  private onExit(): void {
+    this.stdinClosed = true;
+    this.stdinTaps.end();
+    // A grandchild may keep the pipes open: do not let attachments wait on it forever.
+    setTimeout(() => {
+      for (const s of this.streams.values()) if (!s.ended) s.end({ kind: 'exit', code: this.exitInfo!.code });
+    }, EXIT_DRAIN_MS).unref();
+  }
+}
+
+/** Resolves a request's cwd against the daemon's working directory ("" = the daemon's). */
+export function resolveCwd(requested: string, daemonCwd: string): string {
+  return requested === '' ? daemonCwd : path.resolve(daemonCwd, requested);
+}

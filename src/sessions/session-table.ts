@@ -1,0 +1,161 @@
+// The session table: every daemon-owned session (pipe and PTY) keyed by UUID v4, for the daemon's
+// life. Generic operations (list, backlog, purge, bulk terminate, shutdown) live here; exited
+// sessions stay until purged or until the exited-ring budget drops the oldest of them.
+import type { Logger } from '../daemon/log';
+import { NotFoundError } from '../wire/errors';
+import type { OutputStream } from './output-stream';
+import type { TerminationOutcome } from './kill-escalation';
+
+export type SessionKind = 'pipe' | 'pty';
+
+/** How the leader exited: code (or -signal number when killed by a signal), signal name, when. */
+export interface ExitInfo {
+  code: number;
+  signal: NodeJS.Signals | null;
+  exitedAtMs: number;
+}
+
+/** What both session kinds offer the table and the generic handlers. */
+export interface Session {
+  readonly id: string;
+  readonly kind: SessionKind;
+  readonly pid: number;
+  readonly originator: string;
+  /** argv joined for display. */
+  readonly command: string;
+  readonly cwd: string;
+  readonly createdAtMs: number;
+  /** Null while the leader runs. */
+  readonly exit: ExitInfo | null;
+  /** Null while the leader runs. */
+  readonly terminationOutcome: TerminationOutcome | null;
+  /** Output streams by name: pipe "stdout"/"stderr" (no "stderr" when merged), PTY "output". */
+  readonly streams: ReadonlyMap<string, OutputStream>;
+  /** Starts SIGTERM → grace → SIGKILL of the tree; returns at once. No-op once exited. */
+  terminate(graceMs: number): void;
+  /** SIGKILLs the tree at once (immediate shutdown). */
+  kill(): void;
+  /** Resolves once the leader has exited. */
+  waitForExit(): Promise<ExitInfo>;
+  /** Memory held by the session's rings (the exited-ring budget counts this). */
+  heldBytes(): number;
+  /** Frees what the session holds once it left the table (ends attachments, timers). */
+  dispose(reason: string): void;
+}
+
+export interface SessionManagerOptions {
+  log: Logger;
+  /** DaemonConfig.exitedRingBudgetBytes. */
+  exitedRingBudgetBytes: number;
+}
+
+/** Counts by kind for purge and bulk terminate replies. */
+export interface KindCounts {
+  pty: number;
+  pipe: number;
+}
+
+/** Ceiling on how long shutdown waits for sessions beyond their grace. */
+const SHUTDOWN_EXTRA_WAIT_MS = 3000;
+
+export class SessionManager {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(private readonly opts: SessionManagerOptions) {}
+
+  /** Adds a freshly spawned session and watches for its exit (budget enforcement). */
+  add(session: Session): void {
+    this.sessions.set(session.id, session);
+    void session.waitForExit().then(() => this.enforceExitedBudget());
+  }
+
+  /** The session, or NOT_FOUND naming the id. */
+  get(id: string, kind?: SessionKind): Session {
+    const s = this.sessions.get(id);
+    if (!s || (kind && s.kind !== kind)) {
+      throw new NotFoundError(`no ${kind ? `${kind} ` : ''}session with id ${JSON.stringify(id)}`);
+    }
+    return s;
+  }
+
+  /** The session or undefined. */
+  find(id: string): Session | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** Sessions in creation order, filtered by kind and exact originator ("" = all). */
+  list(filter: { kind?: SessionKind; originator?: string } = {}): Session[] {
+    return [...this.sessions.values()].filter((s) =>
+      (!filter.kind || s.kind === filter.kind) && (!filter.originator || s.originator === filter.originator));
+  }
+
+  /** Removes exited sessions (originator filter, "" = all); counts by kind. */
+  purgeExited(originator = ''): KindCounts {
+    const counts: KindCounts = { pty: 0, pipe: 0 };
+    for (const s of this.list({ originator })) {
+      if (!s.exit) continue;
+      this.remove(s, 'purged');
+      counts[s.kind]++;
+    }
+    return counts;
+  }
+
+  /** Starts terminating live sessions older than olderThanSecs (strictly); counts by kind. */
+  bulkTerminate(opts: { olderThanSecs: number; originator: string; graceMs: number }): KindCounts {
+    const counts: KindCounts = { pty: 0, pipe: 0 };
+    const now = Date.now();
+    for (const s of this.list({ originator: opts.originator })) {
+      if (s.exit) continue;
+      if ((now - s.createdAtMs) / 1000 <= opts.olderThanSecs && opts.olderThanSecs > 0) continue;
+      s.terminate(opts.graceMs);
+      counts[s.kind]++;
+    }
+    return counts;
+  }
+
+  /** Ring bytes held by exited sessions now. */
+  exitedHeldBytes(): number {
+    let total = 0;
+    for (const s of this.sessions.values()) if (s.exit) total += s.heldBytes();
+    return total;
+  }
+
+  /** Drops the oldest exited sessions (by exit time) until their rings fit the budget; logs each. */
+  enforceExitedBudget(): void {
+    const budget = this.opts.exitedRingBudgetBytes;
+    let total = this.exitedHeldBytes();
+    if (total <= budget) return;
+    const exited = [...this.sessions.values()].filter((s) => s.exit)
+      .sort((a, b) => a.exit!.exitedAtMs - b.exit!.exitedAtMs);
+    for (const s of exited) {
+      if (total <= budget) break;
+      const held = s.heldBytes();
+      this.remove(s, 'dropped to stay within the exited-session ring budget');
+      total -= held;
+      this.opts.log.info(`dropped exited ${s.kind} session ${s.id} (${held} ring bytes): exited sessions held more than the budget of ${budget} bytes`);
+    }
+  }
+
+  /** Daemon shutdown: graceful → SIGTERM, SIGKILL after graceMs; else SIGKILL now. Waits for exits. */
+  async close(opts: { graceful: boolean; graceMs: number }): Promise<void> {
+    const live = [...this.sessions.values()].filter((s) => !s.exit);
+    for (const s of live) {
+      if (opts.graceful) s.terminate(opts.graceMs);
+      else s.kill();
+    }
+    const cap = (opts.graceful ? opts.graceMs : 0) + SHUTDOWN_EXTRA_WAIT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(live.map((s) => s.waitForExit())),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, cap))),
+    ]);
+    clearTimeout(timer);
+    for (const s of [...this.sessions.values()]) this.remove(s, 'daemon shutting down');
+  }
+
+  private remove(s: Session, reason: string): void {
+    if (this.sessions.get(s.id) !== s) return;
+    this.sessions.delete(s.id);
+    s.dispose(reason);
+  }
+}

@@ -1,0 +1,48 @@
+// Builds a spawned child's environment: the daemon's own environment, then the daemon's
+// --env defaults, then the request's entries in order (last wins); clear_inherited_env starts
+// from nothing instead. Shared by pipe sessions, PTY sessions and services.
+import { InvalidArgumentError } from '../wire/errors';
+
+export interface EnvEntry {
+  key: string;
+  value: string;
+}
+
+export interface SpawnEnvOptions {
+  /** The daemon's environment (process.env). */
+  base: NodeJS.ProcessEnv;
+  /** DaemonConfig.defaultEnv. */
+  defaults: readonly EnvEntry[];
+  /** The request's ordered entries. */
+  request: readonly EnvEntry[];
+  /** Replace instead of layering: the child gets only the request's entries (and the marks below). */
+  clearInherited: boolean;
+  /** Set as RUNPM_SESSION_ID when given. */
+  sessionId?: string;
+  /** Set as RUNNING_PROCESS_ORIGINATOR when given (even empty, so children see the tag). */
+  originator?: string;
+}
+
+/** Rejects a key a child environment cannot carry; names it in the message. */
+export function checkEnvKey(key: string, where: string): void {
+  if (key === '' || key.includes('=') || key.includes('\0')) {
+    throw new InvalidArgumentError(`${where}: environment key ${JSON.stringify(key)} is empty or contains '=' or NUL`);
+  }
+}
+
+/** Runs once per spawn: the final environment, with the session marks set last. */
+export function buildSpawnEnv(opts: SpawnEnvOptions): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (!opts.clearInherited) {
+    for (const [k, v] of Object.entries(opts.base)) if (v !== undefined) env[k] = v;
+    for (const { key, value } of opts.defaults) env[key] = value;
+  }
+  for (const { key, value } of opts.request) {
+    checkEnvKey(key, 'env');
+    if (value.includes('\0')) throw new InvalidArgumentError(`env: value of ${JSON.stringify(key)} contains NUL`);
+    env[key] = value;
+  }
+  if (opts.sessionId !== undefined) env.RUNPM_SESSION_ID = opts.sessionId;
+  if (opts.originator !== undefined) env.RUNNING_PROCESS_ORIGINATOR = opts.originator;
+  return env;
+}
