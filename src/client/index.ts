@@ -4,3 +4,5 @@ export { DaemonClient, type CallOptions, type DaemonStream } from './daemon-clie
 export { FrameStream } from './stream';
 import './sessions-api';
 export { PipeAttachment, decodePipeFrame, type PipeFrame, type PipeSessionInfo, type SpawnPipeOptions } from './sessions-api';
+import './pty-api';
+export { PtyAttachment, decodePtyFrame, type PtyFrame, type PtyReplay, type PtySessionInfo, type SpawnPtyOptions, type AttachPtyOptions } from './pty-api';

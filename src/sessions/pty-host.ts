@@ -15,7 +15,7 @@ export interface PtyHostOptions {
   cols: number;
 }
 
-/** How the child ended: exit code, or the signal number that killed it (then exitCode is 128+n). */
+/** How the child ended: exit code, or the signal number that killed it (then exitCode is -n, as for pipe sessions). */
 export interface PtyExit {
   exitCode: number;
   signal: number | null;
@@ -53,7 +53,7 @@ export class PtyHost {
     // only after 'close': the drain below therefore always precedes onExit.
     this.pty.on('end', () => this.drainMaster());
     this.pty.onExit(({ exitCode, signal }) => {
-      this.exit = signal ? { exitCode: 128 + signal, signal } : { exitCode, signal: null };
+      this.exit = signal ? { exitCode: -signal, signal } : { exitCode, signal: null };
       this.events.onExit(this.exit);
     });
   }

@@ -3,11 +3,13 @@ import type { DispatchEntry } from '../dispatch';
 import { coreEntries } from './core';
 import { pipeSessionEntries } from './pipe-sessions';
 import { sessionOpEntries } from './session-ops';
+import { ptySessionEntries } from './pty-sessions';
 
 export function allEntries(): DispatchEntry[] {
   return [
     ...coreEntries,
     ...pipeSessionEntries,
     ...sessionOpEntries,
+    ...ptySessionEntries,
   ];
 }
