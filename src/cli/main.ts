@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { packageVersion } from '../version';
 import { registerDaemonCommands } from './commands/daemon';
 import { registerSessionCommands } from './commands/sessions';
+import { registerPtyCommands } from './commands/pty';
 
 export function buildProgram(): Command {
   const program = new Command('runpm')
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output', false);
   registerDaemonCommands(program);
   registerSessionCommands(program);
+  registerPtyCommands(program);
   return program;
 }
 
