@@ -37,8 +37,11 @@ export class PtyScreen {
   skippedBytes = 0;
   private readonly pending: Pending[] = [];
   private pendingBytes = 0;
-  private readonly term: Terminal;
-  private readonly serializer: SerializeAddon;
+  // Created on first parse (after 50 ms of quiet, or at a snapshot): building one costs 0.6-2.5 ms,
+  // too much for the spawn path of a short-lived session.
+  private emulator: { term: Terminal; serializer: SerializeAddon } | null = null;
+  private readonly rows: number;
+  private readonly cols: number;
   private readonly maxPendingBytes: number;
   private readonly idleMs: number;
   private lastFeedAt = 0;
@@ -46,14 +49,9 @@ export class PtyScreen {
   private chain: Promise<void> = Promise.resolve();
   private disposed = false;
 
-  /** Creates the emulator (loads @xterm/headless lazily: daemon only). */
   constructor(opts: PtyScreenOptions) {
-    const { Terminal: HeadlessTerminal } = require('@xterm/headless') as typeof import('@xterm/headless');
-    const { SerializeAddon: Serializer } = require('@xterm/addon-serialize') as typeof import('@xterm/addon-serialize');
-    this.term = new HeadlessTerminal({ rows: opts.rows, cols: opts.cols, scrollback: 0, allowProposedApi: true, logLevel: 'off' });
-    this.serializer = new Serializer();
-    // The addon's typings name the browser Terminal; the headless one has the same surface.
-    this.term.loadAddon(this.serializer as unknown as Parameters<Terminal['loadAddon']>[0]);
+    this.rows = opts.rows;
+    this.cols = opts.cols;
     this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     this.idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
   }
@@ -99,12 +97,27 @@ export class PtyScreen {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     this.pending.length = 0;
-    this.term.dispose();
+    this.emulator?.term.dispose();
+    this.emulator = null;
+  }
+
+  // The emulator, built on first use (loads @xterm/headless lazily: daemon only).
+  private get term(): Terminal {
+    if (!this.emulator) {
+      const { Terminal: HeadlessTerminal } = require('@xterm/headless') as typeof import('@xterm/headless');
+      const { SerializeAddon: Serializer } = require('@xterm/addon-serialize') as typeof import('@xterm/addon-serialize');
+      const term = new HeadlessTerminal({ rows: this.rows, cols: this.cols, scrollback: 0, allowProposedApi: true, logLevel: 'off' });
+      const serializer = new Serializer();
+      // The addon's typings name the browser Terminal; the headless one has the same surface.
+      term.loadAddon(serializer as unknown as Parameters<Terminal['loadAddon']>[0]);
+      this.emulator = { term, serializer };
+    }
+    return this.emulator.term;
   }
 
   private render(): Buffer {
-    const body = this.serializer.serialize({ scrollback: 0 });
     const buf = this.term.buffer.active;
+    const body = this.emulator!.serializer.serialize({ scrollback: 0 });
     // Reset attributes, home, clear; then the screen; then the cursor at its absolute place.
     return Buffer.from(`\x1b[0m\x1b[H\x1b[2J${body}\x1b[${buf.cursorY + 1};${buf.cursorX + 1}H`, 'utf8');
   }
