@@ -136,6 +136,22 @@ describe.runIf(hasTmux && hasVim)('runpm attach in a real terminal (tmux)', () =
     await waitFor(async () => (await daemon!.client.listPtys())[0]!.attached, 'attached a third time');
     tmux(['send-keys', '-t', 'main', 'exit 7', 'Enter']);
     await waitFor(() => /attach-exit=7/.test(capture()), 'attach to exit 7');
+
+    // The daemon dies under an attached client: it says so, exits 1, and the terminal is restored.
+    const { sessionId: id2, pid: pid2 } = await daemon.client.spawnPty({ argv: ['sleep', '100'] });
+    tmux(['respawn-pane', '-k', '-t', 'main', 'env', ...Object.entries(daemon.env).filter(([k]) => k.startsWith('RUNPM_')).map(([k, v]) => `${k}=${v}`),
+      'sh', '-c', `${process.execPath} ${RUNPM} attach ${id2}; echo "attach-exit=$?"; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; exec sleep 60`]);
+    await waitFor(async () => (await daemon!.client.listPtys()).find((s) => s.sessionId === id2)!.attached, 'attached to the sleep');
+    daemon.proc.kill('SIGKILL');
+    await daemon.exited;
+    await waitFor(() => /attach-exit=1/.test(capture()), 'attach to notice the daemon is gone');
+    expect(capture()).toMatch(/lost the connection to runpmd/);
+    expect(capture()).toMatch(/^icanon$/m);
+    try {
+      process.kill(pid2, 'SIGKILL');
+    } catch {
+      // The hangup from the closed master already ended it.
+    }
   });
 });
 

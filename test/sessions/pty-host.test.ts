@@ -112,7 +112,9 @@ describe('PtyHost basics', () => {
     const h = host!;
     // bash -i runs `sleep` as its own foreground job: the terminal's tpgid moves to sleep's group.
     h.write('sleep 100\r');
-    await waitFor(() => readForegroundPgid(h.pid) > 0 && readForegroundPgid(h.pid) !== h.pid, 'sleep in the foreground');
+    // Wait for sleep itself (not bash's child before its exec, which may swallow an early SIGINT).
+    const comm = (p: number) => { try { return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim(); } catch { return ''; } };
+    await waitFor(() => readForegroundPgid(h.pid) > 0 && comm(readForegroundPgid(h.pid)) === 'sleep', 'sleep in the foreground');
     h.signalForeground('SIGINT');
     await waitFor(() => readForegroundPgid(h.pid) === h.pid, 'bash back in the foreground');
     // An interactive bash abandons a command list on SIGINT: ask for the status separately.

@@ -78,11 +78,13 @@ describe('PTY sessions: a shell', () => {
     daemon = await startDaemon();
     const c = daemon.client;
     const { sessionId } = await c.spawnPty({ argv: BASH });
-    const r = new Reader(await c.attachPty(sessionId, { isTty: true, rows: 30, cols: 100, term: 'xterm-kitty' }));
+    const graphics = { protocols: [{ protocol: 2 /* KITTY */, source: 'test', risks: ['none'] }], preferred: 2 };
+    const r = new Reader(await c.attachPty(sessionId, { isTty: true, rows: 30, cols: 100, term: 'xterm-kitty', graphicsCapabilities: graphics }));
     r.att.write('echo "T=$TERM L=$(tput lines) C=$(tput cols)"\r');
     await r.waitText(/T=xterm-256color L=30 C=100/, 'tput output');
     const info = (await c.listPtys())[0]!;
     expect(info).toMatchObject({ rows: 30, cols: 100, attached: true, attachedIsTty: true, attachedTerm: 'xterm-kitty' });
+    expect(info.attachedGraphicsCapabilities).toMatchObject({ preferred: 2, protocols: [{ protocol: 2, source: 'test', risks: ['none'] }] });
     // A resize frame from a TTY client applies; ResizePtySession with 0 keeps a dimension.
     r.att.resize(40, 120);
     await waitFor(async () => (await c.listPtys())[0]!.rows === 40, 'resize frame applied');
@@ -114,7 +116,9 @@ describe('PTY sessions: a shell', () => {
     const r = new Reader(await c.attachPty(sessionId));
     r.att.write('sleep 100\r');
     const tpgid = () => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[5]);
-    await waitFor(() => tpgid() !== pid, 'sleep in the foreground');
+    // Wait for sleep itself (not bash's child before its exec, which may swallow an early SIGINT).
+    const comm = (p: number) => { try { return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim(); } catch { return ''; } };
+    await waitFor(() => tpgid() !== pid && comm(tpgid()) === 'sleep', 'sleep in the foreground');
     r.att.interrupt();
     await waitFor(() => tpgid() === pid, 'bash back in the foreground');
     r.att.write('echo "status=$?"\r');
@@ -205,6 +209,69 @@ describe('PTY sessions: attach rules', () => {
   });
 });
 
+describe('PTY sessions: slow clients, termination, generic requests', () => {
+  it('a client that does not read never slows the session: it gets missed_bytes, then the exit', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-ptyslow-'));
+    const file = path.join(tmp, 'big.bin');
+    fs.writeFileSync(file, randomBytes(20_000_000));
+    const { sessionId } = await c.spawnPty({ argv: ['sh', '-c', `stty raw -echo; read go; exec cat ${file}`] });
+    const att = await c.attachPty(sessionId);
+    att.write('go\n');
+    // Nobody reads the attachment: the session still runs to its end.
+    await waitFor(async () => (await c.listPtys())[0]!.exited, 'the session to finish without a reader', 15_000);
+    const r = new Reader(att);
+    await r.done;
+    expect(r.missed).toBeGreaterThan(0);
+    expect(Buffer.concat(r.bytes).length + r.missed).toBeGreaterThanOrEqual(20_000_000);
+    expect(r.terminal).toEqual({ kind: 'exit', code: 0 });
+  });
+
+  it('terminate hangs up an interactive shell, which ignores SIGTERM (SOFT_EXIT)', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const { sessionId } = await c.spawnPty({ argv: BASH });
+    // Once the prompt is up, bash has its signal handling in place.
+    await waitFor(async () => (await c.backlog(sessionId)).backlog.toString().includes('$ ') || (await c.backlog(sessionId)).backlog.toString().includes('# '), 'the prompt');
+    await c.terminatePty(sessionId, 5000);
+    await waitFor(async () => (await c.listPtys())[0]!.exited, 'bash to exit');
+    const info = (await c.listPtys())[0]!;
+    expect(info.terminationOutcome).toBe(2 /* SOFT_EXIT */);
+    expect(info.exitCode).toBe(-1 /* SIGHUP */);
+  });
+
+  it('terminate escalates to SIGKILL for a child that ignores hangup and SIGTERM (HARD_KILLED)', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const { sessionId } = await c.spawnPty({ argv: ['sh', '-c', 'trap "" HUP TERM; echo ready; while :; do sleep 0.05; done'] });
+    await waitFor(async () => (await c.backlog(sessionId)).backlog.toString().includes('ready'), 'the traps set');
+    await c.terminatePty(sessionId, 200);
+    await waitFor(async () => (await c.listPtys())[0]!.exited, 'the hard kill');
+    const info = (await c.listPtys())[0]!;
+    expect(info.terminationOutcome).toBe(3 /* HARD_KILLED */);
+    expect(info.exitCode).toBe(-9);
+  });
+
+  it('backlog, purge and bulk terminate cover PTY sessions', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const done = await c.spawnPty({ argv: ['sh', '-c', 'echo finished'], originator: 'o1' });
+    const live = await c.spawnPty({ argv: ['sleep', '100'], originator: 'o1' });
+    const b = await waitFor(async () => {
+      const r = await c.backlog(done.sessionId);
+      return r.exited ? r : null;
+    }, 'the first to exit');
+    expect(b.sessionKind).toBe('pty');
+    expect(Buffer.from(b.backlog).toString()).toBe('finished\r\n');
+    expect(await c.bulkTerminate({ originator: 'o1', graceMs: 200 })).toMatchObject({ ptyTerminated: 1, pipeTerminated: 0 });
+    await waitFor(async () => (await c.listPtys()).every((s) => s.exited), 'both exited');
+    expect(await c.purge('o1')).toMatchObject({ ptyPurged: 2, pipePurged: 0 });
+    expect(await c.listPtys()).toEqual([]);
+    await expectDaemonError(c.attachPty(live.sessionId), StatusCode.STATUS_CODE_NOT_FOUND, /no pty session/);
+  });
+});
+
 describe('PTY sessions: no tail loss', () => {
   it('has every byte of a fast large write in the ring before the exit is reported, 10 runs', async () => {
     daemon = await startDaemon({ args: ['--ring-bytes', String(8 * 1024 * 1024)] });
@@ -290,7 +357,5 @@ describe('PTY sessions: bad inputs', () => {
     await c.terminate(pipe.sessionId, 200);
     await c.terminatePty(sessionId, 200);
     await waitFor(async () => (await c.listPtys())[0]!.exited, 'the pty session to end');
-    // Terminated bash exits on SIGHUP: the soft signal worked.
-    expect((await c.listPtys())[0]!.terminationOutcome).toBe(2 /* SOFT_EXIT */);
   });
 });
