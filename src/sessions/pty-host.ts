@@ -95,6 +95,16 @@ export class PtyHost {
     this.pty.write(data as string);
   }
 
+  /** Input bytes accepted by write() that the kernel has not taken yet (node-pty's write queue). */
+  queuedInputBytes(): number {
+    const internals = this.pty as unknown as { _writeStream?: { _writeQueue?: Array<{ buffer: Buffer; offset: number }> } };
+    const queue = internals._writeStream?._writeQueue;
+    if (!queue) return 0;
+    let n = 0;
+    for (const task of queue) n += task.buffer.length - task.offset;
+    return n;
+  }
+
   /** Resizes the terminal; the child gets SIGWINCH. Ignored once the child has exited. */
   resize(rows: number, cols: number): void {
     if (this.exit) return;

@@ -15,6 +15,7 @@ export const DEFAULT_PTY_COLS = 80;
 /** The kernel's winsize fields are unsigned shorts. */
 export const MAX_PTY_DIMENSION = 65535;
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+const MAX_SCREEN_PENDING_BYTES = 1024 * 1024;
 
 /** What the backlog of an attach holds (PtyReplayMode on the wire). */
 export type PtyReplay = 'missed' | 'ring' | 'screen';
@@ -103,7 +104,8 @@ export class PtySession implements Session {
     this.cwd = opts.cwd;
     this.output = new OutputStream(`output of pty session ${opts.id}`, opts.ringBytes, opts.codec);
     this.streams.set('output', this.output);
-    this.screen = new PtyScreen({ rows: opts.rows, cols: opts.cols, maxPendingBytes: opts.ringBytes });
+    // The screen needs recent output only; parsing more would make a screen attach slow (~100 ms/MiB).
+    this.screen = new PtyScreen({ rows: opts.rows, cols: opts.cols, maxPendingBytes: Math.min(opts.ringBytes, MAX_SCREEN_PENDING_BYTES) });
     this.exitPromise = new Promise((resolve) => (this.resolveExit = resolve));
     this.host = PtyHost.spawn(
       { file: opts.argv[0]!, args: opts.argv.slice(1), cwd: opts.cwd, env: opts.env, rows: opts.rows, cols: opts.cols },
@@ -152,6 +154,11 @@ export class PtySession implements Session {
   /** Bytes for the child's terminal input. Dropped once exited. */
   write(data: Buffer): void {
     this.host.write(data);
+  }
+
+  /** Input written but not yet taken by the child's terminal (backpressure for attached clients). */
+  queuedInputBytes(): number {
+    return this.host.queuedInputBytes();
   }
 
   /** SIGINT to the terminal's foreground process group (what Ctrl-C does in a cooked terminal). */

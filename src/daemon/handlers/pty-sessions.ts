@@ -74,6 +74,24 @@ export function ptyInfo(s: PtySession): PtySessionInfoOut {
   };
 }
 
+/** Input queued for a child that does not read, beyond which the client's socket stops being read. */
+const INPUT_HIGH_WATER_BYTES = 1024 * 1024;
+const INPUT_LOW_WATER_BYTES = 64 * 1024;
+const INPUT_DRAIN_POLL_MS = 10;
+
+// Stops reading the client's frames until the child's terminal took most of the queued input,
+// so a client pasting into a program that does not read never grows the daemon. (In stream mode
+// the connection leaves pause/resume to the stream handler.)
+function holdInputUntilDrained(session: PtySession, channel: StreamChannel): void {
+  channel.socket.pause();
+  const timer = setInterval(() => {
+    if (channel.closed || session.exit || session.queuedInputBytes() <= INPUT_LOW_WATER_BYTES) {
+      clearInterval(timer);
+      if (!channel.closed) channel.socket.resume();
+    }
+  }, INPUT_DRAIN_POLL_MS);
+}
+
 // Client → daemon frames of one attachment. Input of a finished (stolen, detached) attachment is
 // dropped; resize only when the client said it is a TTY.
 function pumpInput(state: DaemonState, session: PtySession, attachment: Attachment, isTty: boolean, channel: StreamChannel): void {
@@ -89,7 +107,10 @@ function pumpInput(state: DaemonState, session: PtySession, attachment: Attachme
       return;
     }
     switch (frame.frame) {
-      case 'input': session.write(Buffer.from(frame.input as Uint8Array)); break;
+      case 'input':
+        session.write(Buffer.from(frame.input as Uint8Array));
+        if (session.queuedInputBytes() > INPUT_HIGH_WATER_BYTES && !channel.socket.isPaused()) holdInputUntilDrained(session, channel);
+        break;
       case 'resize':
         if (isTty && frame.resize) session.resize(Math.min(frame.resize.rows ?? 0, MAX_PTY_DIMENSION), Math.min(frame.resize.cols ?? 0, MAX_PTY_DIMENSION));
         break;
