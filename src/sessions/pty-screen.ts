@@ -27,6 +27,9 @@ type Pending = { kind: 'bytes'; data: Buffer } | { kind: 'resize'; rows: number;
 const PARSE_SLICE_BYTES = 64 * 1024;
 const DEFAULT_MAX_PENDING_BYTES = 1024 * 1024;
 const DEFAULT_IDLE_MS = 50;
+/** Small chunks are copied into shared blocks of this size so the queue holds few items. */
+const TAIL_BLOCK_BYTES = 16 * 1024;
+const TAIL_MAX_CHUNK_BYTES = 1024;
 
 export class PtyScreen {
   /** Output bytes fed so far (the session's output offset). */
@@ -37,12 +40,17 @@ export class PtyScreen {
   skippedBytes = 0;
   private readonly pending: Pending[] = [];
   private pendingBytes = 0;
+  // The last queued item while small chunks are being gathered into it (a program printing a byte at
+  // a time would otherwise queue a million Buffers per MiB); closed once it leaves the queue.
+  private tail: { item: { kind: 'bytes'; data: Buffer }; block: Buffer; used: number } | null = null;
   // Created on first parse (after 50 ms of quiet, or at a snapshot): building one costs 0.6-2.5 ms,
   // too much for the spawn path of a short-lived session.
   private emulator: { term: Terminal; serializer: SerializeAddon } | null = null;
   private readonly rows: number;
   private readonly cols: number;
   private readonly maxPendingBytes: number;
+  /** A block is a small part of the queue, so skipping the oldest item never drops much at once. */
+  private readonly tailBlockBytes: number;
   private readonly idleMs: number;
   private lastFeedAt = 0;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -54,12 +62,13 @@ export class PtyScreen {
     this.cols = opts.cols;
     this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     this.idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
+    this.tailBlockBytes = Math.min(TAIL_BLOCK_BYTES, Math.max(64, this.maxPendingBytes >> 2));
   }
 
   /** Queues output (called for every PTY chunk: O(1), no parsing here). */
   feed(chunk: Buffer): void {
     if (this.disposed || chunk.length === 0) return;
-    this.pending.push({ kind: 'bytes', data: chunk });
+    this.enqueue(chunk);
     this.pendingBytes += chunk.length;
     this.fedBytes += chunk.length;
     this.lastFeedAt = Date.now();
@@ -70,6 +79,7 @@ export class PtyScreen {
   /** Records a resize in output order (the emulator reflows when it gets there). */
   resize(rows: number, cols: number): void {
     if (this.disposed) return;
+    this.tail = null;
     this.pending.push({ kind: 'resize', rows, cols });
     this.armIdle();
   }
@@ -79,9 +89,16 @@ export class PtyScreen {
     return this.pendingBytes;
   }
 
+  /** Items in the queue (bounded by bytes / 16 KiB plus large chunks, however small the writes). */
+  get queuedItems(): number {
+    return this.pending.length;
+  }
+
   /** Parses everything fed so far and renders it; output fed meanwhile stays queued. */
   snapshot(): Promise<ScreenSnapshot> {
     const target = this.fedBytes;
+    // Later output must start a new item: the snapshot parses whole items up to `target`.
+    this.tail = null;
     const result = this.chain.then(async () => {
       // A resize queued after the last byte (an attach resizes just before its snapshot) is applied too.
       await this.parse(() => this.doneBytes < target || this.pending[0]?.kind === 'resize');
@@ -116,6 +133,7 @@ export class PtyScreen {
   }
 
   private render(): Buffer {
+    if (this.disposed) return Buffer.alloc(0);
     const buf = this.term.buffer.active;
     const body = this.emulator!.serializer.serialize({ scrollback: 0 });
     // Reset attributes, home, clear; then the screen; then the cursor at its absolute place.
@@ -144,10 +162,13 @@ export class PtyScreen {
     while (!this.disposed && this.pending.length > 0 && more()) {
       let handed = 0;
       let last: Promise<void> = Promise.resolve();
-      while (this.pending.length > 0 && handed < sliceBytes && more()) {
+      while (!this.disposed && this.pending.length > 0 && handed < sliceBytes && more()) {
         const item = this.pending[0];
         this.shift();
         if (item.kind === 'resize') {
+          // Bytes handed over before the resize must be parsed at the old size.
+          await last;
+          if (this.disposed) return;
           this.term.resize(item.cols, item.rows);
           continue;
         }
@@ -159,8 +180,30 @@ export class PtyScreen {
     }
   }
 
+  private enqueue(chunk: Buffer): void {
+    const t = this.tail;
+    if (chunk.length > Math.min(TAIL_MAX_CHUNK_BYTES, this.tailBlockBytes)) {
+      this.tail = null;
+      this.pending.push({ kind: 'bytes', data: chunk });
+      return;
+    }
+    if (t && t.used + chunk.length <= t.block.length) {
+      chunk.copy(t.block, t.used);
+      t.used += chunk.length;
+      t.item.data = t.block.subarray(0, t.used);
+      return;
+    }
+    const block = Buffer.allocUnsafe(this.tailBlockBytes);
+    chunk.copy(block, 0);
+    const item = { kind: 'bytes' as const, data: block.subarray(0, chunk.length) };
+    this.tail = { item, block, used: chunk.length };
+    this.pending.push(item);
+  }
+
   private shift(): void {
     const item = this.pending.shift()!;
+    // Handed to xterm (or skipped): later chunks must not be copied into its block.
+    if (this.tail?.item === item) this.tail = null;
     if (item.kind === 'bytes') this.pendingBytes -= item.data.length;
   }
 

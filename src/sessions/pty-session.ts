@@ -2,6 +2,7 @@
 // exit), one OutputStream named "output", the headless screen for replay, the kill schedule and
 // what the attached client said about its terminal. Lives from spawn until the table drops it.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../wire/errors';
 import { KillEscalation, type TerminationOutcome } from './kill-escalation';
@@ -213,8 +214,8 @@ export class PtySession implements Session {
   }
 
   private onExit(code: number, signo: number | null): void {
-    const signal = signo ? (Object.entries(require('node:os').constants.signals as Record<string, number>)
-      .find(([, n]) => n === signo)?.[0] as NodeJS.Signals | undefined) ?? null : null;
+    const signals = os.constants.signals as Record<string, number>;
+    const signal = signo ? (Object.keys(signals).find((name) => signals[name] === signo) as NodeJS.Signals | undefined) ?? null : null;
     this.exitInfo = { code, signal, exitedAtMs: Date.now() };
     this.killer.noteExit();
     this.output.end({ kind: 'exit', code });
