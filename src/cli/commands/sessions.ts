@@ -67,7 +67,7 @@ export function registerSessionCommands(program: Command): void {
         if (list.length === 0) return 'no sessions';
         const rows = list.map((s) => [
           s.sessionId, s.kind, String(s.pid), s.exited ? `exited ${s.exitCode}` : 'running', age(s.createdAt),
-          s.kind === 'pty' ? (s.attached ? `tty ${s.rows}x${s.cols}` : `- ${s.rows}x${s.cols}`)
+          s.kind === 'pty' ? `${s.attached ? (s.attachedIsTty ? 'tty' : 'stream') : '-'} ${s.rows}x${s.cols}`
             : [s.stdoutAttached ? 'out' : '', s.stderrAttached ? 'err' : ''].filter(Boolean).join('+') || '-',
           s.originator || '-', s.command,
         ]);
