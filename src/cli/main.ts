@@ -9,6 +9,7 @@ import { registerRegistryCommands } from './commands/registry';
 import { registerSessionCommands } from './commands/sessions';
 import { registerServiceCommands } from './commands/services';
 import { registerTeeCommands } from './commands/tee';
+import { registerPtyCommands } from './commands/pty';
 
 export function buildProgram(): Command {
   const program = new Command('runpm')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerSessionCommands(program);
   registerServiceCommands(program);
   registerTeeCommands(program);
+  registerPtyCommands(program);
   return program;
 }
 

@@ -14,3 +14,5 @@ import './services-api';
 export { followLogFiles, type ServiceConfigInput, type ServiceInfo } from './services-api';
 import './tee-api';
 export type { TeeOptions, TeeStatus } from './tee-api';
+import './pty-api';
+export { PtyAttachment, decodePtyFrame, type PtyFrame, type PtyReplay, type PtySessionInfo, type SpawnPtyOptions, type AttachPtyOptions } from './pty-api';

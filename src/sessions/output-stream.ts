@@ -172,7 +172,7 @@ export class OutputStream {
    * client gets stolen_by. The backlog is counted as seen; call grant.attachment.start() after
    * the response went out.
    */
-  attach(label: string, opts: { steal?: boolean; replay?: ReplayMode } = {}): AttachGrant {
+  attach(label: string, opts: { steal?: boolean; replay?: ReplayMode; startAt?: number } = {}): AttachGrant {
     const cur = this.current;
     if (cur) {
       if (!opts.steal) {
@@ -181,10 +181,12 @@ export class OutputStream {
       cur.finish({ kind: 'stolen', by: label });
       this.onAttachmentChange?.('stolen', cur.label, `stolen by ${label}`);
     }
-    const snap = this.peekBacklog(opts.replay ?? 'missed');
-    const attachment = new Attachment(this, this.codec, label, this.ring.writeOffset);
+    // startAt (PTY screen replay): the caller supplies its own backlog, valid up to that offset;
+    // the pump streams the rest live (reporting missed bytes if the ring dropped past it).
+    const snap = opts.startAt !== undefined ? { backlog: Buffer.alloc(0), bytesMissed: 0 } : this.peekBacklog(opts.replay ?? 'missed');
+    const attachment = new Attachment(this, this.codec, label, opts.startAt ?? this.ring.writeOffset);
     this.current = attachment;
-    this.lastSeen = this.ring.writeOffset;
+    this.lastSeen = opts.startAt ?? this.ring.writeOffset;
     this.onAttachmentChange?.('attached', label, `replay ${opts.replay ?? 'missed'}`);
     if (this.held) {
       this.held = false;

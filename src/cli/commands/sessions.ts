@@ -3,6 +3,7 @@
 // its terminal frame.
 import type { Command } from 'commander';
 import { action, emit, withClient } from '../context';
+import { runPtyCommand, sendToPty, sessionKindOf } from './pty';
 
 function collectEnv(value: string, previous: Array<{ key: string; value: string }>): Array<{ key: string; value: string }> {
   const eq = value.indexOf('=');
@@ -35,16 +36,20 @@ function age(createdAt: number): string {
 export function registerSessionCommands(program: Command): void {
   program.command('run')
     .description('start a detachable session running CMD and print its id')
-    .option('--pipe', 'pipe session: stdin/stdout/stderr are pipes (required for now)', false)
+    .option('--pipe', 'pipe session: stdin/stdout/stderr are pipes', false)
+    .option('--pty', 'PTY session: the command runs on a pseudo-terminal (attach with runpm attach)', false)
+    .option('--rows <n>', 'with --pty: terminal rows (default 24)')
+    .option('--cols <n>', 'with --pty: terminal columns (default 80)')
     .option('--originator <tag>', 'tag the session (filters list/purge)', '')
     .option('--merge-stderr', 'send stderr into stdout', false)
     .option('--cwd <dir>', 'working directory (default: the daemon\'s)')
     .option('--env <KEY=VALUE>', 'environment entry, repeatable (last wins)', collectEnv, [])
     .option('--clear-env', 'start from an empty environment', false)
     .argument('<cmd...>', 'command and arguments (put them after --)')
-    .action(action(async (cmdArgs: string[], opts: { pipe: boolean; originator: string; mergeStderr: boolean; cwd?: string; env: Array<{ key: string; value: string }>; clearEnv: boolean }, cmd: Command) => {
-      if (!opts.pipe) throw new Error('runpm run needs a session kind: --pipe');
+    .action(action(async (cmdArgs: string[], opts: { pipe: boolean; pty: boolean; rows?: string; cols?: string; originator: string; mergeStderr: boolean; cwd?: string; env: Array<{ key: string; value: string }>; clearEnv: boolean }, cmd: Command) => {
+      if (opts.pipe === opts.pty) throw new Error('runpm run needs one session kind: --pipe or --pty');
       const cwd = opts.cwd ? require('node:path').resolve(opts.cwd) as string : process.cwd();
+      if (opts.pty) return runPtyCommand(cmd, cmdArgs, { ...opts, cwd });
       const r = await withClient(cmd, (c) => c.spawnPipe({
         argv: cmdArgs, cwd, env: opts.env, clearInheritedEnv: opts.clearEnv, originator: opts.originator, mergeStderr: opts.mergeStderr,
       }), { autoStart: true });
@@ -52,18 +57,21 @@ export function registerSessionCommands(program: Command): void {
     }));
 
   program.command('sessions')
-    .description('list pipe sessions')
+    .description('list pipe and PTY sessions')
     .option('--originator <tag>', 'only this originator\'s sessions', '')
     .action(action(async (opts: { originator: string }, cmd: Command) => {
-      const list = await withClient(cmd, (c) => c.listPipes(opts.originator), { autoStart: false });
+      const [pipes, ptys] = await withClient(cmd, (c) => Promise.all([c.listPipes(opts.originator), c.listPtys(opts.originator)]), { autoStart: false });
+      const list = [...pipes.map((s) => ({ kind: 'pipe' as const, ...s })), ...ptys.map((s) => ({ kind: 'pty' as const, ...s }))]
+        .sort((a, b) => a.createdAt - b.createdAt);
       emit(cmd, list, () => {
         if (list.length === 0) return 'no sessions';
         const rows = list.map((s) => [
-          s.sessionId, String(s.pid), s.exited ? `exited ${s.exitCode}` : 'running', age(s.createdAt),
-          [s.stdoutAttached ? 'out' : '', s.stderrAttached ? 'err' : ''].filter(Boolean).join('+') || '-',
+          s.sessionId, s.kind, String(s.pid), s.exited ? `exited ${s.exitCode}` : 'running', age(s.createdAt),
+          s.kind === 'pty' ? `${s.attached ? (s.attachedIsTty ? 'tty' : 'stream') : '-'} ${s.rows}x${s.cols}`
+            : [s.stdoutAttached ? 'out' : '', s.stderrAttached ? 'err' : ''].filter(Boolean).join('+') || '-',
           s.originator || '-', s.command,
         ]);
-        const head = ['ID', 'PID', 'STATE', 'AGE', 'ATTACHED', 'ORIGINATOR', 'COMMAND'];
+        const head = ['ID', 'KIND', 'PID', 'STATE', 'AGE', 'ATTACHED', 'ORIGINATOR', 'COMMAND'];
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
         return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
       });
@@ -84,6 +92,18 @@ export function registerSessionCommands(program: Command): void {
         return;
       }
       return withClient(cmd, async (c) => {
+        if (await sessionKindOf(c, id) === 'pty') {
+          // A PTY has one output: follow it as a non-TTY attach (no resize, no input).
+          const pty = await c.attachPty(id, { steal: opts.steal, isTty: false });
+          await writeOut(pty.backlog);
+          for await (const f of pty) {
+            if (f.kind === 'output') await writeOut(f.data);
+            else if (f.kind === 'exit') return 0;
+            else if (f.kind === 'error') { process.stderr.write(`runpm: ${f.message}\n`); return 1; }
+            else if (f.kind === 'stolen') { process.stderr.write(`runpm: stream taken over by ${f.by}\n`); return 1; }
+          }
+          return 0;
+        }
         const att = await c.attachPipe(id, { stream, steal: opts.steal });
         if (att.bytesMissed > 0) process.stderr.write(`runpm: [${att.bytesMissed} bytes dropped before this output]\n`);
         await writeOut(att.backlog);
@@ -108,7 +128,9 @@ export function registerSessionCommands(program: Command): void {
     .option('--close', 'close the session\'s stdin after the data', false)
     .action(action(async (id: string, data: string, opts: { close: boolean }, cmd: Command) => {
       const bytes = data === '-' ? await readAllStdin() : Buffer.from(data);
-      const n = await withClient(cmd, (c) => c.writeStdin(id, bytes, { close: opts.close }), { autoStart: false });
+      const n = await withClient(cmd, async (c) => (await sessionKindOf(c, id) === 'pty'
+        ? sendToPty(c, id, bytes)
+        : c.writeStdin(id, bytes, { close: opts.close })), { autoStart: false });
       emit(cmd, { bytesWritten: n, closed: opts.close }, () => '');
     }));
 
@@ -118,7 +140,7 @@ export function registerSessionCommands(program: Command): void {
     .option('--grace <ms>', 'grace before SIGKILL (default 2000)')
     .action(action(async (id: string, opts: { grace?: string }, cmd: Command) => {
       const graceMs = parseGrace(opts.grace);
-      await withClient(cmd, (c) => c.terminate(id, graceMs), { autoStart: false });
+      await withClient(cmd, async (c) => (await sessionKindOf(c, id) === 'pty' ? c.terminatePty(id, graceMs) : c.terminate(id, graceMs)), { autoStart: false });
       emit(cmd, { sessionId: id, terminating: true }, () => '');
     }));
 

@@ -7,6 +7,7 @@ import { pipeSessionEntries } from './pipe-sessions';
 import { sessionOpEntries } from './session-ops';
 import { serviceEntries } from './services';
 import { teeEntries } from './tee';
+import { ptySessionEntries } from './pty-sessions';
 
 export function allEntries(): DispatchEntry[] {
   return [
@@ -17,5 +18,6 @@ export function allEntries(): DispatchEntry[] {
     ...sessionOpEntries,
     ...serviceEntries,
     ...teeEntries,
+    ...ptySessionEntries,
   ];
 }

@@ -1,0 +1,236 @@
+// PTY-session figures: throughput of `cat` of a big file to an attached client against raw node-pty
+// in a bare process (and a tmux pane when tmux exists), and spawn-to-exit latency against a raw
+// node-pty spawn and `tmux new-session -d`. One daemon per run, in opts.workDir; all stopped after.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BenchFigure, BenchOptions, BenchResult } from '../harness';
+import { connect } from '../../src/client';
+import type { DaemonClient } from '../../src/client';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function spread(xs: number[]): { min: number; max: number; runs: number } {
+  return { min: Math.min(...xs), max: Math.max(...xs), runs: xs.length };
+}
+
+const msSince = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+async function startBenchDaemon(home: string): Promise<{ proc: ChildProcess; client: DaemonClient }> {
+  // A ring large enough that the attached client never reports missed bytes for the whole file.
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'runpmd'), '--scope', 'bench', '--home', home, '--reserve-bytes', '0', '--quiet'], {
+    stdio: 'ignore',
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return { proc, client: await connect({ scope: 'bench', home, autoStart: false, clientName: 'bench' }) };
+    } catch (err) {
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+async function stopBenchDaemon(d: { proc: ChildProcess; client: DaemonClient }): Promise<void> {
+  const exited = new Promise((r) => d.proc.once('exit', r));
+  await d.client.shutdown({ graceful: false }).catch(() => d.proc.kill('SIGKILL'));
+  d.client.close();
+  const timer = setTimeout(() => d.proc.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// The floor: node-pty in its own process, counting bytes of the same cat (raw mode, no \r\n).
+const RAW_PTY_SCRIPT = `
+const pty = require(process.argv[1]);
+const t0 = process.hrtime.bigint();
+let n = 0;
+const p = pty.spawn('sh', ['-c', 'stty raw -echo; exec cat "$0"', process.argv[2]], { encoding: null, rows: 24, cols: 80 });
+p.onData((d) => { n += d.length; });
+p.onExit(() => { process.stdout.write(JSON.stringify({ n, ms: Number(process.hrtime.bigint() - t0) / 1e6 })); });
+`;
+
+function rawPtyCatMiBs(file: string): { mibs: number; bytes: number } {
+  const out = execFileSync(process.execPath, ['-e', RAW_PTY_SCRIPT, path.join(ROOT, 'node_modules', 'node-pty'), file], { encoding: 'utf8' });
+  const r = JSON.parse(out) as { n: number; ms: number };
+  return { mibs: r.n / (1024 * 1024) / (r.ms / 1000), bytes: r.n };
+}
+
+async function sessionCatMiBs(client: DaemonClient, file: string): Promise<{ mibs: number; bytes: number; missed: number }> {
+  // The child says it is ready (raw mode set, so our "go" is not echoed) and waits for a line:
+  // the clock starts with the client attached and the terminal quiet.
+  const { sessionId } = await client.spawnPty({ argv: ['sh', '-c', 'stty raw -echo; printf R; read go; exec cat "$0"', file] });
+  const att = await client.attachPty(sessionId, { replay: 'ring' });
+  let ready = att.backlog.includes('R');
+  while (!ready) {
+    const f = await att.next();
+    if (!f || f.kind !== 'output') throw new Error('pty session ended before it was ready');
+    ready = f.data.includes('R');
+  }
+  const t0 = process.hrtime.bigint();
+  att.write('go\n');
+  let got = 0;
+  let missed = 0;
+  for await (const f of att) {
+    if (f.kind === 'output') got += f.data.length;
+    else if (f.kind === 'missed') missed += f.bytes;
+    else break;
+  }
+  const ms = msSince(t0);
+  await client.purge();
+  return { mibs: got / (1024 * 1024) / (ms / 1000), bytes: got, missed };
+}
+
+const hasTmux = spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
+
+function tmuxCatMiBs(socket: string, file: string, bytes: number): number {
+  const t0 = process.hrtime.bigint();
+  execFileSync('tmux', ['-L', socket, 'new-window', '-d', `cat ${file}; tmux -L ${socket} wait-for -S cat-done`]);
+  execFileSync('tmux', ['-L', socket, 'wait-for', 'cat-done']);
+  return bytes / (1024 * 1024) / (msSince(t0) / 1000);
+}
+
+function rawPtySpawnToExitMs(argv: string[]): Promise<number> {
+  const pty = require('node-pty') as typeof import('node-pty');
+  const t0 = process.hrtime.bigint();
+  return new Promise((resolve) => {
+    const p = pty.spawn(argv[0]!, argv.slice(1), { encoding: null, rows: 24, cols: 80 });
+    p.onData(() => {});
+    p.onExit(() => resolve(msSince(t0)));
+  });
+}
+
+async function sessionSpawnToExitMs(client: DaemonClient, argv: string[]): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const { sessionId } = await client.spawnPty({ argv });
+  const att = await client.attachPty(sessionId);
+  for await (const f of att) if (f.kind !== 'output' && f.kind !== 'missed') break;
+  const ms = msSince(t0);
+  await client.purge();
+  return ms;
+}
+
+function tmuxNewSessionMs(socket: string, i: number): number {
+  const t0 = process.hrtime.bigint();
+  execFileSync('tmux', ['-L', socket, 'new-session', '-d', '-s', `s${i}`, 'true']);
+  return msSince(t0);
+}
+
+export const figure: BenchFigure = {
+  name: 'pty-sessions',
+  async run(opts: BenchOptions): Promise<BenchResult[]> {
+    const home = path.join(opts.workDir, 'pty-sessions');
+    fs.mkdirSync(home, { recursive: true });
+    const d = await startBenchDaemon(home);
+    const tmuxSocket = `bench-pty-${process.pid}`;
+    try {
+      if (hasTmux) {
+        // A running server with a long-lived session, so new-session measures a session, not a server start.
+        execFileSync('tmux', ['-L', tmuxSocket, '-f', '/dev/null', 'new-session', '-d', '-s', 'keep', '-x', '80', '-y', '24', 'sleep 600']);
+      }
+      const results: BenchResult[] = [];
+
+      // Throughput.
+      const mb = opts.quick ? 50 : 200;
+      const file = path.join(home, 'cat-input.bin');
+      const block = Buffer.alloc(1024 * 1024);
+      for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff;
+      const fd = fs.openSync(file, 'w');
+      for (let i = 0; i < mb; i++) fs.writeSync(fd, block);
+      fs.closeSync(fd);
+      const bytes = mb * 1024 * 1024;
+      const runs = opts.quick ? 3 : 5;
+      const raw: number[] = [];
+      const sess: number[] = [];
+      const viaTmux: number[] = [];
+      let missed = 0;
+      let short = 0;
+      for (let i = 0; i < runs; i++) {
+        const r = rawPtyCatMiBs(file);
+        raw.push(r.mibs);
+        if (r.bytes !== bytes) short++;
+        const s = await sessionCatMiBs(d.client, file);
+        sess.push(s.mibs);
+        missed += s.missed;
+        if (s.bytes + s.missed !== bytes) throw new Error(`pty session delivered ${s.bytes} + ${s.missed} missed of ${bytes} bytes`);
+        if (hasTmux) viaTmux.push(tmuxCatMiBs(tmuxSocket, file, bytes));
+      }
+      fs.rmSync(file, { force: true });
+      const thr = median(sess);
+      const thrRaw = median(raw);
+      const notes = [
+        missed > 0 ? `client fell behind: ${missed} bytes reported missed over the runs` : '',
+        short > 0 ? `raw node-pty came up short (tail loss) in ${short} of ${runs} runs` : '',
+      ].filter(Boolean).join('; ');
+      results.push({
+        id: 'pty.attached_cat_throughput',
+        label: `attached client reading \`cat\` of a ${mb} MB file in a PTY session`,
+        value: thr, unit: 'MiB/s', spread: spread(sess),
+        baseline: { label: 'raw node-pty read in a bare process', value: thrRaw, unit: 'MiB/s' },
+        ratio: thr / thrRaw, target: '>= 0.8x', met: thr / thrRaw >= 0.8,
+        note: notes || undefined,
+      });
+      if (hasTmux) {
+        const t = median(viaTmux);
+        results.push({
+          id: 'pty.attached_cat_throughput_vs_tmux',
+          label: `the same PTY-session throughput next to \`cat\` in a detached tmux pane`,
+          value: thr, unit: 'MiB/s', spread: spread(sess),
+          baseline: { label: 'tmux pane (new-window until wait-for)', value: t, unit: 'MiB/s' },
+          ratio: thr / t,
+        });
+      } else {
+        results.push({ id: 'pty.attached_cat_throughput_vs_tmux', label: 'PTY throughput next to a tmux pane', value: thr, unit: 'MiB/s', note: 'tmux not installed' });
+      }
+
+      // Spawn → exit latency.
+      const argv = ['true'];
+      const latencyRuns = opts.quick ? 10 : 30;
+      const rawLat: number[] = [];
+      const sessLat: number[] = [];
+      const tmuxLat: number[] = [];
+      await rawPtySpawnToExitMs(argv);
+      await sessionSpawnToExitMs(d.client, argv);
+      for (let i = 0; i < latencyRuns; i++) {
+        rawLat.push(await rawPtySpawnToExitMs(argv));
+        sessLat.push(await sessionSpawnToExitMs(d.client, argv));
+        if (hasTmux) tmuxLat.push(tmuxNewSessionMs(tmuxSocket, i));
+      }
+      const lat = median(sessLat);
+      const latRaw = median(rawLat);
+      results.push({
+        id: 'pty.spawn_to_exit.p50',
+        label: 'PTY session spawn→exit of `true` (spawn + attach until the exit frame)',
+        value: lat, unit: 'ms', spread: spread(sessLat),
+        baseline: { label: 'raw node-pty spawn → onExit', value: latRaw, unit: 'ms' },
+        ratio: lat / latRaw, target: '<= 1.5x', met: lat / latRaw <= 1.5,
+      });
+      if (hasTmux) {
+        const t = median(tmuxLat);
+        results.push({
+          id: 'pty.spawn_to_exit_vs_tmux.p50',
+          label: 'PTY session spawn→exit of `true` next to `tmux new-session -d true` (running server)',
+          value: lat, unit: 'ms', spread: spread(sessLat),
+          baseline: { label: 'tmux new-session -d (command returns)', value: t, unit: 'ms' },
+          ratio: lat / t, target: '<= 0.5x', met: lat / t <= 0.5,
+        });
+      } else {
+        results.push({ id: 'pty.spawn_to_exit_vs_tmux.p50', label: 'PTY spawn→exit next to tmux new-session -d', value: lat, unit: 'ms', note: 'tmux not installed' });
+      }
+      return results;
+    } finally {
+      if (hasTmux) spawnSync('tmux', ['-L', tmuxSocket, 'kill-server'], { stdio: 'ignore' });
+      await stopBenchDaemon(d);
+    }
+  },
+};

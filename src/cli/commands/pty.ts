@@ -1,0 +1,79 @@
+// runpm attach and runpm resize for PTY sessions, plus the PTY halves of run/sessions/output/send/kill
+// (sessions.ts calls these when a session turns out to be a PTY). Each is one client conversation;
+// attach holds its connection until detach, exit, steal or a signal.
+import type { Command } from 'commander';
+import type { DaemonClient } from '../../client/daemon-client';
+import type { PtyReplay } from '../../client/pty-api';
+import { action, connectFor, emit, withClient } from '../context';
+import { DEFAULT_DETACH_KEY, parseDetachKey } from '../terminal-attach';
+
+function parseSize(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function parseReplay(value: string): PtyReplay {
+  if (value === 'missed' || value === 'ring' || value === 'screen') return value;
+  throw new Error(`--replay must be missed, ring or screen, got ${JSON.stringify(value)}`);
+}
+
+/** "pty" or "pipe" for an id (GetSessionBacklog names the kind); NOT_FOUND for an unknown id. */
+export async function sessionKindOf(c: DaemonClient, id: string): Promise<'pty' | 'pipe'> {
+  return (await c.backlog(id)).sessionKind === 'pty' ? 'pty' : 'pipe';
+}
+
+/** `runpm run --pty`: spawns and prints the id (or a record with --json). */
+export async function runPtyCommand(cmd: Command, argv: string[], opts: { originator: string; cwd: string; env: Array<{ key: string; value: string }>; clearEnv: boolean; rows?: string; cols?: string }): Promise<void> {
+  const rows = opts.rows === undefined ? 0 : parseSize('--rows', opts.rows);
+  const cols = opts.cols === undefined ? 0 : parseSize('--cols', opts.cols);
+  const r = await withClient(cmd, (c) => c.spawnPty({
+    argv, cwd: opts.cwd, env: opts.env, clearInheritedEnv: opts.clearEnv, originator: opts.originator, rows, cols,
+  }), { autoStart: true });
+  emit(cmd, { sessionId: r.sessionId, pid: r.pid, createdAt: r.createdAt, kind: 'pty' }, () => r.sessionId);
+}
+
+/** `runpm send` to a PTY: a short non-TTY attach that writes the bytes and detaches. */
+export async function sendToPty(c: DaemonClient, id: string, data: Buffer): Promise<number> {
+  const att = await c.attachPty(id, { isTty: false });
+  att.write(data);
+  att.detach();
+  for await (const _ of att) { /* until the daemon confirms the detach (or the session ended) */ }
+  return data.length;
+}
+
+export function registerPtyCommands(program: Command): void {
+  program.command('attach')
+    .description('attach this terminal to a PTY session (detach with Ctrl-\\ unless --detach-key)')
+    .argument('<id>', 'session id')
+    .option('--steal', 'take the session over from another attached client', false)
+    .option('--replay <mode>', 'backlog shown first: missed (what you have not seen), ring (all buffered) or screen (the current screen)', 'missed')
+    .option('--detach-key <key>', 'detach key in ^X notation, or "none"', '^\\')
+    .action(action(async (id: string, opts: { steal: boolean; replay: string; detachKey: string }, cmd: Command) => {
+      const replay = parseReplay(opts.replay);
+      const detachKey = opts.detachKey === '^\\' ? DEFAULT_DETACH_KEY : parseDetachKey(opts.detachKey);
+      const client = await connectFor(cmd, { autoStart: false });
+      let code: number;
+      try {
+        const { runTerminalAttach } = require('../terminal-attach') as typeof import('../terminal-attach');
+        code = await runTerminalAttach(client, { sessionId: id, steal: opts.steal, replay, detachKey });
+      } finally {
+        client.close();
+      }
+      // stdin may still hold the event loop (a TTY in flowing mode): leave once stdout is flushed.
+      process.stdout.write('', () => process.exit(code));
+      return code;
+    }));
+
+  program.command('resize')
+    .description('resize a PTY session without attaching (0 keeps a dimension)')
+    .argument('<id>', 'session id')
+    .argument('<rows>', 'rows (0 keeps)')
+    .argument('<cols>', 'columns (0 keeps)')
+    .action(action(async (id: string, rows: string, cols: string, _opts: unknown, cmd: Command) => {
+      const r = parseSize('rows', rows);
+      const c = parseSize('cols', cols);
+      await withClient(cmd, (client) => client.resizePty(id, r, c), { autoStart: false });
+      emit(cmd, { sessionId: id, rows: r, cols: c }, () => '');
+    }));
+}

@@ -1,0 +1,198 @@
+// Client methods for PTY sessions (requests 60–64 and 74), installed on DaemonClient by declaration
+// merging. PtyAttachment wraps one attach stream: PtyStreamFrames in, PtyInputFrames out.
+import { DaemonClient } from './daemon-client';
+import type { FrameStream } from './stream';
+import { RequestType, pb, type running_process } from '../wire/proto';
+import type { Decoded, ResponseOutput } from '../wire/payload';
+
+/** One decoded PtyStreamFrame. exit, error and stolen end the attachment. */
+export type PtyFrame =
+  | { kind: 'output'; data: Buffer }
+  | { kind: 'missed'; bytes: number }
+  | { kind: 'exit'; code: number }
+  | { kind: 'error'; message: string }
+  | { kind: 'stolen'; by: string };
+
+/** What an attach's backlog holds: bytes this client missed (default), the whole ring, or the screen. */
+export type PtyReplay = 'missed' | 'ring' | 'screen';
+
+export interface SpawnPtyOptions {
+  /** Program and arguments; argv[0] is looked up on the child's PATH. */
+  argv: string[];
+  /** Working directory; default the daemon's. */
+  cwd?: string;
+  /** Ordered entries (last wins) layered on the daemon's environment; TERM defaults to xterm-256color. */
+  env?: Array<{ key: string; value: string }> | Record<string, string>;
+  clearInheritedEnv?: boolean;
+  /** Terminal size; 0 or absent = 24x80. */
+  rows?: number;
+  cols?: number;
+  originator?: string;
+}
+
+export interface AttachPtyOptions {
+  /** Evict the attached client (it gets stolen_by) instead of failing with ALREADY_ATTACHED. */
+  steal?: boolean;
+  /** Client terminal size; applied only when isTty (0 keeps the session's). */
+  rows?: number;
+  cols?: number;
+  /** The client's TERM (recorded, informational). */
+  term?: string;
+  /** Whether the client is a real terminal: only TTY clients resize the session. */
+  isTty?: boolean;
+  graphicsCapabilities?: running_process.daemon.v1.ITerminalGraphicsCapabilities;
+  replay?: PtyReplay;
+}
+
+/** One row of listPtys(): every field set (decoded defaults). */
+export type PtySessionInfo = Decoded<running_process.daemon.v1.PtySessionInfo>;
+
+/** Decodes one PtyStreamFrame body. */
+export function decodePtyFrame(body: Buffer): PtyFrame {
+  const f = pb.PtyStreamFrame.decode(body);
+  switch (f.frame) {
+    case 'output': return { kind: 'output', data: Buffer.from(f.output) };
+    case 'missedBytes': return { kind: 'missed', bytes: Number(f.missedBytes) };
+    case 'exitCode': return { kind: 'exit', code: f.exitCode };
+    case 'error': return { kind: 'error', message: f.error };
+    case 'stolenBy': return { kind: 'stolen', by: f.stolenBy };
+    default: return { kind: 'error', message: 'empty frame from runpmd' };
+  }
+}
+
+/**
+ * An attached PTY session: the backlog from the attach response, then live frames as an async
+ * iterator, and methods that send input, resizes, interrupts and a detach in-band. Iteration ends
+ * after the terminal frame; `close()` drops the connection (the session keeps running).
+ */
+export class PtyAttachment implements AsyncIterable<PtyFrame> {
+  /** The attach backlog (missed bytes, the ring, or a screen rendering, per the replay mode). */
+  readonly backlog: Buffer;
+  readonly bytesMissed: number;
+  readonly backlogTruncated: boolean;
+
+  constructor(response: ResponseOutput<'attachPtySession'>, private readonly frames: FrameStream) {
+    this.backlog = Buffer.from(response.backlog);
+    this.bytesMissed = Number(response.bytesMissed);
+    this.backlogTruncated = response.backlogTruncated;
+  }
+
+  /** Next frame, or null once the daemon closed the stream. */
+  async next(): Promise<PtyFrame | null> {
+    const body = await this.frames.next();
+    return body ? decodePtyFrame(body) : null;
+  }
+
+  /** Bytes for the session's terminal input (keystrokes). False if the connection is gone. */
+  write(data: Uint8Array | string): boolean {
+    const input = typeof data === 'string' ? Buffer.from(data) : data;
+    return this.frames.send(pb.PtyInputFrame.encode({ input }).finish());
+  }
+
+  /** Resizes the session's terminal (ignored by the daemon unless attached with isTty). */
+  resize(rows: number, cols: number): boolean {
+    return this.frames.send(pb.PtyInputFrame.encode({ resize: { rows, cols } }).finish());
+  }
+
+  /** SIGINT to the session's foreground process group. */
+  interrupt(): boolean {
+    return this.frames.send(pb.PtyInputFrame.encode({ interrupt: true }).finish());
+  }
+
+  /** Asks the daemon to release this attachment; the stream then ends with error "detached". */
+  detach(): boolean {
+    return this.frames.send(pb.PtyInputFrame.encode({ detach: true }).finish());
+  }
+
+  /** Sends a raw frame body (tests of undecodable input). */
+  sendRaw(body: Uint8Array): boolean {
+    return this.frames.send(body);
+  }
+
+  /** Closes the connection (the daemon frees the session for another client). */
+  close(): void {
+    this.frames.close();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<PtyFrame> {
+    return {
+      next: async () => {
+        const f = await this.next();
+        return f ? { value: f, done: false } : { value: undefined, done: true };
+      },
+      return: async () => {
+        this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+}
+
+function replayToWire(replay: PtyReplay | undefined): number {
+  switch (replay) {
+    case 'ring': return pb.PtyReplayMode.PTY_REPLAY_MODE_RING;
+    case 'screen': return pb.PtyReplayMode.PTY_REPLAY_MODE_SCREEN;
+    default: return pb.PtyReplayMode.PTY_REPLAY_MODE_MISSED;
+  }
+}
+
+declare module './daemon-client' {
+  interface DaemonClient {
+    /** SPAWN_PTY_SESSION: starts a child on a new PTY; INVALID_ARGUMENT names a bad argv, cwd or size. */
+    spawnPty(opts: SpawnPtyOptions): Promise<ResponseOutput<'spawnPtySession'>>;
+    /** ATTACH_PTY_SESSION on a new connection; ALREADY_ATTACHED unless `steal`. */
+    attachPty(sessionId: string, opts?: AttachPtyOptions): Promise<PtyAttachment>;
+    /** DETACH_PTY_SESSION: the attached client gets `error: "detached"`; the session keeps running. */
+    detachPty(sessionId: string): Promise<void>;
+    /** LIST_PTY_SESSIONS, optionally only one originator's (exact match). */
+    listPtys(originator?: string): Promise<PtySessionInfo[]>;
+    /** TERMINATE_PTY_SESSION: SIGHUP+SIGTERM, SIGKILL to the tree after graceMs (0 = 2000). Returns at once. */
+    terminatePty(sessionId: string, graceMs?: number): Promise<void>;
+    /** RESIZE_PTY_SESSION without attaching; 0 keeps a dimension. */
+    resizePty(sessionId: string, rows: number, cols: number): Promise<void>;
+  }
+}
+
+DaemonClient.prototype.spawnPty = function (this: DaemonClient, opts: SpawnPtyOptions) {
+  const env = Array.isArray(opts.env) ? opts.env : Object.entries(opts.env ?? {}).map(([key, value]) => ({ key, value }));
+  return this.request(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', {
+    argv: opts.argv,
+    cwd: opts.cwd ?? '',
+    env,
+    clearInheritedEnv: opts.clearInheritedEnv ?? false,
+    rows: opts.rows ?? 0,
+    cols: opts.cols ?? 0,
+    originator: opts.originator ?? '',
+  });
+};
+
+DaemonClient.prototype.attachPty = async function (this: DaemonClient, sessionId: string, opts: AttachPtyOptions = {}) {
+  const { response, frames } = await this.openStream(RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION, 'attachPtySession', {
+    sessionId,
+    rows: opts.rows ?? 0,
+    cols: opts.cols ?? 0,
+    steal: opts.steal ?? false,
+    term: opts.term ?? '',
+    isTty: opts.isTty ?? false,
+    graphicsCapabilities: opts.graphicsCapabilities ?? null,
+    replay: replayToWire(opts.replay),
+  });
+  return new PtyAttachment(response, frames);
+};
+
+DaemonClient.prototype.detachPty = async function (this: DaemonClient, sessionId: string) {
+  await this.request(RequestType.REQUEST_TYPE_DETACH_PTY_SESSION, 'detachPtySession', { sessionId });
+};
+
+DaemonClient.prototype.listPtys = async function (this: DaemonClient, originator = '') {
+  const r = await this.request(RequestType.REQUEST_TYPE_LIST_PTY_SESSIONS, 'listPtySessions', { originator });
+  return r.sessions as unknown as PtySessionInfo[];
+};
+
+DaemonClient.prototype.terminatePty = async function (this: DaemonClient, sessionId: string, graceMs = 0) {
+  await this.request(RequestType.REQUEST_TYPE_TERMINATE_PTY_SESSION, 'terminatePtySession', { sessionId, graceMs });
+};
+
+DaemonClient.prototype.resizePty = async function (this: DaemonClient, sessionId: string, rows: number, cols: number) {
+  await this.request(RequestType.REQUEST_TYPE_RESIZE_PTY_SESSION, 'resizePtySession', { sessionId, rows, cols });
+};

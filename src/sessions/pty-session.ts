@@ -1,0 +1,239 @@
+// PtySession: a daemon-owned child on a pseudo-terminal. Owns the PtyHost (node-pty, drained before
+// exit), one OutputStream named "output", the headless screen for replay, the kill schedule and
+// what the attached client said about its terminal. Lives from spawn until the table drops it.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { InvalidArgumentError } from '../wire/errors';
+import { KillEscalation, type TerminationOutcome } from './kill-escalation';
+import { OutputStream, type AttachFrameCodec, type AttachGrant } from './output-stream';
+import { PtyHost } from './pty-host';
+import { PtyScreen } from './pty-screen';
+import type { ExitInfo, Session } from './session-table';
+import { TapSet, type StreamTap } from './tap-set';
+
+export const DEFAULT_PTY_ROWS = 24;
+export const DEFAULT_PTY_COLS = 80;
+/** The kernel's winsize fields are unsigned shorts. */
+export const MAX_PTY_DIMENSION = 65535;
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+const MAX_SCREEN_PENDING_BYTES = 1024 * 1024;
+
+/** What the backlog of an attach holds (PtyReplayMode on the wire). */
+export type PtyReplay = 'missed' | 'ring' | 'screen';
+
+/** What the attached client reported about its terminal (PtySessionInfo attached_*). */
+export interface AttachedTerminal {
+  term: string;
+  isTty: boolean;
+  graphics: unknown;
+}
+
+export interface PtySpawnOptions {
+  id: string;
+  argv: string[];
+  /** Absolute path. */
+  cwd: string;
+  env: Record<string, string>;
+  originator: string;
+  rows: number;
+  cols: number;
+  ringBytes: number;
+  codec: AttachFrameCodec;
+}
+
+/** Finds what execvp would run, or INVALID_ARGUMENT naming argv[0] (node-pty fails late and vaguely). */
+export function resolveExecutable(program: string, cwd: string, envPath: string | undefined): string {
+  const candidates = program.includes('/')
+    ? [path.resolve(cwd, program)]
+    : (envPath ?? DEFAULT_PATH).split(':').map((dir) => path.resolve(cwd, dir || '.', program));
+  for (const file of candidates) {
+    try {
+      if (!fs.statSync(file).isFile()) continue;
+      fs.accessSync(file, fs.constants.X_OK);
+      return file;
+    } catch {
+      // Not here, or not executable: try the next directory.
+    }
+  }
+  throw new InvalidArgumentError(program.includes('/')
+    ? `argv[0] ${JSON.stringify(program)} is not an executable file`
+    : `argv[0] ${JSON.stringify(program)} was not found as an executable on PATH`);
+}
+
+/** Checks argv and cwd, then starts the child; INVALID_ARGUMENT naming what is wrong. */
+export function spawnPtySession(opts: PtySpawnOptions): PtySession {
+  if (opts.argv.length === 0) throw new InvalidArgumentError('argv must not be empty');
+  if (opts.argv[0] === '') throw new InvalidArgumentError('argv[0] (the program) must not be empty');
+  const nul = opts.argv.findIndex((a) => a.includes('\0'));
+  if (nul >= 0) throw new InvalidArgumentError(`argv[${nul}] contains NUL`);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(opts.cwd);
+  } catch {
+    throw new InvalidArgumentError(`cwd ${JSON.stringify(opts.cwd)} does not exist`);
+  }
+  if (!st.isDirectory()) throw new InvalidArgumentError(`cwd ${JSON.stringify(opts.cwd)} is not a directory`);
+  resolveExecutable(opts.argv[0]!, opts.cwd, opts.env.PATH);
+  return new PtySession(opts);
+}
+
+export class PtySession implements Session {
+  readonly kind = 'pty' as const;
+  readonly id: string;
+  readonly pid: number;
+  readonly originator: string;
+  readonly command: string;
+  readonly cwd: string;
+  readonly createdAtMs = Date.now();
+  readonly streams = new Map<string, OutputStream>();
+  readonly output: OutputStream;
+  /** Tees of the terminal input (STDIN tees): what clients wrote to the PTY. */
+  readonly stdinTaps = new TapSet();
+  /** Set at each attach; meaningful while someone is attached. */
+  attachedTerminal: AttachedTerminal | null = null;
+  /** Input frames that did not decode (logged and counted, never fatal). */
+  undecodableInputFrames = 0;
+  private readonly host: PtyHost;
+  private readonly screen: PtyScreen;
+  private readonly killer: KillEscalation;
+  private exitInfo: ExitInfo | null = null;
+  private readonly exitPromise: Promise<ExitInfo>;
+  private resolveExit!: (info: ExitInfo) => void;
+
+  constructor(opts: PtySpawnOptions) {
+    this.id = opts.id;
+    this.originator = opts.originator;
+    this.command = opts.argv.join(' ');
+    this.cwd = opts.cwd;
+    this.output = new OutputStream(`output of pty session ${opts.id}`, opts.ringBytes, opts.codec);
+    this.streams.set('output', this.output);
+    // The screen needs recent output only; parsing more would make a screen attach slow (~100 ms/MiB).
+    this.screen = new PtyScreen({ rows: opts.rows, cols: opts.cols, maxPendingBytes: Math.min(opts.ringBytes, MAX_SCREEN_PENDING_BYTES) });
+    this.exitPromise = new Promise((resolve) => (this.resolveExit = resolve));
+    this.host = PtyHost.spawn(
+      { file: opts.argv[0]!, args: opts.argv.slice(1), cwd: opts.cwd, env: opts.env, rows: opts.rows, cols: opts.cols },
+      {
+        onData: (chunk) => {
+          this.output.push(chunk);
+          this.screen.feed(chunk);
+        },
+        // PtyHost reports the exit after the master was drained: every byte is in the ring by now.
+        onExit: (exit) => this.onExit(exit.exitCode, exit.signal),
+      },
+    );
+    this.pid = this.host.pid;
+    // node-pty runs the child as a session leader: its pid is its process group.
+    this.killer = new KillEscalation(this.pid);
+    // PTY output is never paused: node-pty drops queued output if paused across the child's exit.
+    this.output.setSource({ pause: () => {}, resume: () => {} });
+  }
+
+  get exit(): ExitInfo | null {
+    return this.exitInfo;
+  }
+
+  get terminationOutcome(): TerminationOutcome | null {
+    return this.killer.outcome;
+  }
+
+  get rows(): number {
+    return this.host.rows;
+  }
+
+  get cols(): number {
+    return this.host.cols;
+  }
+
+  /** Resizes the terminal; 0 keeps that dimension. Ignored once exited. */
+  resize(rows: number, cols: number): void {
+    if (this.exitInfo) return;
+    const r = rows || this.host.rows;
+    const c = cols || this.host.cols;
+    if (r === this.host.rows && c === this.host.cols) return;
+    this.host.resize(r, c);
+    this.screen.resize(r, c);
+  }
+
+  /** Bytes for the child's terminal input. Dropped once exited. STDIN tees see what was written. */
+  write(data: Buffer): void {
+    if (this.exitInfo) return;
+    this.host.write(data);
+    this.stdinTaps.write(data);
+  }
+
+  /** Adds a tee on the terminal's input (bytes written to the PTY, in order). */
+  addStdinTap(tap: StreamTap): void {
+    this.stdinTaps.add(tap);
+  }
+
+  removeStdinTap(tap: StreamTap): void {
+    this.stdinTaps.remove(tap);
+  }
+
+  /** Input written but not yet taken by the child's terminal (backpressure for attached clients). */
+  queuedInputBytes(): number {
+    return this.host.queuedInputBytes();
+  }
+
+  /** SIGINT to the terminal's foreground process group (what Ctrl-C does in a cooked terminal). */
+  interrupt(): void {
+    this.host.signalForeground('SIGINT');
+  }
+
+  /**
+   * Acquires the output for a client. Screen replay renders the emulator first and streams live
+   * output from exactly the offset the rendering reflects, so nothing is shown twice or skipped.
+   */
+  async attach(label: string, opts: { steal: boolean; replay: PtyReplay; terminal: AttachedTerminal }): Promise<AttachGrant> {
+    let grant: AttachGrant;
+    if (opts.replay === 'screen') {
+      // Fail fast (no rendering) when the attach would be refused anyway.
+      if (this.output.attachedBy !== null && !opts.steal) this.output.attach(label, { steal: false });
+      const snap = await this.screen.snapshot();
+      grant = this.output.attach(label, { steal: opts.steal, startAt: snap.offset });
+      grant.backlog = snap.bytes;
+    } else {
+      grant = this.output.attach(label, { steal: opts.steal, replay: opts.replay });
+    }
+    this.attachedTerminal = opts.terminal;
+    return grant;
+  }
+
+  terminate(graceMs: number): void {
+    if (this.exitInfo) return;
+    // A terminal's soft signal is the hangup: interactive shells ignore SIGTERM but exit on SIGHUP
+    // (and pass it on to their jobs). The schedule adds SIGTERM now and SIGKILL after the grace.
+    this.host.kill('SIGHUP');
+    this.killer.terminate(graceMs);
+  }
+
+  kill(): void {
+    this.killer.kill();
+  }
+
+  waitForExit(): Promise<ExitInfo> {
+    return this.exitPromise;
+  }
+
+  heldBytes(): number {
+    return this.output.ring.allocatedBytes;
+  }
+
+  dispose(reason: string): void {
+    this.output.abortAttachment(`session ${this.id} was removed: ${reason}`);
+    this.killer.dispose();
+    this.screen.dispose();
+    if (!this.exitInfo) this.killer.kill();
+  }
+
+  private onExit(code: number, signo: number | null): void {
+    const signals = os.constants.signals as Record<string, number>;
+    const signal = signo ? (Object.keys(signals).find((name) => signals[name] === signo) as NodeJS.Signals | undefined) ?? null : null;
+    this.exitInfo = { code, signal, exitedAtMs: Date.now() };
+    this.killer.noteExit();
+    this.output.end({ kind: 'exit', code });
+    this.stdinTaps.end();
+    this.resolveExit(this.exitInfo);
+  }
+}
