@@ -8,7 +8,7 @@ import type { Logger } from '../daemon/log';
 import { backoffDelayMs, killTimeoutOf, minUptimeOf } from './service-config';
 import type { ServiceRow, ServiceStatus } from './service-store';
 import { openLogFds, type LogPaths } from './log-files';
-import { isSameProcessAlive, readProcStat } from './proc';
+import { isSameProcessAlive, readProcStat } from '../proc/process-table';
 import { killServiceTree } from './kill-escalation';
 
 /** What a service needs from its manager. */
@@ -91,7 +91,7 @@ export class Service {
     this.adopted = false;
     const now = Date.now();
     Object.assign(this.row, {
-      pid: child.pid, startTime: stat?.startTime ?? 0, status: 'starting', lastStartedAt: now, lastError: '', backoffMs: this.row.backoffMs,
+      pid: child.pid, startTime: stat?.startTicks ?? 0, status: 'starting', lastStartedAt: now, lastError: '', backoffMs: this.row.backoffMs,
     });
     child.unref();
     child.on('exit', (code, signal) => {
