@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { InvalidArgumentError } from '../wire/errors';
+import { withUserUmask } from '../scope/umask';
 import { readProcStat, startTicksToEpochSeconds } from '../proc/process-table';
 import type { Registry } from './registry';
 import type { TrackedRow } from './registry-store';
@@ -54,7 +55,7 @@ export async function spawnDaemonProcess(
   if (!isDir) throw new InvalidArgumentError(`cwd ${JSON.stringify(cwd)} is not an existing directory`);
   const env = buildChildEnv(process.env, opts.defaultEnv, input.env, input.clearInheritedEnv);
 
-  const child = spawn('/bin/sh', ['-c', input.command], { cwd, env, detached: true, stdio: 'ignore' });
+  const child = withUserUmask(() => spawn('/bin/sh', ['-c', input.command], { cwd, env, detached: true, stdio: 'ignore' }));
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', (err) => reject(new InvalidArgumentError(`cannot start /bin/sh -c ${JSON.stringify(input.command)}: ${err.message}`)));
