@@ -4,25 +4,16 @@ import * as fs from 'node:fs';
 import { DaemonClient, type CallOptions } from './daemon-client';
 import { RequestType } from '../wire/proto';
 import type { RequestInput, ResponseOutput } from '../wire/payload';
+// Type only: erased at compile time, so the client never loads daemon code.
+import type { ServiceConfigData } from '../services/service-config';
 
 /** A service's config as callers give it (zeros and omissions mean "default"). */
 export type ServiceConfigInput = NonNullable<RequestInput<'serviceStart'>['config']>;
-/** A service's config as the daemon reports it (every field present; zeros mean "default"). */
-export interface ServiceConfigInfo {
-  name: string;
-  cmd: string[];
-  cwd: string;
-  /** Empty in list output: env values are shown only by describe. */
-  env: Record<string, string>;
-  autorestart: boolean;
-  maxRestarts: number;
-  restartDelayMs: number;
-  killTimeoutMs: number;
-  minUptimeMs: number;
-  dependsOn: string[];
-  logMaxBytes: number;
-  logMaxFiles: number;
-}
+/**
+ * A service's config as the daemon reports it (every field present; zeros mean "default"): the
+ * daemon's stored form. `env` is empty in list output: env values are shown only by describe.
+ */
+export type ServiceConfigInfo = ServiceConfigData;
 
 /** A service's state as the daemon reports it (times in epoch seconds, 0 = never; exit code -1 = unknown). */
 export interface ServiceInfo {

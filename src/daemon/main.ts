@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { Command, Option, InvalidArgumentError as CommanderArgError } from 'commander';
 import { resolveScopePaths, checkSocketPathLength, ensurePrivateDir, ScopePathError } from '../scope/paths';
+import { restrictUmask, tightenModes } from '../scope/umask';
 import { packageVersion } from '../version';
 import { DEFAULTS, type DaemonConfig } from './config';
 import { openDaemonLog } from './log';
@@ -69,12 +70,16 @@ export async function runDaemon(argv: string[]): Promise<number> {
     // --help/--version exit 0; usage errors exit 2 (1 means "already running" to autostart).
     return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
   }
+  // Before anything is created: the scope's files are the user's alone (children get the user's
+  // umask back through withUserUmask).
+  restrictUmask();
   let paths;
   try {
     paths = resolveScopePaths({ scope: opts.scope, home: opts.home, socket: opts.socket });
     checkSocketPathLength(paths.socketPath);
     ensurePrivateDir(paths.socketDir);
     ensurePrivateDir(paths.stateDir);
+    tightenModes(paths.stateDir);
     fs.mkdirSync(paths.logsDir, { recursive: true, mode: 0o700 });
     acquireInstanceLock(paths.lockPath, paths.socketPath);
   } catch (err) {

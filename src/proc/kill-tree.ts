@@ -1,7 +1,7 @@
 // Killing a whole process tree from the OS process table: freeze (SIGSTOP) the root and every
 // descendant so nothing can fork away, then SIGKILL them all and retry until they are gone or the
 // deadline passes. Every signal is preceded by a start-time check so a reused pid is never hit.
-import { readProcessTable, buildChildrenMap, readProcStat, type ProcIdentity } from './process-table';
+import { readProcessTable, buildChildrenMap, isSameProcessAlive, type ProcIdentity } from './process-table';
 
 const RETRY_INTERVAL_MS = 20;
 /** Freeze passes before giving up on catching forks (each pass picks up new children). */
@@ -16,8 +16,7 @@ export interface KillTreeResult {
 
 /** Sends sig to the identity if its pid still has the same start time; false if gone or refused. */
 export function signalIdentity(identity: ProcIdentity, sig: NodeJS.Signals): boolean {
-  const stat = readProcStat(identity.pid);
-  if (!stat || stat.startTicks !== identity.startTicks || stat.state === 'Z' || stat.state === 'X') return false;
+  if (isGone(identity)) return false;
   // N.B. a tiny race remains between this check and kill(2); pidfds would close it, Node has none.
   try {
     process.kill(identity.pid, sig);
@@ -28,8 +27,7 @@ export function signalIdentity(identity: ProcIdentity, sig: NodeJS.Signals): boo
 }
 
 function isGone(identity: ProcIdentity): boolean {
-  const stat = readProcStat(identity.pid);
-  return !stat || stat.startTicks !== identity.startTicks || stat.state === 'Z' || stat.state === 'X';
+  return !isSameProcessAlive(identity.pid, identity.startTicks);
 }
 
 /** Root plus its live descendants (start times from the same snapshot), parents before children. */

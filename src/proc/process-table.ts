@@ -1,6 +1,7 @@
-// A read-only view of the Linux process table (/proc): per-process stat (state, ppid, start time
-// in clock ticks since boot), command lines, parent → children maps and descendant walks.
-// Nothing is cached except the boot time and clock tick rate, which never change while we run.
+// A read-only view of the Linux process table (/proc), the only module that reads it: per-process
+// stat (state, ppid, group, session, terminal group, start time in clock ticks since boot), command
+// lines, parent → children maps and descendant walks. Nothing is cached except the boot time and
+// clock tick rate, which never change while we run.
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
@@ -27,8 +28,8 @@ export interface ProcIdentity {
 /** What has become of a process identity: ZOMBIE = exited, not yet reaped by its parent. */
 export type Liveness = 'alive' | 'zombie' | 'dead' | 'recycled';
 
-/** Parses the text of /proc/<pid>/stat; null when malformed. comm may itself contain ") ". */
-export function parseProcStat(text: string): ProcStat | null {
+/** Splits a stat line into pid, comm and the fields after comm; null when malformed. */
+function splitStat(text: string): { pid: number; comm: string; rest: string[] } | null {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
@@ -36,9 +37,17 @@ export function parseProcStat(text: string): ProcStat | null {
   const rest = text.slice(close + 2).split(' ');
   // rest[0] is field 3 (state); field n is rest[n - 3]; starttime is field 22.
   if (rest.length < 20 || !Number.isInteger(pid)) return null;
+  return { pid, comm: text.slice(open + 1, close), rest };
+}
+
+/** Parses the text of /proc/<pid>/stat; null when malformed. comm may itself contain ") ". */
+export function parseProcStat(text: string): ProcStat | null {
+  const split = splitStat(text);
+  if (!split) return null;
+  const { pid, comm, rest } = split;
   return {
     pid,
-    comm: text.slice(open + 1, close),
+    comm,
     state: rest[0],
     ppid: Number(rest[1]),
     pgrp: Number(rest[2]),
@@ -47,19 +56,45 @@ export function parseProcStat(text: string): ProcStat | null {
   };
 }
 
-/** Reads one process's stat; null when there is no such process (or it vanished meanwhile). */
-export function readProcStat(pid: number): ProcStat | null {
+/** Parses tpgid (field 8: the foreground group of the process's terminal, -1 without one). */
+export function parseTerminalGroup(text: string): number | null {
+  const split = splitStat(text);
+  return split ? Number(split.rest[5]) : null;
+}
+
+function readStatText(pid: number): string | null {
   if (!Number.isInteger(pid) || pid <= 0) return null;
   try {
-    return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return null;
   }
 }
 
+/** Reads one process's stat; null when there is no such process (or it vanished meanwhile). */
+export function readProcStat(pid: number): ProcStat | null {
+  const text = readStatText(pid);
+  return text === null ? null : parseProcStat(text);
+}
+
+/** Foreground process group of pid's controlling terminal (-1 without one), null when pid is gone. */
+export function readTerminalGroup(pid: number): number | null {
+  const text = readStatText(pid);
+  return text === null ? null : parseTerminalGroup(text);
+}
+
 /** Start time of pid in clock ticks since boot, or null when it does not exist. */
 export function readStartTime(pid: number): number | null {
   return readProcStat(pid)?.startTicks ?? null;
+}
+
+/** Working directory of pid, or null when it is gone or not ours to read. */
+export function readCwd(pid: number): string | null {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return null;
+  }
 }
 
 /** argv of pid (empty for kernel threads, zombies, or when unreadable). */
@@ -74,10 +109,16 @@ export function readCmdline(pid: number): string[] {
   }
 }
 
-/** Every pid currently in /proc. */
+/** Every pid currently in /proc (none when /proc cannot be read). */
 export function listPids(): number[] {
   const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return pids;
+  }
+  for (const entry of entries) {
     const pid = Number(entry);
     if (Number.isInteger(pid) && pid > 0) pids.push(pid);
   }
@@ -91,6 +132,13 @@ export function readProcessTable(): Map<number, ProcStat> {
     const stat = readProcStat(pid);
     if (stat) table.set(pid, stat);
   }
+  return table;
+}
+
+/** A snapshot of the processes that still run (zombies and dead entries left out). */
+export function readLiveProcessTable(): Map<number, ProcStat> {
+  const table = readProcessTable();
+  for (const [pid, stat] of table) if (stat.state === 'Z' || stat.state === 'X') table.delete(pid);
   return table;
 }
 
@@ -141,6 +189,11 @@ export function checkLiveness(identity: ProcIdentity): Liveness {
   if (stat.startTicks !== identity.startTicks) return 'recycled';
   if (stat.state === 'Z' || stat.state === 'X') return 'zombie';
   return 'alive';
+}
+
+/** True while pid runs and is the same process that started at startTicks (zombies are gone). */
+export function isSameProcessAlive(pid: number, startTicks: number): boolean {
+  return checkLiveness({ pid, startTicks }) === 'alive';
 }
 
 /** True while a process with this pid exists and has not exited (zombies count as gone). */

@@ -18,30 +18,14 @@ const CREATED_AT_TOLERANCE_S = 2;
 export const DEFAULT_KILL_TREE_TIMEOUT_S = 3;
 export const MAX_KILL_TREE_TIMEOUT_S = 30;
 
-export interface RegisterInput {
-  pid: number;
-  createdAt: number;
-  kind: string;
-  command: string;
-  cwd: string;
-  originator: string;
-  containment: string;
-}
+/** What a Register request gives: the stored row's caller-supplied fields. */
+export type RegisterInput = Pick<TrackedRow, 'pid' | 'createdAt' | 'kind' | 'command' | 'cwd' | 'originator' | 'containment'>;
 
 /** TrackedProcess as the wire carries it. */
-export interface TrackedProcessInfo {
-  pid: number;
-  createdAt: number;
-  kind: string;
-  command: string;
-  cwd: string;
-  originator: string;
-  containment: string;
-  registeredAt: number;
+export interface TrackedProcessInfo extends RegisterInput, Pick<TrackedRow, 'registeredAt' | 'lastValidatedAt'> {
   uptimeSeconds: number;
   parentAlive: boolean;
   state: ProcessState;
-  lastValidatedAt: number;
   cpuPercent: number;
   memoryBytes: number;
 }

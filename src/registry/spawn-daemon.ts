@@ -5,6 +5,8 @@
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { InvalidArgumentError } from '../wire/errors';
+import { withUserUmask } from '../scope/umask';
+import { buildSpawnEnv } from '../sessions/spawn-env';
 import { readProcStat, startTicksToEpochSeconds } from '../proc/process-table';
 import type { Registry } from './registry';
 import type { TrackedRow } from './registry-store';
@@ -18,24 +20,21 @@ export interface SpawnDaemonInput {
   originator: string;
 }
 
-/** Builds the child environment: base, then defaults, then the request's entries; last wins. */
+/**
+ * Builds the child environment: base, then defaults, then the request's entries; last wins
+ * (buildSpawnEnv's layering). Entries are checked first with SpawnDaemon's own messages.
+ */
 export function buildChildEnv(
   base: NodeJS.ProcessEnv, defaults: Array<{ key: string; value: string }>,
   entries: Array<{ key: string; value: string }>, clearInherited: boolean,
 ): Record<string, string> {
-  const env: Record<string, string> = {};
-  if (!clearInherited) {
-    for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
-    for (const { key, value } of defaults) env[key] = value;
-  }
   for (const { key, value } of entries) {
     if (key === '' || key.includes('=') || key.includes('\0')) {
       throw new InvalidArgumentError(`env key must be non-empty without '=' or NUL, got ${JSON.stringify(key)}`);
     }
     if (value.includes('\0')) throw new InvalidArgumentError(`env value of ${key} contains a NUL byte`);
-    env[key] = value;
   }
-  return env;
+  return buildSpawnEnv({ base, defaults, request: entries, clearInherited });
 }
 
 /** Spawns and registers the detached child; resolves once it runs (or rejects if it cannot start). */
@@ -54,7 +53,7 @@ export async function spawnDaemonProcess(
   if (!isDir) throw new InvalidArgumentError(`cwd ${JSON.stringify(cwd)} is not an existing directory`);
   const env = buildChildEnv(process.env, opts.defaultEnv, input.env, input.clearInheritedEnv);
 
-  const child = spawn('/bin/sh', ['-c', input.command], { cwd, env, detached: true, stdio: 'ignore' });
+  const child = withUserUmask(() => spawn('/bin/sh', ['-c', input.command], { cwd, env, detached: true, stdio: 'ignore' }));
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', (err) => reject(new InvalidArgumentError(`cannot start /bin/sh -c ${JSON.stringify(input.command)}: ${err.message}`)));

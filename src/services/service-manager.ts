@@ -10,7 +10,7 @@ import { RUNNING_STATUSES, Service, type ServiceHost } from './service';
 import type { MetricSample } from '../metrics/metrics';
 import { dependentsOf, findCycle, startLevels, type DependencyGraph } from './dependency-order';
 import { logPathsOf, type LogPaths } from './log-files';
-import { isSameProcessAlive } from './proc';
+import { isSameProcessAlive } from '../proc/process-table';
 import { LogRotator } from './log-rotator';
 import { readSnapshot, writeSnapshot, SNAPSHOT_FILE, type SnapshotEntry } from './snapshot';
 

@@ -8,8 +8,9 @@ import type { Logger } from '../daemon/log';
 import { backoffDelayMs, killTimeoutOf, minUptimeOf } from './service-config';
 import type { ServiceRow, ServiceStatus } from './service-store';
 import { openLogFds, type LogPaths } from './log-files';
-import { isSameProcessAlive, readProcStat } from './proc';
+import { isSameProcessAlive, readProcStat } from '../proc/process-table';
 import { killServiceTree } from './kill-escalation';
+import { withUserUmask } from '../scope/umask';
 
 /** What a service needs from its manager. */
 export interface ServiceHost {
@@ -64,14 +65,15 @@ export class Service {
     let child: ChildProcess;
     try {
       fds = openLogFds(this.host.logPaths(this.name));
-      child = spawn(c.cmd[0], c.cmd.slice(1), {
+      const fd = fds;
+      child = withUserUmask(() => spawn(c.cmd[0], c.cmd.slice(1), {
         cwd: c.cwd,
         env: { ...this.host.baseEnv(), RUNPM_SERVICE_NAME: this.name, RUNPM_SERVICE_ID: String(this.row.id), ...c.env },
-        stdio: ['ignore', fds[0], fds[1]],
+        stdio: ['ignore', fd[0], fd[1]],
         // Own session and process group: the group is what stop signals, and the run does not
         // share the daemon's fate.
         detached: true,
-      });
+      }));
     } catch (err) {
       this.markSpawnFailed((err as Error).message);
       return;
@@ -91,7 +93,7 @@ export class Service {
     this.adopted = false;
     const now = Date.now();
     Object.assign(this.row, {
-      pid: child.pid, startTime: stat?.startTime ?? 0, status: 'starting', lastStartedAt: now, lastError: '', backoffMs: this.row.backoffMs,
+      pid: child.pid, startTime: stat?.startTicks ?? 0, status: 'starting', lastStartedAt: now, lastError: '', backoffMs: this.row.backoffMs,
     });
     child.unref();
     child.on('exit', (code, signal) => {

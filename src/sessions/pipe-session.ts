@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../wire/errors';
+import { withUserUmask } from '../scope/umask';
 import { KillEscalation, type TerminationOutcome } from './kill-escalation';
 import { OutputStream, type AttachFrameCodec } from './output-stream';
 import type { ExitInfo, Session } from './session-table';
@@ -42,12 +43,12 @@ export function spawnPipeSession(opts: PipeSpawnOptions): Promise<PipeSession> {
     throw new InvalidArgumentError(`cwd ${JSON.stringify(opts.cwd)} does not exist`);
   }
   if (!st.isDirectory()) throw new InvalidArgumentError(`cwd ${JSON.stringify(opts.cwd)} is not a directory`);
-  const child = spawn(opts.argv[0]!, opts.argv.slice(1), {
+  const child = withUserUmask(() => spawn(opts.argv[0]!, opts.argv.slice(1), {
     cwd: opts.cwd,
     env: opts.env,
     detached: true, // own process group: terminate signals the whole group
     stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  }));
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       child.removeListener('spawn', onSpawn);

@@ -42,7 +42,7 @@ export async function openFileSink(path: Buffer, mode: TeeFileMode, writeDelayMs
   const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NONBLOCK
     | (mode === 'append' ? fs.constants.O_APPEND : fs.constants.O_TRUNC);
   try {
-    const fd = await new Promise<number>((resolve, reject) => fs.open(path, flags, 0o644, (err, fd) => (err ? reject(err) : resolve(fd))));
+    const fd = await new Promise<number>((resolve, reject) => fs.open(path, flags, 0o600, (err, fd) => (err ? reject(err) : resolve(fd))));
     const isDir = await new Promise<boolean>((resolve) => fs.fstat(fd, (err, st) => resolve(!err && st.isDirectory())));
     if (isDir) {
       fs.close(fd, () => {});

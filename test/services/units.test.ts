@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findCycle, startLevels, dependentsOf } from '../../src/services/dependency-order';
 import { backoffDelayMs, checkServiceConfig } from '../../src/services/service-config';
-import { parseProcStat } from '../../src/services/proc';
 import { rotateIfNeeded, tailLines, flushLog } from '../../src/services/log-files';
 import { toServiceConfig, splitArgs, isEcosystemFile, orderByDependencies } from '../../src/cli/commands/services-ecosystem';
 import { makeTempHome } from '../helpers/daemon';
@@ -28,13 +27,6 @@ describe('backoff', () => {
     expect([1, 2, 3, 4].map((n) => backoffDelayMs(base, n))).toEqual([500, 1000, 2000, 4000]);
     expect(backoffDelayMs(base, 20)).toBe(30_000);
     expect(backoffDelayMs({ ...base, restartDelayMs: 50 }, 0)).toBe(50);
-  });
-});
-
-describe('/proc stat parsing', () => {
-  it('reads fields after a command name holding spaces and parentheses', () => {
-    const line = '123 (a b) c)) S 1 123 123 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 98765 0 0';
-    expect(parseProcStat(123, line)).toEqual({ pid: 123, state: 'S', ppid: 1, pgrp: 123, session: 123, startTime: 98765 });
   });
 });
 

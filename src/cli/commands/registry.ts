@@ -100,14 +100,10 @@ export function registerRegistryCommands(program: Command): void {
     .option('--command <text>', 'command line to record (default: read from /proc)')
     .action(action(async (pidArg: string, opts: { originator: string; kind: string; command?: string }, cmd: Command) => {
       const pid = parsePid(pidArg);
-      const { readCmdline } = require('../../proc/process-table') as typeof import('../../proc/process-table');
+      const { readCmdline, readCwd } = require('../../proc/process-table') as typeof import('../../proc/process-table');
       const command = opts.command ?? readCmdline(pid).map(shellQuote).join(' ');
-      let cwd = '';
-      try {
-        cwd = require('node:fs').readlinkSync(`/proc/${pid}/cwd`) as string;
-      } catch {
-        // Not ours to read: leave it empty.
-      }
+      // Not ours to read: leave it empty.
+      const cwd = readCwd(pid) ?? '';
       await withClient(cmd, (c) => c.register({ pid, createdAt: 0, kind: opts.kind, command, cwd, originator: opts.originator, containment: 'external' }));
       emit(cmd, { pid, tracked: true }, () => `tracking pid ${pid}`);
     }));
