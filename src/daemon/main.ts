@@ -16,6 +16,7 @@ import { startSubsystems } from './subsystems';
 import { handleEnospc, startEmergencyReserve } from './emergency-reserve';
 import { injectFault } from './fault-injection';
 import { EventBus } from '../events/event-bus';
+import { readEnvFile } from './env-file';
 
 const SIGNAL_SHUTDOWN_GRACE_MS = 5000;
 
@@ -50,7 +51,8 @@ function parseArgs(argv: string[]) {
     .option('--reaper-interval-ms <n>', 'zombie reaper period (0 disables)', intOption('--reaper-interval-ms', 0), DEFAULTS.reaperIntervalMs)
     .option('--log-max-bytes <n>', 'service log rotation size', intOption('--log-max-bytes', 1024), DEFAULTS.logMaxBytes)
     .option('--log-max-files <n>', 'rotated service logs kept', intOption('--log-max-files', 0), DEFAULTS.logMaxFiles)
-    .option('--env <KEY=VALUE>', 'default environment for every session and service (repeatable)', envEntry, [])
+    .option('--env <KEY=VALUE>', 'default environment for every session and service (repeatable; visible in ps: prefer --env-from for secrets)', envEntry, [])
+    .option('--env-from <file>', 'KEY=VALUE lines added to the default environment before --env (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--resurrect', 'restore the saved services at start', false)
     .option('--metrics <host:port>', 'serve Prometheus metrics (off unless given)', '')
     .option('--quiet', 'log to daemon.log only', false)
@@ -90,6 +92,14 @@ export async function runDaemon(argv: string[]): Promise<number> {
     throw err;
   }
 
+  let defaultEnv: Array<{ key: string; value: string }>;
+  try {
+    defaultEnv = [...(opts.envFrom as string[]).flatMap((f) => readEnvFile(f)), ...opts.env];
+  } catch (err) {
+    releaseInstanceLock(paths.lockPath);
+    process.stderr.write(`runpmd: ${(err as Error).message}\n`);
+    return 2;
+  }
   const config: DaemonConfig = {
     paths,
     maxFrameBytes: opts.maxFrameBytes,
@@ -102,7 +112,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     reaperIntervalMs: opts.reaperIntervalMs,
     logMaxBytes: opts.logMaxBytes,
     logMaxFiles: opts.logMaxFiles,
-    defaultEnv: opts.env,
+    defaultEnv,
     resurrect: opts.resurrect,
     metricsAddress: opts.metrics,
     debug: opts.debug,

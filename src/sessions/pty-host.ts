@@ -2,6 +2,7 @@
 // after the master has been drained. Lives from spawn until the child exited and the master closed.
 // node-pty loses the tail of a fast writer's output (see shared/notes/node-pty-tail-loss.md): libuv
 // reports EOF on POLLHUP while the kernel still queues bytes; we read those synchronously on 'end'.
+import { withUserUmask } from '../scope/umask';
 import * as fs from 'node:fs';
 import type { IPty } from 'node-pty';
 
@@ -61,14 +62,15 @@ export class PtyHost {
   /** Starts the child; throws synchronously if node-pty cannot fork. Loads node-pty lazily. */
   static spawn(opts: PtyHostOptions, events: PtyHostEvents): PtyHost {
     const nodePty = require('node-pty') as typeof import('node-pty');
-    const pty = nodePty.spawn(opts.file, opts.args, {
+    // The child gets the user's umask, not the daemon's 0077 (node-pty forks inside spawn()).
+    const pty = withUserUmask(() => nodePty.spawn(opts.file, opts.args, {
       name: opts.env.TERM ?? 'xterm-256color',
       cols: opts.cols,
       rows: opts.rows,
       cwd: opts.cwd,
       env: opts.env,
       encoding: null,
-    });
+    }));
     return new PtyHost(pty, events);
   }
 

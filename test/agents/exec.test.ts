@@ -72,6 +72,24 @@ describe('exec', () => {
     expect(status).not.toContain('askpass');
   });
 
+  it('takes default environment from --env-from (kept off the command line), --env winning', async () => {
+    const { makeTempHome } = await import('../helpers/daemon');
+    const dir = makeTempHome();
+    const file = `${dir}/defaults.env`;
+    require('node:fs').writeFileSync(file, '# credentials\nexport GH_TOKEN="s3cret"\nTEAM=file\n\n');
+    try {
+      daemon = await startDaemon({ args: ['--env-from', file, '--env', 'TEAM=flag'] });
+      const result = await daemon.client.exec({ argv: ['sh', '-c', 'echo "$GH_TOKEN $TEAM"'] });
+      expect(result.output).toBe('s3cret flag\n');
+      expect(require('node:fs').readFileSync(`/proc/${daemon.pid}/cmdline`, 'utf8')).not.toContain('s3cret');
+      require('node:fs').writeFileSync(file, 'NOT VALID\n');
+      await expect(startDaemon({ args: ['--env-from', file] })).rejects.toThrow(/defaults\.env:1: expected KEY=VALUE/);
+      await expect(startDaemon({ args: ['--env-from', `${dir}/missing.env`] })).rejects.toThrow(/cannot read --env-from .*missing\.env: ENOENT/);
+    } finally {
+      require('node:fs').rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps stderr apart when asked and reports a non-zero exit', async () => {
     daemon = await startDaemon();
     const result = await daemon.client.exec({ argv: ['sh', '-c', 'echo out; echo err >&2; exit 7'], separateStderr: true });

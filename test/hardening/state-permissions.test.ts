@@ -75,6 +75,11 @@ describe('scope state permissions', () => {
     expect(await umaskIn(outLog)).toBe(want);
     await c.saveServices();
 
+    // A PTY session reports its umask too (node-pty forks inside its spawn call).
+    const ptyUmask = path.join(home, 'pty.umask');
+    await c.spawnPty({ argv: ['sh', '-c', `umask > ${ptyUmask}; exec sleep 300`] });
+    expect(await umaskIn(ptyUmask)).toBe(want);
+
     // The registry: a SpawnDaemon child that writes its umask, and a registered process.
     const spawned = path.join(home, 'spawned.umask');
     const row = await c.spawnDaemon({ command: `umask > ${spawned}; exec sleep 300` });

@@ -31,7 +31,8 @@ describe('terminate', () => {
     daemon = await startDaemon();
     const c = daemon.client;
     const s = await c.spawnPipe({ argv: py(IGNORE_TERM) });
-    await waitFor(async () => (await c.backlog(s.sessionId)).backlog.length > 0, 'SIGTERM ignored');
+    // "armed" and its newline may arrive apart (PYTHONUNBUFFERED): wait for the whole line.
+    await waitFor(async () => (await c.backlog(s.sessionId)).backlog.toString() === 'armed\n', 'SIGTERM ignored');
     const att = await c.attachPipe(s.sessionId);
     expect(att.backlog.toString()).toBe('armed\n');
     await c.terminate(s.sessionId, 300);
