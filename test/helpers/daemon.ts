@@ -40,7 +40,7 @@ export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeo
     const value = await cond();
     if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await new Promise((r) => setTimeout(r, intervalMs)); // poll interval until the deadline
   }
 }
 
@@ -111,7 +111,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
         } catch {
           proc.kill('SIGKILL');
         }
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000); // deadline for a clean exit
         await exited;
         clearTimeout(timer);
       }

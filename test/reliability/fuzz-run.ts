@@ -129,7 +129,7 @@ export async function runWireFuzz(daemon: TestDaemon, opts: FuzzRunOptions): Pro
         watchdogError = err as Error;
         return;
       }
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 5)); // watchdog poll pacing, each ping has its own deadline
     }
   })();
 

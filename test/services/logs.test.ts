@@ -54,7 +54,7 @@ describe('service logs', () => {
       expect(rotated.length).toBeLessThanOrEqual(keep);
       for (const size of rotated) expect(size).toBeLessThanOrEqual(limit);
       samples++;
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 5)); // poll: sample again until the writer is finished
     }
     expect(samples).toBeGreaterThan(0);
     // At rest (the live file checked), the total is within the bound.

@@ -240,7 +240,15 @@ describe('PTY sessions: slow clients, termination, generic requests', () => {
     for (let i = 0; i < 1024; i++) att.write(chunk); // 64 MiB the child never reads
     // Give the daemon time to take in all it is willing to: its socket stops being read at 1 MiB.
     await waitFor(async () => (await c.listPtys())[0]!.attached, 'attached');
-    await new Promise((r) => setTimeout(r, 300)); // not synchronisation: lets a leak show before measuring
+    // Wait until the daemon took in all it will (its RSS stops moving), then measure.
+    let last = rss();
+    await waitFor(async () => {
+      await new Promise((r) => setTimeout(r, 50)); // poll: compare RSS samples until stable
+      const now = rss();
+      const stable = Math.abs(now - last) < 512 * 1024;
+      last = now;
+      return stable;
+    }, 'daemon memory to settle', 15_000);
     // Measured: +10 MiB (decode garbage not yet collected) whether 16 or 64 MiB were sent.
     expect(rss() - before).toBeLessThan(32 * 1024 * 1024);
     // The daemon still serves, and the session can be ended.
