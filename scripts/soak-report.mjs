@@ -47,12 +47,12 @@ function section(latest, withHeading) {
     lines.push(`| load RSS | ${mib(load.rssBeforeBytes)} before, ${mib(load.rssPeakBytes)} peak, ${mib(load.rssAfterBytes)} after |`);
   }
   if (reserve) {
-    lines.push(`| disk full (8 MiB tmpfs) | ${reserve.diskFullCycles} fill/free cycles survived: ${reserve.refusedWrites} registry writes refused with UNAVAILABLE, reserve released ${reserve.releasesLogged}× and re-armed ${reserve.reArmsLogged}× |`);
+    lines.push(`| disk full (8 MiB tmpfs) | ${reserve.diskFullCycles} fill/free cycles survived: the registry write that hit ENOSPC released the reserve and was retried, ${reserve.refusedWrites} refused with UNAVAILABLE even after that retry; reserve released ${reserve.releasesLogged}× and re-armed ${reserve.reArmsLogged}× |`);
   }
   if (sessions) {
     const rate = (x) => `${n(Math.round(x.siblingsMedian))} B/s median (slowest ${n(Math.round(x.siblingsMin))}), stuck-attached session ${n(Math.round(x.stuckSession))} B/s`;
     lines.push(`| live sessions | ${n(sessions.sessions)} perl sessions printing a line every ${sessions.intervalMs} ms, ${sessions.attached} read by clients, ${sessions.stuckClients} attached by a client that never reads; ${n(sessions.requestsAnswered)} of ${n(sessions.requestsSent)} concurrent requests answered |`);
-    lines.push(`| stuck client | child write rate (/proc/<pid>/io) without it: ${rate(sessions.withoutStuck)}; with it: ${rate(sessions.withStuck)}; its session's 4 MiB burst completed, the client got ${mib(sessions.stuckReceivedBytes)} and was told it missed ${mib(sessions.stuckMissedBytes)} |`);
+    lines.push(`| stuck client | child write rate (\`/proc/PID/io\`) without it: ${rate(sessions.withoutStuck)}; with it: ${rate(sessions.withStuck)}; its session's 4 MiB burst completed, the client got ${mib(sessions.stuckReceivedBytes)} and was told it missed ${mib(sessions.stuckMissedBytes)} |`);
     lines.push(`| sessions RSS (ring ${n(sessions.ringBytes)} B) | ${mib(sessions.rssBeforeBytes)} before, ${mib(sessions.rssPeakBytes)} peak (bound ${mib(sessions.rssBoundBytes)} = before + sessions × (2 rings + 64 KiB) + attachments × 2 MiB + 64 MiB); ${sessions.sessionsLeft} sessions left after cleanup |`);
   }
   if (crash) {
