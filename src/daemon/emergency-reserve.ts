@@ -77,6 +77,23 @@ export function handleEnospc(state: DaemonState, reason: string, err?: unknown):
   return true;
 }
 
+/**
+ * Runs one critical write (registry row, service row, snapshot) with a single retry: when it fails
+ * with ENOSPC and releasing the reserve freed space, the write is tried once more. Any other
+ * failure, or a second ENOSPC, is thrown to the caller. `fn` must be safe to repeat (a failed
+ * SQLite transaction rolls back; the snapshot writes a temp file and renames it).
+ */
+export function retryAfterEnospc<T>(state: DaemonState, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (!isEnospc(err)) throw err;
+    if (!releaseEmergencyReserve(state, `${what} hit a full disk (${(err as Error).message})`)) throw err;
+    state.log.info(`retrying ${what} after releasing the emergency reserve`);
+    return fn();
+  }
+}
+
 /** Whether the filesystem holding the state dir has room for the reserve plus a margin of the same size. */
 async function hasRoomToReArm(state: DaemonState): Promise<boolean> {
   try {

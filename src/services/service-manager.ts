@@ -13,6 +13,7 @@ import { logPathsOf, type LogPaths } from './log-files';
 import { isSameProcessAlive } from '../proc/process-table';
 import { LogRotator } from './log-rotator';
 import { readSnapshot, writeSnapshot, SNAPSHOT_FILE, type SnapshotEntry } from './snapshot';
+import { retryAfterEnospc } from '../daemon/emergency-reserve';
 
 /** How often adopted runs (not our children) are checked in /proc. */
 const ADOPTED_POLL_MS = 250;
@@ -40,11 +41,22 @@ export class ServiceManager {
       baseEnv: () => baseEnv,
       logPaths: (name) => this.logPaths(name),
       persist: (row) => {
-        this.store.save(row);
+        // Runs from child exit/timer callbacks too: a row that cannot be written is logged, and the
+        // in-memory row (still authoritative) goes out whole with the next change.
+        try {
+          this.saveRow(row);
+        } catch (err) {
+          state.log.error(`service ${row.name}: could not save its state: ${(err as Error).message}`);
+        }
         this.publishStatus(row);
       },
     };
     this.rotator = new LogRotator(state.log);
+  }
+
+  /** Writes one row; a disk-full failure releases the emergency reserve and is retried once. */
+  private saveRow(row: ServiceRow): void {
+    retryAfterEnospc(this.state, `saving service ${row.name}`, () => this.store.save(row));
   }
 
   /** Last status published per service id: service.status events fire on changes only. */
@@ -107,7 +119,7 @@ export class ServiceManager {
         if (row.pid !== 0) Object.assign(row, { pid: 0, startTime: 0, lastExitedAt: Date.now(), lastExitCode: -1 });
         if (wasRunning) toRestart.push(svc);
         else if (row.status === 'stopping' || row.status === 'starting' || row.status === 'online' || row.status === 'waiting') row.status = 'stopped';
-        this.store.save(row);
+        this.saveRow(row);
       }
     }
     this.pollTimer = setInterval(() => {
@@ -137,7 +149,7 @@ export class ServiceManager {
         id: this.nextId(), name: config.name, config, desired: 'stopped', status: 'stopped', pid: 0, startTime: 0, restartCount: 0,
         unstableRestarts: 0, backoffMs: 0, createdAt: Date.now(), lastStartedAt: 0, lastExitedAt: 0, lastExitCode: 0, lastError: '',
       });
-      this.store.save(svc.row);
+      this.saveRow(svc.row);
     }
     await this.startInOrder([config.name], false);
     return svc;
@@ -222,7 +234,7 @@ export class ServiceManager {
     const entries: SnapshotEntry[] = this.list().map((s) => ({
       id: s.row.id, name: s.name, config: s.row.config, online: s.row.desired === 'online' && RUNNING_STATUSES.has(s.row.status),
     }));
-    writeSnapshot(this.snapshotPath, entries);
+    retryAfterEnospc(this.state, 'ServiceSave', () => writeSnapshot(this.snapshotPath, entries));
     return { path: this.snapshotPath, count: entries.length };
   }
 
@@ -255,7 +267,7 @@ export class ServiceManager {
           unstableRestarts: 0, backoffMs: 0, createdAt: Date.now(), lastStartedAt: 0, lastExitedAt: 0, lastExitCode: 0, lastError: '',
         });
       }
-      this.store.save(svc.row);
+      this.saveRow(svc.row);
       if (e.online) toStart.push(e.name);
     }
     await this.startInOrder(toStart, true);

@@ -34,17 +34,35 @@ export function writeSnapshot(file: string, services: SnapshotEntry[]): void {
   try {
     fs.writeSync(fd, `${JSON.stringify(snapshot, null, 2)}\n`);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // A half-written temp file (disk full) would only hold on to the space the retry needs.
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
-  // Keep the previous snapshot: copy (not move) so `file` exists at every instant.
-  if (fs.existsSync(file)) fs.copyFileSync(file, `${file}.bak`);
+  fs.closeSync(fd);
+  keepPrevious(file);
   fs.renameSync(tmp, file);
   const dirFd = fs.openSync(path.dirname(file), 'r');
   try {
     fs.fsyncSync(dirFd);
   } finally {
     fs.closeSync(dirFd);
+  }
+}
+
+/**
+ * Makes <file>.bak the current snapshot before it is replaced, while `file` exists at every
+ * instant: a hard link (no data written, so it works on a full disk), else a copy.
+ */
+function keepPrevious(file: string): void {
+  if (!fs.existsSync(file)) return;
+  const bak = `${file}.bak`;
+  fs.rmSync(bak, { force: true });
+  try {
+    fs.linkSync(file, bak);
+  } catch {
+    fs.copyFileSync(file, bak);
   }
 }
 

@@ -1,6 +1,7 @@
 // The ENOSPC emergency reserve on a real full filesystem: a small tmpfs holds the scope's state
 // dir; filling it makes the daemon's own writes fail, the daemon releases the reserve (STATUS
-// `released`, logged), the write succeeds on retry, and once space is freed the reserve re-arms.
+// `released`, logged) and retries the write once (registry rows, ServiceSave's snapshot), and once
+// space is freed the reserve re-arms.
 // Also the injected-fault path (no mount needed): an ENOSPC from a handler releases the reserve.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -50,7 +51,8 @@ describe('emergency reserve', () => {
     const filler = path.join(home, 'filler');
     expect(fillDisk(filler)).toBeGreaterThan(0);
 
-    // The next registry writes need fresh pages of the WAL: one of them hits SQLITE_FULL/ENOSPC.
+    // The next registry writes need fresh pages of the WAL: one of them hits SQLITE_FULL/ENOSPC,
+    // releases the reserve and is retried once (so usually no write is refused at all).
     const failures: DaemonError[] = [];
     await waitFor(async () => {
       try {
@@ -80,6 +82,38 @@ describe('emergency reserve', () => {
     await waitFor(async () => (await reserveState(daemon!)) === 'armed', 'the reserve to re-arm once space is back');
     expect(fs.statSync(reserveFile).blocks * 512).toBeGreaterThanOrEqual(RESERVE_BYTES);
     expect(fs.readFileSync(daemon.paths.daemonLogPath, 'utf8')).toContain('emergency reserve re-armed');
+  });
+
+  it('lets ServiceSave write its snapshot on a full disk: the reserve is released and the write retried once', async () => {
+    mountPoint = mountSmallTmpfs();
+    expect(mountPoint, 'mount -t tmpfs failed: this test needs root (CI runs as root)').not.toBeNull();
+    const home = path.join(mountPoint!, 'h');
+    fs.mkdirSync(home, { mode: 0o700 });
+    daemon = await startDaemon({ home, args: ['--reserve-bytes', String(RESERVE_BYTES), '--reserve-recheck-ms', '100'] });
+    await waitFor(async () => (await reserveState(daemon!)) === 'armed', 'the reserve to be armed');
+    const svc = await daemon.client.startService({ name: 'saved', cmd: ['sleep', '30'], minUptimeMs: 10 });
+    expect(svc.pid).toBeGreaterThan(0);
+    const filler = path.join(home, 'filler');
+    fillDisk(filler);
+    // The disk really is full: a one-byte write fails here, as the snapshot's would.
+    expect(() => fs.writeFileSync(path.join(home, 'probe'), 'x')).toThrow(/ENOSPC/);
+
+    const saved = await daemon.client.saveServices();
+    expect(saved.serviceCount).toBe(1);
+    const snapshot = JSON.parse(fs.readFileSync(saved.snapshotPath, 'utf8')) as { services: Array<{ name: string; online: boolean }> };
+    expect(snapshot.services).toEqual([expect.objectContaining({ name: 'saved', online: true })]);
+    expect(await reserveState(daemon)).toBe('released');
+    const log = fs.readFileSync(daemon.paths.daemonLogPath, 'utf8');
+    expect(log).toMatch(/emergency reserve released \(2097152 bytes\) after ServiceSave hit a full disk \(.*ENOSPC/);
+    expect(log).toContain('retrying ServiceSave after releasing the emergency reserve');
+    // No half-written temp file is left behind to hold the space.
+    expect(fs.readdirSync(daemon.paths.stateDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+
+    // Space is back: the periodic check re-arms the reserve.
+    fs.rmSync(filler);
+    await waitFor(async () => (await reserveState(daemon!)) === 'armed', 'the reserve to re-arm once space is back');
+    expect(fs.statSync(path.join(daemon.paths.stateDir, 'emergency.reserve')).blocks * 512).toBeGreaterThanOrEqual(RESERVE_BYTES);
+    await daemon.client.stopService('saved');
   });
 
   it('is released by an ENOSPC from a handler (injected fault), which answers UNAVAILABLE, and re-arms', async () => {

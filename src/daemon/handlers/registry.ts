@@ -7,6 +7,7 @@ import type { Registry } from '../../registry/registry';
 import { spawnDaemonProcess } from '../../registry/spawn-daemon';
 import { renderProcessTree } from '../../proc/tree-text';
 import { reportReaped } from '../../registry/reaper';
+import { retryAfterEnospc } from '../emergency-reserve';
 
 function registryOf(ctx: HandlerContext): Registry {
   if (!ctx.state.registry) throw new UnavailableError('the process registry is not open');
@@ -15,15 +16,16 @@ function registryOf(ctx: HandlerContext): Registry {
 
 export const registryEntries: DispatchEntry[] = [
   unary(RequestType.REQUEST_TYPE_REGISTER, 'register', (req, ctx) => {
-    registryOf(ctx).register({
+    // A disk-full write releases the emergency reserve and is retried once (the upsert is idempotent).
+    retryAfterEnospc(ctx.state, `REGISTER pid ${req.pid}`, () => registryOf(ctx).register({
       pid: req.pid, createdAt: req.createdAt, kind: req.kind, command: req.command, cwd: req.cwd,
       originator: req.originator, containment: req.containment,
-    });
+    }));
     return {};
   }),
 
   unary(RequestType.REQUEST_TYPE_UNREGISTER, 'unregister', (req, ctx) => {
-    registryOf(ctx).unregister(req.pid);
+    retryAfterEnospc(ctx.state, `UNREGISTER pid ${req.pid}`, () => registryOf(ctx).unregister(req.pid));
     return {};
   }),
 

@@ -1,0 +1,121 @@
+// Faults, CI size: the daemon SIGKILLed during registry writes and service restarts (3 cycles: the
+// database stays consistent, services are re-adopted, nothing runs twice); a session child killed
+// from outside is reported as exit -9 / NATURAL_EXIT to the list and to its attached client; a
+// full filesystem under a service log and a tee stops them cleanly while other sessions go on.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import '../../src/client/index';
+import { makeTempHome, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
+import { pb } from '../../src/wire/proto';
+import { describeCrash, runCrashCycles } from './crash-run';
+import { fillDisk, mountSmallTmpfs, unmountTmpfs } from './disk-fill';
+
+let daemon: TestDaemon | null = null;
+let mountPoint: string | null = null;
+let scratch: string | null = null;
+afterEach(async () => {
+  await daemon?.stop();
+  daemon = null;
+  if (mountPoint) unmountTmpfs(mountPoint);
+  mountPoint = null;
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+  scratch = null;
+});
+
+const outcome = (o: number) => pb.TerminationOutcome[o];
+
+describe('faults', () => {
+  it('SIGKILL of the daemon during registry writes and service restarts: consistent database, services re-adopted, no duplicates', async () => {
+    const figures = await runCrashCycles({ cycles: 3, writers: 4, writesBeforeKill: 100 });
+    console.log(describeCrash(figures));
+    expect(figures.cycles).toBe(3);
+    expect(figures.integrityChecks).toEqual(['ok', 'ok', 'ok']);
+    expect(figures.steadyPidKept).toBe(true);
+    expect(figures.maxSteadyRuns).toBe(1);
+    expect(figures.maxLooperRuns).toBeLessThanOrEqual(1);
+    expect(figures.duplicateRows).toBe(0);
+    expect(figures.registryWritesAcked).toBeGreaterThanOrEqual(300);
+    expect(figures.serviceRestarts).toBeGreaterThanOrEqual(6);
+  });
+
+  it('a session child killed by an outside SIGKILL is reported as exit -9, NATURAL_EXIT, and its attached client gets the exit frame', async () => {
+    daemon = await startDaemon();
+    const { sessionId, pid } = await daemon.client.spawnPipe({ argv: ['sh', '-c', 'echo ready; exec sleep 600'] });
+    const att = await daemon.client.attachPipe(sessionId);
+    let seen = att.backlog.toString();
+    const frames: string[] = [];
+    let exitCode: number | null = null;
+    const reader = (async () => {
+      for (;;) {
+        const f = await att.next();
+        if (!f) return;
+        frames.push(f.kind);
+        if (f.kind === 'bytes') seen += f.data.toString();
+        if (f.kind === 'exit') exitCode = f.code;
+      }
+    })();
+    await waitFor(() => seen.includes('ready'), 'the child to print ready');
+    process.kill(pid, 'SIGKILL');
+    await reader;
+    expect(exitCode).toBe(-9);
+    expect(frames.at(-1)).toBe('exit');
+    const [info] = (await daemon.client.listPipes()).filter((s) => s.sessionId === sessionId);
+    expect(info.exited).toBe(true);
+    expect(info.exitCode).toBe(-9);
+    expect(outcome(info.terminationOutcome)).toBe('TERMINATION_OUTCOME_NATURAL_EXIT');
+  });
+
+  it('a full filesystem under a service log and a tee stops them cleanly; other sessions continue and the daemon answers', async () => {
+    mountPoint = mountSmallTmpfs();
+    expect(mountPoint, 'mount -t tmpfs failed: this test needs root (CI runs as root)').not.toBeNull();
+    const home = path.join(mountPoint!, 'h');
+    fs.mkdirSync(home, { mode: 0o700 });
+    daemon = await startDaemon({ home, args: ['--reaper-interval-ms', '0'] });
+    // A session that writes nothing to disk: it must keep going throughout.
+    const other = await daemon.client.spawnPipe({ argv: ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.02; done'] });
+    // A service that writes until its log cannot take more, then says so in a file off the full disk
+    // (its own stderr log is full too) and keeps running.
+    scratch = makeTempHome('rp-ff-');
+    const report = path.join(scratch, 'writer.report');
+    await daemon.client.startService({
+      name: 'writer', cmd: ['python3', '-c', [
+        'import sys, time',
+        'line = b"x" * 4095 + b"\\n"',
+        'try:',
+        '    while True: sys.stdout.buffer.write(line); sys.stdout.flush()',
+        'except OSError as e:',
+        `    open(${JSON.stringify(report)}, "w").write("log full: " + e.strerror)`,
+        'time.sleep(600)',
+      ].join('\n')], minUptimeMs: 10, logMaxBytes: 64 * 1024 * 1024,
+    });
+    const tee = await daemon.client.spawnPipe({ argv: ['sh', '-c', 'head -c 2000000 /dev/zero; exec sleep 600'] });
+    const teeFile = path.join(home, 'tee.bin');
+    const handle = await daemon.client.registerSessionTee({ sessionId: tee.sessionId, sessionKind: 'pipe', filePath: teeFile });
+
+    // Fill whatever is left; both writers hit ENOSPC (the service may have filled it first).
+    fillDisk(path.join(home, 'filler'));
+    await waitFor(async () => (await daemon!.client.getSessionTeeStatus(tee.sessionId, 'pipe', handle)).disconnected, 'the tee to stop on ENOSPC', 15_000);
+    await waitFor(() => fs.existsSync(report) && fs.readFileSync(report, 'utf8').includes('No space left'), 'the service to see its log full', 15_000);
+
+    // The service run itself is still up (its log failing is its own business); the daemon answers.
+    const writer = await daemon.client.describeService('writer');
+    expect(writer.status).toBe('online');
+    expect(writer.restartCount).toBe(0);
+    expect((await daemon.client.ping()).serverTimeMs).toBeGreaterThan(0);
+    expect((await daemon.client.status()).activeConnections).toBeGreaterThanOrEqual(1);
+    // The other session keeps producing: its output still grows after the disk filled.
+    const ticksNow = async () => {
+      const b = await daemon!.client.backlog(other.sessionId);
+      const m = /tick (\d+)\n$/.exec(Buffer.from(b.backlog).toString());
+      return m ? Number(m[1]) : 0;
+    };
+    const t0 = await ticksNow();
+    await waitFor(async () => (await ticksNow()) >= t0 + 10, 'the other session to keep producing output');
+    const [teeInfo] = (await daemon.client.listPipes()).filter((s) => s.sessionId === tee.sessionId);
+    expect(teeInfo.exited).toBe(false);
+    await daemon.client.stopService('writer');
+    await daemon.client.terminate(other.sessionId);
+    await daemon.client.terminate(tee.sessionId);
+  });
+});
