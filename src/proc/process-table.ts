@@ -230,3 +230,24 @@ export function bootTimeSeconds(): number {
 export function startTicksToEpochSeconds(startTicks: number): number {
   return bootTimeSeconds() + startTicks / clockTicksPerSecond();
 }
+
+/**
+ * Live session leaders (pid = session id) whose environment holds every one of `entries`
+ * ("KEY=VALUE"). Used at daemon start to find a service run the last daemon spawned but died
+ * before recording. Processes of other users (environ unreadable) are skipped.
+ */
+export function findSessionLeadersWithEnv(entries: string[]): ProcStat[] {
+  const found: ProcStat[] = [];
+  for (const [pid, stat] of readLiveProcessTable()) {
+    if (stat.session !== pid) continue;
+    let environ: string;
+    try {
+      environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    const vars = new Set(environ.split('\0'));
+    if (entries.every((e) => vars.has(e))) found.push(stat);
+  }
+  return found;
+}

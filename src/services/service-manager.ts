@@ -10,7 +10,7 @@ import { RUNNING_STATUSES, Service, type ServiceHost } from './service';
 import type { MetricSample } from '../metrics/metrics';
 import { dependentsOf, findCycle, startLevels, type DependencyGraph } from './dependency-order';
 import { logPathsOf, type LogPaths } from './log-files';
-import { isSameProcessAlive } from '../proc/process-table';
+import { findSessionLeadersWithEnv, isSameProcessAlive, startTicksToEpochSeconds } from '../proc/process-table';
 import { LogRotator } from './log-rotator';
 import { readSnapshot, writeSnapshot, SNAPSHOT_FILE, type SnapshotEntry } from './snapshot';
 import { retryAfterEnospc } from '../daemon/emergency-reserve';
@@ -36,6 +36,9 @@ export class ServiceManager {
     const cfg = state.config;
     const baseEnv: NodeJS.ProcessEnv = { ...process.env };
     for (const { key, value } of cfg.defaultEnv) baseEnv[key] = value;
+    // Tags every run with its scope (the service's id is added per run): a daemon that died
+    // between spawning a run and recording its pid can still find that run (recoverUnrecordedRun).
+    baseEnv.RUNPM_SERVICE_SCOPE = cfg.paths.scopeHash;
     this.host = {
       log: state.log,
       baseEnv: () => baseEnv,
@@ -106,7 +109,8 @@ export class ServiceManager {
     const toRestart: Service[] = [];
     for (const row of this.store.loadAll()) {
       const svc = this.add(row);
-      const alive = row.pid !== 0 && isSameProcessAlive(row.pid, row.startTime);
+      let alive = row.pid !== 0 && isSameProcessAlive(row.pid, row.startTime);
+      if (!alive && row.desired === 'online') alive = this.recoverUnrecordedRun(row);
       if (alive && row.desired === 'online' && RUNNING_STATUSES.has(row.status)) {
         svc.adopt();
         this.state.log.info(`service ${row.name}: re-adopted pid ${row.pid}`);
@@ -130,6 +134,21 @@ export class ServiceManager {
     if (toRestart.length > 0) {
       void this.startInOrder(toRestart.map((s) => s.name), true, true).catch((err) => this.state.log.error(`restarting services after a daemon crash: ${(err as Error).message}`));
     }
+  }
+
+  /**
+   * The recorded run is gone, but the last daemon may have spawned a newer one and died before
+   * writing its pid: a live session leader tagged with this scope and service id is that run.
+   * Adopting it (instead of spawning) is what keeps a crash from doubling the service.
+   */
+  private recoverUnrecordedRun(row: ServiceRow): boolean {
+    const runs = findSessionLeadersWithEnv([`RUNPM_SERVICE_SCOPE=${this.state.config.paths.scopeHash}`, `RUNPM_SERVICE_ID=${row.id}`]);
+    if (runs.length === 0) return false;
+    const newest = runs.reduce((a, b) => (b.startTicks > a.startTicks ? b : a));
+    this.state.log.warn(`service ${row.name}: found run pid ${newest.pid} that the last daemon did not record; adopting it`);
+    Object.assign(row, { pid: newest.pid, startTime: newest.startTicks, lastStartedAt: startTicksToEpochSeconds(newest.startTicks) * 1000 });
+    if (row.status === 'waiting' || !RUNNING_STATUSES.has(row.status)) row.status = 'starting';
+    return true;
   }
 
   /** ServiceStart: defines (or redefines a stopped) service and starts it after its dependencies. */

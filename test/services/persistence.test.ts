@@ -123,6 +123,30 @@ describe('daemon crash', () => {
     expect(await d2.client.stopService('gamma')).toBe(1);
     expect(isAlive(before.get('gamma')!.pid)).toBe(false);
   });
+
+  it('adopts a run the crashed daemon spawned but never recorded, instead of starting a second one', async () => {
+    const home = makeTempHome();
+    const d1 = await daemonAt(home);
+    await d1.client.startService(counter('orphan'));
+    const run = await d1.client.describeService('orphan');
+    strayPids.push(run.pid);
+    d1.proc.kill('SIGKILL');
+    await d1.exited;
+    // The crash window: the run exists, the database does not know its pid.
+    const Sqlite = require('better-sqlite3') as typeof import('better-sqlite3');
+    const db = new Sqlite(d1.paths.dbPath);
+    db.prepare('UPDATE services SET pid = 0, start_time = 0 WHERE name = ?').run('orphan');
+    db.close();
+    const d2 = await daemonAt(home);
+    const after = await d2.client.describeService('orphan');
+    expect(after.pid).toBe(run.pid);
+    expect(after.restartCount).toBe(0);
+    expect(processesWith(`marker-orphan-${process.pid}`)).toEqual([run.pid]);
+    expect(fs.readFileSync(d2.paths.daemonLogPath, 'utf8')).toContain(`found run pid ${run.pid} that the last daemon did not record`);
+    // It is supervised like any adopted run: stopping it kills it.
+    expect(await d2.client.stopService('orphan')).toBe(1);
+    expect(isAlive(run.pid)).toBe(false);
+  });
 });
 
 describe('save and resurrect', () => {
