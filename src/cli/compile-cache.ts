@@ -6,7 +6,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
-import { createHash } from 'node:crypto';
 import Module = require('node:module');
 
 /** Header before the V8 data: the source file's mtimeMs and size, as two float64s. */
@@ -52,7 +51,7 @@ export function installCompileCache(distDir: string): void {
     } catch {
       return originalCompile.call(this, content, filename);
     }
-    const cacheFile = path.join(cacheDir, `${createHash('sha1').update(filename).digest('hex').slice(0, 20)}.bin`);
+    const cacheFile = path.join(cacheDir, `${cacheNameOf(filename)}.bin`);
     let cachedData: Buffer | undefined;
     try {
       const stored = fs.readFileSync(cacheFile);
@@ -91,4 +90,19 @@ function makeRequire(M: ModuleStatics, mod: InternalModule): NodeJS.Require {
   req.cache = M._cache as NodeJS.Require['cache'];
   req.extensions = M._extensions as NodeJS.Require['extensions'];
   return req;
+}
+
+/**
+ * The cache file's name for a module path: two 32-bit FNV-1a hashes (different seeds) in hex.
+ * Plain arithmetic, so the CLI does not load node:crypto (and the streams it pulls in) to start.
+ */
+export function cacheNameOf(filename: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ filename.length;
+  for (let i = 0; i < filename.length; i++) {
+    const c = filename.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x0100019d) >>> 0;
+  }
+  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0') + filename.length.toString(16);
 }

@@ -34,6 +34,8 @@ export class FrameDecoder {
   private state: DecoderState = 'READ_LENGTH';
   private bodyLength = 0;
   private failed = false;
+  /** Set while pushTransient() runs: the chunk is reused by the caller, so whatever is kept is copied. */
+  private transient: Buffer | null = null;
 
   constructor(
     private readonly onFrame: (body: Buffer) => void,
@@ -67,6 +69,22 @@ export class FrameDecoder {
     }
   }
 
+  /**
+   * Like push(), for a chunk its owner overwrites after this call (a socket's `onread` buffer):
+   * every body handed out and every byte kept for a later frame is copied out of it, once.
+   */
+  pushTransient(chunk: Buffer): void {
+    this.transient = chunk;
+    try {
+      this.push(chunk);
+    } finally {
+      this.transient = null;
+      const last = this.chunks.length - 1;
+      // Only the last held chunk can still point into the caller's buffer.
+      if (last >= 0 && this.chunks[last].buffer === chunk.buffer) this.chunks[last] = Buffer.from(this.chunks[last]);
+    }
+  }
+
   /** Bytes held while waiting for the rest of a frame. */
   get pendingBytes(): number {
     return this.buffered;
@@ -85,11 +103,11 @@ export class FrameDecoder {
     if (n === 0) return Buffer.alloc(0);
     if (first.length === n) {
       this.chunks.shift();
-      return first;
+      return this.ownBytes(first);
     }
     if (first.length > n) {
       this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
+      return this.ownBytes(first.subarray(0, n));
     }
     const out = Buffer.allocUnsafe(n);
     let offset = 0;
@@ -102,6 +120,16 @@ export class FrameDecoder {
       else this.chunks[0] = head.subarray(take);
     }
     return out;
+  }
+
+  /** A view that may outlive this push: copied when it lies in a transient chunk. */
+  private ownBytes(view: Buffer): Buffer {
+    const t = this.transient;
+    if (t === null || view.buffer !== t.buffer) return view;
+    // Small copies come from Node's pool; big bodies get their own memory (nothing pinned).
+    const copy = view.length < 4096 ? Buffer.allocUnsafe(view.length) : Buffer.allocUnsafeSlow(view.length);
+    view.copy(copy);
+    return copy;
   }
 }
 
@@ -132,4 +160,23 @@ export function encodeBytesFieldFrame(fieldNumber: number, payload: Uint8Array):
   frame[at++] = v;
   frame.set(payload, at);
   return frame;
+}
+
+/**
+ * The inverse of encodeBytesFieldFrame for a body: when the body is exactly one length-delimited
+ * field with this one-byte tag, a view of its payload (no copy); otherwise null (decode it normally).
+ */
+export function bytesFieldView(body: Buffer, tag: number): Buffer | null {
+  if (body.length < 2 || body[0] !== tag) return null;
+  let length = 0;
+  let scale = 1;
+  let at = 1;
+  for (;;) {
+    if (at >= body.length || at > 5) return null;
+    const b = body[at++];
+    length += (b & 0x7f) * scale;
+    if (b < 0x80) break;
+    scale *= 128;
+  }
+  return at + length === body.length ? body.subarray(at) : null;
 }
