@@ -70,7 +70,9 @@ export class PipeAttachment implements AsyncIterable<PipeFrame> {
   readonly backlogTruncated: boolean;
 
   constructor(response: ResponseOutput<'attachPipeStream'>, private readonly frames: FrameStream) {
-    this.backlog = Buffer.from(response.backlog);
+    // A view of the decoded response (protobufjs hands bytes out as views of the frame): no copy.
+    const b = response.backlog;
+    this.backlog = Buffer.from(b.buffer, b.byteOffset, b.length);
     this.bytesMissed = Number(response.bytesMissed);
     this.backlogTruncated = response.backlogTruncated;
   }

@@ -34,8 +34,11 @@ export class FrameDecoder {
   private state: DecoderState = 'READ_LENGTH';
   private bodyLength = 0;
   private failed = false;
-  /** Set while pushTransient() runs: the chunk is reused by the caller, so whatever is kept is copied. */
-  private transient: Buffer | null = null;
+  /** pushTransient() state: the header bytes so far, and the body being filled (one copy per byte). */
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFill = 0;
+  private body: Buffer | null = null;
+  private bodyFill = 0;
 
   constructor(
     private readonly onFrame: (body: Buffer) => void,
@@ -52,12 +55,7 @@ export class FrameDecoder {
       if (this.state === 'READ_LENGTH') {
         if (this.buffered < FRAME_HEADER_BYTES) return;
         const length = this.consume(FRAME_HEADER_BYTES).readUInt32BE(0);
-        if (length > this.maxFrameBytes) {
-          this.failed = true;
-          this.chunks = [];
-          this.buffered = 0;
-          throw new WireError('ERR_FRAME_TOO_LARGE', `frame length ${length} exceeds the limit of ${this.maxFrameBytes} bytes`);
-        }
+        this.checkLength(length);
         this.bodyLength = length;
         this.state = 'READ_BODY';
       }
@@ -70,24 +68,41 @@ export class FrameDecoder {
   }
 
   /**
-   * Like push(), for a chunk its owner overwrites after this call (a socket's `onread` buffer):
-   * every body handed out and every byte kept for a later frame is copied out of it, once.
+   * Like push(), for a chunk its owner overwrites after this call (a socket's `onread` buffer): each
+   * body is allocated once its length is known and filled straight from the chunks, so every byte is
+   * copied exactly once however the frames and reads line up. Use either push() or this on a decoder.
    */
   pushTransient(chunk: Buffer): void {
-    this.transient = chunk;
-    try {
-      this.push(chunk);
-    } finally {
-      this.transient = null;
-      const last = this.chunks.length - 1;
-      // Only the last held chunk can still point into the caller's buffer.
-      if (last >= 0 && this.chunks[last].buffer === chunk.buffer) this.chunks[last] = Buffer.from(this.chunks[last]);
+    let at = 0;
+    while (at < chunk.length && !this.failed) {
+      if (this.body === null) {
+        const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - at);
+        chunk.copy(this.header, this.headerFill, at, at + take);
+        at += take;
+        this.headerFill += take;
+        if (this.headerFill < FRAME_HEADER_BYTES) return;
+        this.headerFill = 0;
+        const length = this.header.readUInt32BE(0);
+        this.checkLength(length);
+        // Small bodies come from Node's pool; big ones get their own memory (nothing else pinned).
+        this.body = length < 4096 ? Buffer.allocUnsafe(length) : Buffer.allocUnsafeSlow(length);
+        this.bodyFill = 0;
+      }
+      const take = Math.min(this.body.length - this.bodyFill, chunk.length - at);
+      chunk.copy(this.body, this.bodyFill, at, at + take);
+      at += take;
+      this.bodyFill += take;
+      if (this.bodyFill === this.body.length) {
+        const body = this.body;
+        this.body = null;
+        this.onFrame(body);
+      }
     }
   }
 
   /** Bytes held while waiting for the rest of a frame. */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.buffered + this.headerFill + this.bodyFill;
   }
 
   /** Stops decoding; later pushes are ignored. */
@@ -95,6 +110,16 @@ export class FrameDecoder {
     this.failed = true;
     this.chunks = [];
     this.buffered = 0;
+    this.body = null;
+    this.headerFill = 0;
+    this.bodyFill = 0;
+  }
+
+  /** Fails the decoder (ERR_FRAME_TOO_LARGE) before any of an oversize body is buffered. */
+  private checkLength(length: number): void {
+    if (length <= this.maxFrameBytes) return;
+    this.stop();
+    throw new WireError('ERR_FRAME_TOO_LARGE', `frame length ${length} exceeds the limit of ${this.maxFrameBytes} bytes`);
   }
 
   private consume(n: number): Buffer {
@@ -103,11 +128,11 @@ export class FrameDecoder {
     if (n === 0) return Buffer.alloc(0);
     if (first.length === n) {
       this.chunks.shift();
-      return this.ownBytes(first);
+      return first;
     }
     if (first.length > n) {
       this.chunks[0] = first.subarray(n);
-      return this.ownBytes(first.subarray(0, n));
+      return first.subarray(0, n);
     }
     const out = Buffer.allocUnsafe(n);
     let offset = 0;
@@ -120,16 +145,6 @@ export class FrameDecoder {
       else this.chunks[0] = head.subarray(take);
     }
     return out;
-  }
-
-  /** A view that may outlive this push: copied when it lies in a transient chunk. */
-  private ownBytes(view: Buffer): Buffer {
-    const t = this.transient;
-    if (t === null || view.buffer !== t.buffer) return view;
-    // Small copies come from Node's pool; big bodies get their own memory (nothing pinned).
-    const copy = view.length < 4096 ? Buffer.allocUnsafe(view.length) : Buffer.allocUnsafeSlow(view.length);
-    view.copy(copy);
-    return copy;
   }
 }
 
