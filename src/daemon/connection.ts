@@ -250,9 +250,9 @@ class ConnectionStream implements StreamChannel {
     return this.socket.write(encodeFrame(body));
   }
 
-  writeEncodedFrame(frame: Buffer): boolean {
+  writeEncodedFrame(frame: Buffer, onFlushed?: () => void): boolean {
     if (this.closed || this.socket.destroyed) return false;
-    return this.socket.write(frame);
+    return this.socket.write(frame, onFlushed ? () => onFlushed() : undefined);
   }
 
   onInput(listener: (body: Buffer) => void): void {

@@ -148,21 +148,35 @@ export class FrameDecoder {
   }
 }
 
+/** Bytes a bytes-field frame of this payload takes: prefix, tag, length varint, payload. */
+export function bytesFieldFrameLength(fieldNumber: number, payloadLength: number): number {
+  let varintBytes = 1;
+  for (let v = payloadLength; v >= 0x80; v = Math.floor(v / 128)) varintBytes++;
+  const tag = (fieldNumber << 3) | 2;
+  return FRAME_HEADER_BYTES + (tag < 0x80 ? 1 : 2) + varintBytes + payloadLength;
+}
+
 /**
  * A complete frame (length prefix included) whose body is a protobuf message holding one bytes
  * field: what PipeStreamFrame.bytes and PtyStreamFrame.output are. One allocation, one copy of
  * the payload (the attach pump's hot path); equal to encodeFrame(Message.encode({field: payload})).
  */
 export function encodeBytesFieldFrame(fieldNumber: number, payload: Uint8Array): Buffer {
+  return encodeBytesFieldFrameInto(Buffer.allocUnsafe(bytesFieldFrameLength(fieldNumber, payload.length)), fieldNumber, payload);
+}
+
+/**
+ * encodeBytesFieldFrame into the start of `target` (at least bytesFieldFrameLength() long, e.g. a
+ * pooled buffer); returns the frame as a view of target.
+ */
+export function encodeBytesFieldFrameInto(target: Buffer, fieldNumber: number, payload: Uint8Array): Buffer {
+  const frameLength = bytesFieldFrameLength(fieldNumber, payload.length);
+  if (target.length < frameLength) throw new RangeError(`frame needs ${frameLength} bytes, target has ${target.length}`);
   const tag = (fieldNumber << 3) | 2;
-  let varintBytes = 1;
-  for (let v = payload.length; v >= 0x80; v = Math.floor(v / 128)) varintBytes++;
-  const tagBytes = tag < 0x80 ? 1 : 2;
-  const bodyLength = tagBytes + varintBytes + payload.length;
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyLength);
-  frame.writeUInt32BE(bodyLength, 0);
+  const frame = target.subarray(0, frameLength);
+  frame.writeUInt32BE(frameLength - FRAME_HEADER_BYTES, 0);
   let at = FRAME_HEADER_BYTES;
-  if (tagBytes === 1) frame[at++] = tag;
+  if (tag < 0x80) frame[at++] = tag;
   else {
     frame[at++] = (tag & 0x7f) | 0x80;
     frame[at++] = tag >> 7;

@@ -63,7 +63,7 @@ describe('bench harness smoke run', () => {
     expect(report.figures).toEqual([expect.objectContaining({ name: 'scale' })]);
     expect(report.figures[0].error).toBeUndefined();
     const ids = report.results.map((r) => r.id);
-    for (const id of ['scale.backlog_first_live_byte', 'scale.list_many', 'scale.rss.idle', 'scale.rss.per_idle_session',
+    for (const id of ['scale.backlog_first_live_byte', 'scale.list_many', 'scale.rss.per_idle_session',
       'scale.rss.full_rings', 'scale.busy_aggregate']) {
       const row = report.results.find((r) => r.id === id);
       expect(row, `row ${id} (have ${ids.join(', ')})`).toBeDefined();
