@@ -51,17 +51,22 @@ export function commandWordOf(argv: readonly string[]): string | null {
 
 /** The program with every family, or (given argv) only the family owning its command word. */
 export function buildProgram(argv?: readonly string[]): Command {
+  const word = argv ? commandWordOf(argv) : null;
+  const askedVersion = argv !== undefined && argv.some((a) => a === '-V' || a === '--version');
   const program = new Command('runpm')
-    .description('running-process: detachable sessions, process registry and services')
-    .version(packageVersion(), '-V, --version')
+    .description('running-process: detachable sessions, process registry and services');
+  // Reading package.json costs a start ~1 ms: only for help, --version, or no command at all.
+  if (word === null || askedVersion || argv === undefined || !COMMAND_FAMILIES.some((f) => f.words.includes(word))) {
+    program.version(packageVersion(), '-V, --version');
+  }
+  program
     .option('--scope <name>', 'daemon scope (default: $RUNPM_SCOPE or "default")')
     .option('--home <dir>', 'keep the scope under DIR/<scope>/ (default: $RUNPM_HOME)')
     .option('--socket <path>', 'daemon socket path')
     .option('--json', 'machine-readable output', false);
-  const word = argv ? commandWordOf(argv) : null;
   const owner = word === null ? undefined : COMMAND_FAMILIES.find((f) => f.words.includes(word));
   // `runpm --version` alone needs no family at all.
-  const versionOnly = word === null && argv !== undefined && argv.some((a) => a === '-V' || a === '--version');
+  const versionOnly = word === null && askedVersion;
   for (const family of owner ? [owner] : versionOnly ? [] : COMMAND_FAMILIES) family.load()(program);
   return program;
 }

@@ -41,5 +41,9 @@ describe('runpm command routing', () => {
     expect(buildProgram(['--help']).commands.length).toBe(all);
     expect(buildProgram(['nonesuch']).commands.length).toBe(all);
     expect(buildProgram(['--version']).commands.length).toBe(0);
+    // The version (a package.json read) is set up only where it can be asked for.
+    expect(buildProgram(['--version']).version()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(buildProgram(['--help']).version()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(buildProgram(['list']).version()).toBeUndefined();
   });
 });
