@@ -1,7 +1,10 @@
-// Small statistics and timing helpers shared by the figure modules of `npm run bench`.
-// Pure functions plus wall-clock process timing; nothing here lives beyond one call.
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+// Small statistics and timing helpers shared by the figure modules of `npm run bench`: pure
+// functions, wall-clock process timing, and the measuring routines several figures share (the
+// attached `cat` throughput run, RSS). Nothing here lives beyond one call.
+import * as fs from 'node:fs';
+import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import type { BenchResult } from './harness';
+import type { DaemonClient } from '../src/client';
 
 /** The p-th percentile (0..100) of samples, nearest-rank on a sorted copy; NaN when empty. */
 export function percentile(samples: readonly number[], p: number): number {
@@ -66,4 +69,80 @@ export function ratioRow(
 ): BenchResult {
   const ratio = row.value / baseline.value;
   return { ...row, baseline, ratio, ...(maxRatio === null ? {} : { met: ratio <= maxRatio }) };
+}
+
+/** Writes an mb-MiB file of a fixed byte pattern (the input of the `cat` throughput figures). */
+export function writePatternFile(file: string, mb: number): number {
+  const block = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff;
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let i = 0; i < mb; i++) fs.writeSync(fd, block);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return mb * block.length;
+}
+
+/** One attached `cat` run: what the reader got, what it was told it missed, and the seconds taken. */
+export interface CatRun {
+  sessionId: string;
+  secs: number;
+  gotBytes: number;
+  missedBytes: number;
+}
+
+/**
+ * The throughput routine the pipe-session and tee figures share: a pipe session runs `cat FILE`
+ * once told "go" (so the reader is attached before the first byte), `prepare` runs before the
+ * attach (e.g. registers a tee), and the clock runs from "go" to the stream's terminal frame.
+ * The session is left for the caller to inspect and purge.
+ */
+export async function attachedCatRun(client: DaemonClient, file: string, prepare?: (sessionId: string) => Promise<void>): Promise<CatRun> {
+  const { sessionId } = await client.spawnPipe({ argv: ['sh', '-c', 'read go; exec cat "$0"', file] });
+  if (prepare) await prepare(sessionId);
+  const att = await client.attachPipe(sessionId);
+  const started = process.hrtime.bigint();
+  await client.writeStdin(sessionId, 'go\n');
+  let gotBytes = 0;
+  let missedBytes = 0;
+  for await (const f of att) {
+    if (f.kind === 'bytes') gotBytes += f.data.length;
+    else if (f.kind === 'missed') missedBytes += f.bytes;
+    else break;
+  }
+  return { sessionId, secs: Number(process.hrtime.bigint() - started) / 1e9, gotBytes, missedBytes };
+}
+
+/** Raw floor of the `cat` figures: the same cat read straight from its pipe; MiB/s. */
+export async function rawCatMiBs(file: string, bytes: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  let got = 0;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('cat', [file], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout!.on('data', (c: Buffer) => (got += c.length));
+    child.once('error', reject);
+    child.once('close', () => resolve());
+  });
+  if (got !== bytes) throw new Error(`raw cat read ${got} of ${bytes} bytes`);
+  return bytes / (1024 * 1024) / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+/** Resident set size of a process in MB, from /proc (NaN where there is no /proc or no process). */
+export function rssMb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resolves once cond() is true, polling every intervalMs; rejects naming `what` after timeoutMs. */
+export async function pollUntil(cond: () => boolean | Promise<boolean>, what: string, timeoutMs: number, intervalMs = 10): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
 }

@@ -9,7 +9,7 @@ import { REPO_ROOT } from './bench-daemon';
 import { completeRow, formatTable, renderSvg, toJson, type RunReport } from './report';
 
 /** Figures run in this order; any other figure module follows, alphabetically. */
-const FIGURE_ORDER = ['core', 'pipe-sessions', 'pty-sessions', 'tee', 'services'];
+const FIGURE_ORDER = ['core', 'pipe-sessions', 'pty-sessions', 'tee', 'services', 'scale'];
 const USAGE = `usage: npm run bench -- [--quick | --smoke] [--only NAME[,NAME...]] [--out DIR]
   --quick       fewer iterations: the whole run takes under a minute
   --smoke       tiniest counts (the harness's own test); implies --only core unless --only is given

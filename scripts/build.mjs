@@ -13,14 +13,20 @@ const genJs = join(root, 'src', 'gen', 'daemon.js');
 const genDts = join(root, 'src', 'gen', 'daemon.d.ts');
 // The same code without JSDoc (about 40% smaller): what dist/ runs, so every runpm start reads less.
 const genRuntimeJs = join(root, 'src', 'gen', 'daemon.runtime.js');
-const PBJS_FLAGS = ['-t', 'static-module', '-w', 'commonjs', '--force-number', '--no-verify', '--no-delimited'];
+// The generated code requires protobufjs's one-file build of its minimal runtime: one module to
+// load at every runpm start instead of a dozen (src/wire/protobuf-config.ts configures the same one).
+const PBJS_RUNTIME = 'protobufjs/dist/minimal/protobuf.js';
+const PBJS_FLAGS = ['-t', 'static-module', '-w', 'commonjs', '--dependency', PBJS_RUNTIME, '--force-number', '--no-verify', '--no-delimited'];
 
 function run(cmd, args) {
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 }
 
+/** True when output is missing or older than input or than this script (whose flags shape it). */
 function isStale(output, input) {
-  return !existsSync(output) || statSync(output).mtimeMs < statSync(input).mtimeMs;
+  if (!existsSync(output)) return true;
+  const built = statSync(output).mtimeMs;
+  return built < statSync(input).mtimeMs || built < statSync(fileURLToPath(import.meta.url)).mtimeMs;
 }
 
 mkdirSync(dirname(genJs), { recursive: true });

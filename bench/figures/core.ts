@@ -1,12 +1,12 @@
 // Core figures: PING round trip through the client library next to a raw unix-socket echo of
-// the same frame size, and the wall time of `runpm daemon ping` / `runpm --version` next to
-// `node -e ''` (and `pm2 ping` when pm2 is installed). One daemon lives for the figure's run.
+// the same frame size, and the wall time of `runpm daemon ping` / `runpm list` / `runpm --version`
+// next to `node -e ''` (and `pm2 ping` / `pm2 jlist` when pm2 is installed). One daemon lives for the figure's run.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { BenchFigure, BenchOptions, BenchResult } from '../harness';
-import { median, percentile, ratioRow, summarize, timeProcessesInterleaved } from '../measure';
+import { median, percentile, ratioRow, rssMb, summarize, timeProcessesInterleaved } from '../measure';
 import { REPO_ROOT, RUNPM, startBenchDaemon } from '../bench-daemon';
 import { encodeFrame } from '../../src/wire/frame';
 import { encodeRequest } from '../../src/wire/envelope';
@@ -105,16 +105,6 @@ function pingFrame(): Buffer {
   }));
 }
 
-/** Resident set size of a process in MB, from /proc (NaN where there is no /proc). */
-function rssMb(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
 async function measurePing(opts: BenchOptions, counts: Counts, client: DaemonClient): Promise<BenchResult[]> {
   const echoPath = path.join(opts.workDir, 'echo.sock');
   const echo = await startEchoServer(echoPath);
@@ -153,28 +143,41 @@ async function measurePing(opts: BenchOptions, counts: Counts, client: DaemonCli
 function measureCli(counts: Counts, env: NodeJS.ProcessEnv): BenchResult[] {
   const node = { command: process.execPath, args: ['-e', ''] };
   const ping = { command: process.execPath, args: [RUNPM, 'daemon', 'ping'], opts: { env } };
+  const list = { command: process.execPath, args: [RUNPM, 'list'], opts: { env } };
   const version = { command: process.execPath, args: [RUNPM, '--version'], opts: { env } };
-  const [nodeMs, pingMs, versionMs] = timeProcessesInterleaved([node, ping, version], counts.cliRuns, counts.cliWarmups);
+  const [nodeMs, pingMs, listMs, versionMs] = timeProcessesInterleaved([node, ping, list, version], counts.cliRuns, counts.cliWarmups);
   const nodeBase = { label: "node -e ''", value: median(nodeMs), unit: 'ms' };
   return [
     ratioRow({ id: 'cli.ping', label: '`runpm daemon ping` wall time', unit: 'ms', ...summarize(pingMs), target: '<= 1.6x' }, nodeBase, 1.6),
+    ratioRow({ id: 'cli.list', label: '`runpm list` wall time (no services)', unit: 'ms', ...summarize(listMs), target: '<= 1.6x' }, nodeBase, 1.6),
     ratioRow({ id: 'cli.version', label: '`runpm --version` wall time', unit: 'ms', ...summarize(versionMs), target: '<= 1.6x' }, nodeBase, 1.6),
   ];
 }
 
-/** `runpm daemon ping` next to `pm2 ping` (its daemon already up), when pm2 is installed. */
-function measurePm2(opts: BenchOptions, counts: Counts, env: NodeJS.ProcessEnv): BenchResult {
-  const row = { id: 'cli.ping.pm2', label: '`runpm daemon ping` vs `pm2 ping`', unit: 'ms', target: '<= 0.6x' };
+/**
+ * `runpm daemon ping` next to `pm2 ping` and `runpm list` next to `pm2 jlist` (no apps; pm2's
+ * daemon already up), when pm2 is installed. pm2 runs under a temporary PM2_HOME, killed after.
+ */
+function measurePm2(opts: BenchOptions, counts: Counts, env: NodeJS.ProcessEnv): BenchResult[] {
+  const pingRow = { id: 'cli.ping.pm2', label: '`runpm daemon ping` vs `pm2 ping`', unit: 'ms', target: '<= 0.6x' };
+  const listRow = { id: 'cli.list.pm2', label: '`runpm list` vs `pm2 jlist` (no services)', unit: 'ms', target: '<= 0.6x' };
   const pm2 = path.join(REPO_ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
-  if (!fs.existsSync(pm2)) return { ...row, value: NaN, note: 'pm2 not installed (node_modules/pm2): peer not measured' };
+  if (!fs.existsSync(pm2)) {
+    const note = 'pm2 not installed (node_modules/pm2): peer not measured';
+    return [{ ...pingRow, value: NaN, note }, { ...listRow, value: NaN, note }];
+  }
   const pm2Env = { ...process.env, PM2_HOME: path.join(opts.workDir, 'pm2-home') };
-  const pm2Ping = { command: process.execPath, args: [pm2, 'ping'], opts: { env: pm2Env } };
-  const runpmPing = { command: process.execPath, args: [RUNPM, 'daemon', 'ping'], opts: { env } };
+  const at = (args: string[], e: NodeJS.ProcessEnv) => ({ command: process.execPath, args, opts: { env: e } });
   try {
-    const [pm2Ms, runpmMs] = timeProcessesInterleaved([pm2Ping, runpmPing], counts.cliRuns, Math.max(1, counts.cliWarmups));
-    return ratioRow({ ...row, ...summarize(runpmMs) }, { label: 'pm2 ping', value: median(pm2Ms), unit: 'ms' }, 0.6);
+    const [pm2PingMs, runpmPingMs, pm2JlistMs, runpmListMs] = timeProcessesInterleaved(
+      [at([pm2, 'ping'], pm2Env), at([RUNPM, 'daemon', 'ping'], env), at([pm2, 'jlist'], pm2Env), at([RUNPM, 'list'], env)],
+      counts.cliRuns, Math.max(1, counts.cliWarmups));
+    return [
+      ratioRow({ ...pingRow, ...summarize(runpmPingMs) }, { label: 'pm2 ping', value: median(pm2PingMs), unit: 'ms' }, 0.6),
+      ratioRow({ ...listRow, ...summarize(runpmListMs) }, { label: 'pm2 jlist', value: median(pm2JlistMs), unit: 'ms' }, 0.6),
+    ];
   } finally {
-    timeProcessesInterleaved([{ command: process.execPath, args: [pm2, 'kill'], opts: { env: pm2Env } }], 1, 0);
+    timeProcessesInterleaved([at([pm2, 'kill'], pm2Env)], 1, 0);
   }
 }
 
@@ -187,7 +190,7 @@ export const figure: BenchFigure = {
       const idleRss = rssMb(daemon.proc.pid!);
       const rows = await measurePing(opts, counts, daemon.client);
       rows.push(...measureCli(counts, daemon.env));
-      if (!opts.smoke) rows.push(measurePm2(opts, counts, daemon.env));
+      if (!opts.smoke) rows.push(...measurePm2(opts, counts, daemon.env));
       rows.push({ id: 'daemon.rss.idle', label: 'daemon RSS, idle (fresh start)', unit: 'MB', value: idleRss,
         target: '<= 60 MB', met: idleRss <= 60 });
       return rows;

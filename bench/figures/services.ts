@@ -1,20 +1,18 @@
 // Services figure: `runpm start` and `runpm list` wall time (1 and 100 services) next to pm2's
-// `start` and `jlist` in the same run, and the daemon's RSS with 100 services next to pm2's
+// `start` and `jlist` in the same run, the LIST RPC from a connected client next to pm2's
+// programmatic list() (100 apps each), and the daemon's RSS with 100 services next to pm2's
 // daemon. pm2 runs under a temporary PM2_HOME and is killed (`pm2 kill`) afterwards.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import type { BenchFigure, BenchOptions, BenchResult } from '../harness';
+import { median, rssMb } from '../measure';
+import { connect } from '../../src/client';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RUNPM = path.join(ROOT, 'bin', 'runpm');
 const PM2_BIN = path.join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
 const MANY = 100;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Runs a node CLI once; returns its wall time in ms (throws with its stderr on failure). */
 function timeCli(bin: string, args: string[], env: NodeJS.ProcessEnv): number {
@@ -23,11 +21,6 @@ function timeCli(bin: string, args: string[], env: NodeJS.ProcessEnv): number {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${path.basename(bin)} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return ms;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 function row(id: string, label: string, runs: number[], unit: string, baseline: { label: string; runs: number[] } | string, target?: (v: number, b: number) => boolean, targetText?: string): BenchResult {
@@ -85,7 +78,7 @@ async function run(opts: BenchOptions): Promise<BenchResult[]> {
     const list1 = Array.from({ length: runs }, () => timeCli(RUNPM, ['list'], env));
     const jlist1 = havePm2 ? Array.from({ length: runs }, () => timeCli(PM2_BIN, ['jlist'], pm2Env)) : [];
     results.push(row('services.list1', '`runpm list` with 1 service, wall time', list1, 'ms',
-      havePm2 ? { label: 'pm2 jlist', runs: jlist1 } : noPm2, (v, b) => v < b, '< pm2 jlist'));
+      havePm2 ? { label: 'pm2 jlist', runs: jlist1 } : noPm2, (v, b) => v <= 0.6 * b, '<= 0.6x'));
     timeCli(RUNPM, ['delete', 'all'], env);
     if (havePm2) timeCli(PM2_BIN, ['delete', 'all'], pm2Env);
 
@@ -97,7 +90,13 @@ async function run(opts: BenchOptions): Promise<BenchResult[]> {
     const listMany = Array.from({ length: runs }, () => timeCli(RUNPM, ['list'], env));
     const jlistMany = havePm2 ? Array.from({ length: runs }, () => timeCli(PM2_BIN, ['jlist'], pm2Env)) : [];
     results.push(row('services.list100', `\`runpm list\` with ${MANY} services, wall time`, listMany, 'ms',
-      havePm2 ? { label: 'pm2 jlist', runs: jlistMany } : noPm2, (v, b) => v < b, '< pm2 jlist'));
+      havePm2 ? { label: 'pm2 jlist', runs: jlistMany } : noPm2, (v, b) => v <= 0.6 * b, '<= 0.6x'));
+
+    const rpcRuns = opts.smoke ? 20 : opts.quick ? 100 : 400;
+    const rpcMs = await timeListRpc(home, rpcRuns);
+    const pm2ListMs = havePm2 ? timePm2ApiList(pm2Env, rpcRuns) : [];
+    results.push(row('services.list_rpc100', `LIST RPC with ${MANY} services from a connected client (median of ${rpcRuns} calls per run)`, rpcMs, 'ms',
+      havePm2 ? { label: "pm2's programmatic list()", runs: pm2ListMs } : noPm2, (v, b) => v <= 0.25 * b, '<= 0.25x'));
 
     const daemonPid = Number(fs.readFileSync(path.join(home, 'bench', 'daemon.sock.pid'), 'utf8'));
     const rss = [rssMb(daemonPid)];
@@ -110,6 +109,58 @@ async function run(opts: BenchOptions): Promise<BenchResult[]> {
     fs.rmSync(home, { recursive: true, force: true });
   }
   return results;
+}
+
+/** Medians (ms) of `runs` LIST RPCs each, over several rounds, from one connected client. */
+async function timeListRpc(home: string, runs: number): Promise<number[]> {
+  const client = await connect({ scope: 'bench', home, autoStart: false, clientName: 'bench services' });
+  try {
+    const rounds: number[] = [];
+    for (let r = 0; r < 6; r++) {
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const t0 = process.hrtime.bigint();
+        const list = await client.listServices();
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (list.length !== MANY) throw new Error(`LIST returned ${list.length} services, expected ${MANY}`);
+      }
+      if (r > 0) rounds.push(median(times)); // round 0 warms up
+    }
+    return rounds;
+  } finally {
+    client.close();
+  }
+}
+
+/** pm2's API in a child (PM2_HOME is read when pm2 loads): per-round medians of `runs` list() calls. */
+function timePm2ApiList(pm2Env: NodeJS.ProcessEnv, runs: number): number[] {
+  const script = `
+const pm2 = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'pm2'))});
+const runs = ${runs}; const rounds = [];
+const med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
+pm2.connect((err) => {
+  if (err) { console.error(String(err)); process.exit(1); }
+  let round = 0; let times = [];
+  const next = () => {
+    const t0 = process.hrtime.bigint();
+    pm2.list((e, list) => {
+      if (e) { console.error(String(e)); process.exit(1); }
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (list.length !== ${MANY}) { console.error('pm2 listed ' + list.length + ' apps'); process.exit(1); }
+      if (times.length < runs) return next();
+      if (round++ > 0) rounds.push(med(times));
+      times = [];
+      if (round < 6) return next();
+      pm2.disconnect();
+      process.stdout.write(JSON.stringify(rounds));
+      process.exit(0);
+    });
+  };
+  next();
+});`;
+  const r = spawnSync(process.execPath, ['-e', script], { env: pm2Env, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`pm2 list() timing failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as number[];
 }
 
 export const figure: BenchFigure = { name: 'services', run };

@@ -2,6 +2,7 @@
 // installed on DaemonClient by declaration merging. PipeAttachment wraps one attach stream.
 import { DaemonClient } from './daemon-client';
 import type { FrameStream } from './stream';
+import { bytesFieldView } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, ResponseOutput } from '../wire/payload';
 
@@ -31,14 +32,22 @@ export interface SpawnPipeOptions {
   holdOutputUntilAttached?: boolean;
 }
 
+/** PipeStreamFrame.bytes: field 1, length-delimited. */
+const PIPE_FRAME_BYTES_TAG = (1 << 3) | 2;
+
 /** One row of listPipes(): every field set (decoded defaults). */
 export type PipeSessionInfo = Decoded<running_process.daemon.v1.PipeSessionInfo>;
 
-/** Decodes one PipeStreamFrame body. */
+/**
+ * Decodes one PipeStreamFrame body. A bytes frame (nearly all of them) is read by hand and its data
+ * is a view of the body, not a copy: the hot path of an attached reader.
+ */
 export function decodePipeFrame(body: Buffer): PipeFrame {
+  const data = bytesFieldView(body, PIPE_FRAME_BYTES_TAG);
+  if (data) return { kind: 'bytes', data };
   const f = pb.PipeStreamFrame.decode(body);
   switch (f.frame) {
-    case 'bytes': return { kind: 'bytes', data: Buffer.from(f.bytes) };
+    case 'bytes': return { kind: 'bytes', data: Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.length) };
     case 'missedBytes': return { kind: 'missed', bytes: Number(f.missedBytes) };
     case 'eof': return { kind: 'eof' };
     case 'exitCode': return { kind: 'exit', code: f.exitCode };
@@ -61,7 +70,9 @@ export class PipeAttachment implements AsyncIterable<PipeFrame> {
   readonly backlogTruncated: boolean;
 
   constructor(response: ResponseOutput<'attachPipeStream'>, private readonly frames: FrameStream) {
-    this.backlog = Buffer.from(response.backlog);
+    // A view of the decoded response (protobufjs hands bytes out as views of the frame): no copy.
+    const b = response.backlog;
+    this.backlog = Buffer.from(b.buffer, b.byteOffset, b.length);
     this.bytesMissed = Number(response.bytesMissed);
     this.backlogTruncated = response.backlogTruncated;
   }

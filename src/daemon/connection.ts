@@ -1,7 +1,7 @@
 // One client connection: frames in, envelopes decoded, requests answered strictly in order,
 // until a streaming request (attach) takes the connection over. Lives until the socket closes.
 import type { Socket } from 'node:net';
-import { FrameDecoder, encodeFrame } from '../wire/frame';
+import { FrameDecoder, encodeFrame, encodeFrameHeader } from '../wire/frame';
 import { decodeRequest, encodeResponse, errorResponse, peekRequestId } from '../wire/envelope';
 import { DaemonError, WireError } from '../wire/errors';
 import { PROTOCOL_VERSION, RequestType, StatusCode, type DaemonRequest, type IDaemonResponse } from '../wire/proto';
@@ -14,6 +14,8 @@ import { handleEnospc } from './emergency-reserve';
 const MAX_QUEUED_REQUESTS = 256;
 /** After a stream ends, how long the peer has to close its side before the socket is destroyed. */
 const STREAM_END_GRACE_MS = 5000;
+/** Response bodies this big are written after their header instead of copied behind it. */
+const SEPARATE_HEADER_MIN_BYTES = 64 * 1024;
 
 interface QueuedRequest {
   body: Buffer;
@@ -210,9 +212,17 @@ export class Connection {
   private respond(response: IDaemonResponse, after: Array<() => void> = []): StatusCode {
     const code = response.code ?? StatusCode.STATUS_CODE_OK;
     if (this.closed) return code;
-    const frame = encodeFrame(encodeResponse(response));
+    const body = encodeResponse(response);
     const callback = after.length > 0 ? () => after.forEach((fn) => fn()) : undefined;
-    const ok = this.socket.write(frame, callback);
+    let ok: boolean;
+    if (body.length < SEPARATE_HEADER_MIN_BYTES) ok = this.socket.write(encodeFrame(body), callback);
+    else {
+      // A big body (an attach backlog) goes out as header + body in one writev: no copy of it.
+      this.socket.cork();
+      this.socket.write(encodeFrameHeader(body.length));
+      ok = this.socket.write(body, callback);
+      this.socket.uncork();
+    }
     // A client that does not read its responses stops being read: memory stays bounded.
     if (!ok) this.pauseReading();
     return code;
@@ -267,9 +277,9 @@ class ConnectionStream implements StreamChannel {
     return this.socket.write(encodeFrame(body));
   }
 
-  writeEncodedFrame(frame: Buffer): boolean {
+  writeEncodedFrame(frame: Buffer, onFlushed?: () => void): boolean {
     if (this.closed || this.socket.destroyed) return false;
-    return this.socket.write(frame);
+    return this.socket.write(frame, onFlushed ? () => onFlushed() : undefined);
   }
 
   onInput(listener: (body: Buffer) => void): void {

@@ -26,8 +26,11 @@ export interface StreamChannel {
   readonly clientLabel: string;
   /** Writes one length-prefixed frame; returns socket.write()'s answer (false = wait for 'drain'). */
   writeFrame(body: Uint8Array): boolean;
-  /** Writes bytes that already are a complete frame (see encodeBytesFieldFrame). */
-  writeEncodedFrame(frame: Buffer): boolean;
+  /**
+   * Writes bytes that already are a complete frame (see encodeBytesFieldFrame). `onFlushed` runs
+   * once the socket is done with the frame's memory (written or failed), e.g. to reuse it.
+   */
+  writeEncodedFrame(frame: Buffer, onFlushed?: () => void): boolean;
   /** Frames the client sends after the response (e.g. PtyInputFrame bodies). */
   onInput(listener: (body: Buffer) => void): void;
   /** Runs once when the socket closes for any reason. */

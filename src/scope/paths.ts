@@ -3,7 +3,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
 
 export const DEFAULT_SCOPE = 'default';
 const SCOPE_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -73,7 +72,11 @@ export function resolveScopePaths(opts: ScopeOptions = {}, env: NodeJS.ProcessEn
     dbPath: path.join(stateDir, 'registry.sqlite3'),
     logsDir: path.join(stateDir, 'logs'),
     daemonLogPath: path.join(stateDir, 'daemon.log'),
-    scopeHash: createHash('sha256').update(`${scope}\0${stateDir}`).digest('hex').slice(0, 16),
+    // A getter: node:crypto is loaded only by who reads it (the daemon), not by every CLI start.
+    get scopeHash(): string {
+      const { createHash } = require('node:crypto') as typeof import('node:crypto');
+      return createHash('sha256').update(`${scope}\0${stateDir}`).digest('hex').slice(0, 16);
+    },
   };
 }
 

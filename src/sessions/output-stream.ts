@@ -2,7 +2,8 @@
 // how far the last attached client got, at most one attachment, and taps (tees). Lives as long as
 // its session is in the session table. Frame encoding is the caller's (AttachFrameCodec), so pipe
 // and PTY attachments share this pump; it never touches protobuf itself.
-import { encodeBytesFieldFrame } from '../wire/frame';
+import { bytesFieldFrameLength, encodeBytesFieldFrame, encodeBytesFieldFrameInto } from '../wire/frame';
+import { MIN_POOLED_FRAME_BYTES, attachFramePool } from './frame-pool';
 import type { StreamChannel } from '../daemon/dispatch';
 import { AlreadyAttachedError } from '../wire/errors';
 import { ByteRing } from '../ring/byte-ring';
@@ -10,7 +11,7 @@ import { TapSet, type StreamTap } from './tap-set';
 
 export type { StreamTap } from './tap-set';
 
-/** Largest byte payload per frame, leaving room for the frame's own header under 64 KiB. */
+/** Largest byte payload per frame (the protocol caps frames at 64 KiB); with its header it fits the 64 KiB pooled size class. */
 export const MAX_ATTACH_CHUNK_BYTES = 64 * 1024 - 16;
 /**
  * Bytes an attachment may leave queued in its socket before waiting for 'drain'. Waiting after
@@ -271,7 +272,7 @@ export class Attachment {
       const r = ring.viewFrom(this.cursor, MAX_ATTACH_CHUNK_BYTES);
       let ok = true;
       if (r.missed > 0) ok = ch.writeFrame(this.codec.missed(r.missed));
-      if (r.bytes.length > 0) ok = ch.writeEncodedFrame(encodeBytesFieldFrame(this.codec.bytesField, r.bytes)) && ok;
+      if (r.bytes.length > 0) ok = this.writeBytesFrame(ch, r.bytes) && ok;
       this.cursor = r.nextOffset;
       this.stream.noteSeen(this, this.cursor);
       if (!ok && ch.socket.writableLength >= ATTACH_SOCKET_BUDGET_BYTES) {
@@ -286,6 +287,14 @@ export class Attachment {
     }
     const end = this.stream.ended;
     if (end) this.finish(end);
+  }
+
+  /** One bytes frame: big ones in pooled memory handed back once the socket wrote them. */
+  private writeBytesFrame(ch: StreamChannel, bytes: Buffer): boolean {
+    const length = bytesFieldFrameLength(this.codec.bytesField, bytes.length);
+    if (length < MIN_POOLED_FRAME_BYTES) return ch.writeEncodedFrame(encodeBytesFieldFrame(this.codec.bytesField, bytes));
+    const buf = attachFramePool.take(length);
+    return ch.writeEncodedFrame(encodeBytesFieldFrameInto(buf, this.codec.bytesField, bytes), () => attachFramePool.give(buf));
   }
 
   /** Sends exactly one terminal frame, closes the connection and frees the slot. Idempotent. */

@@ -1,6 +1,6 @@
 // The protobuf envelope: DaemonRequest / DaemonResponse to and from frame bodies.
 // Payload field names come from the RequestType (REQUEST_TYPE_SPAWN_PTY_SESSION → spawnPtySession).
-import { Reader } from 'protobufjs/minimal';
+import { protobufRuntime } from './protobuf-config';
 import { pb, RequestType, StatusCode, type DaemonRequest, type DaemonResponse, type IDaemonRequest, type IDaemonResponse } from './proto';
 
 /** Decodes a request body; throws (protobufjs error) when the bytes are not a DaemonRequest. */
@@ -14,7 +14,7 @@ export function decodeRequest(body: Uint8Array): DaemonRequest {
  */
 export function peekRequestId(body: Uint8Array): number {
   try {
-    const reader = Reader.create(body);
+    const reader = protobufRuntime.Reader.create(body);
     while (reader.pos < reader.len) {
       const tag = reader.uint32();
       if (tag >>> 3 === 1 && (tag & 7) === 0) return Number(reader.uint64());

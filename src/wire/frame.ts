@@ -34,6 +34,11 @@ export class FrameDecoder {
   private state: DecoderState = 'READ_LENGTH';
   private bodyLength = 0;
   private failed = false;
+  /** pushTransient() state: the header bytes so far, and the body being filled (one copy per byte). */
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFill = 0;
+  private body: Buffer | null = null;
+  private bodyFill = 0;
 
   constructor(
     private readonly onFrame: (body: Buffer) => void,
@@ -50,12 +55,7 @@ export class FrameDecoder {
       if (this.state === 'READ_LENGTH') {
         if (this.buffered < FRAME_HEADER_BYTES) return;
         const length = this.consume(FRAME_HEADER_BYTES).readUInt32BE(0);
-        if (length > this.maxFrameBytes) {
-          this.failed = true;
-          this.chunks = [];
-          this.buffered = 0;
-          throw new WireError('ERR_FRAME_TOO_LARGE', `frame length ${length} exceeds the limit of ${this.maxFrameBytes} bytes`);
-        }
+        this.checkLength(length);
         this.bodyLength = length;
         this.state = 'READ_BODY';
       }
@@ -67,9 +67,42 @@ export class FrameDecoder {
     }
   }
 
+  /**
+   * Like push(), for a chunk its owner overwrites after this call (a socket's `onread` buffer): each
+   * body is allocated once its length is known and filled straight from the chunks, so every byte is
+   * copied exactly once however the frames and reads line up. Use either push() or this on a decoder.
+   */
+  pushTransient(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length && !this.failed) {
+      if (this.body === null) {
+        const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - at);
+        chunk.copy(this.header, this.headerFill, at, at + take);
+        at += take;
+        this.headerFill += take;
+        if (this.headerFill < FRAME_HEADER_BYTES) return;
+        this.headerFill = 0;
+        const length = this.header.readUInt32BE(0);
+        this.checkLength(length);
+        // Small bodies come from Node's pool; big ones get their own memory (nothing else pinned).
+        this.body = length < 4096 ? Buffer.allocUnsafe(length) : Buffer.allocUnsafeSlow(length);
+        this.bodyFill = 0;
+      }
+      const take = Math.min(this.body.length - this.bodyFill, chunk.length - at);
+      chunk.copy(this.body, this.bodyFill, at, at + take);
+      at += take;
+      this.bodyFill += take;
+      if (this.bodyFill === this.body.length) {
+        const body = this.body;
+        this.body = null;
+        this.onFrame(body);
+      }
+    }
+  }
+
   /** Bytes held while waiting for the rest of a frame. */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.buffered + this.headerFill + this.bodyFill;
   }
 
   /** Stops decoding; later pushes are ignored. */
@@ -77,6 +110,16 @@ export class FrameDecoder {
     this.failed = true;
     this.chunks = [];
     this.buffered = 0;
+    this.body = null;
+    this.headerFill = 0;
+    this.bodyFill = 0;
+  }
+
+  /** Fails the decoder (ERR_FRAME_TOO_LARGE) before any of an oversize body is buffered. */
+  private checkLength(length: number): void {
+    if (length <= this.maxFrameBytes) return;
+    this.stop();
+    throw new WireError('ERR_FRAME_TOO_LARGE', `frame length ${length} exceeds the limit of ${this.maxFrameBytes} bytes`);
   }
 
   private consume(n: number): Buffer {
@@ -105,21 +148,35 @@ export class FrameDecoder {
   }
 }
 
+/** Bytes a bytes-field frame of this payload takes: prefix, tag, length varint, payload. */
+export function bytesFieldFrameLength(fieldNumber: number, payloadLength: number): number {
+  let varintBytes = 1;
+  for (let v = payloadLength; v >= 0x80; v = Math.floor(v / 128)) varintBytes++;
+  const tag = (fieldNumber << 3) | 2;
+  return FRAME_HEADER_BYTES + (tag < 0x80 ? 1 : 2) + varintBytes + payloadLength;
+}
+
 /**
  * A complete frame (length prefix included) whose body is a protobuf message holding one bytes
  * field: what PipeStreamFrame.bytes and PtyStreamFrame.output are. One allocation, one copy of
  * the payload (the attach pump's hot path); equal to encodeFrame(Message.encode({field: payload})).
  */
 export function encodeBytesFieldFrame(fieldNumber: number, payload: Uint8Array): Buffer {
+  return encodeBytesFieldFrameInto(Buffer.allocUnsafe(bytesFieldFrameLength(fieldNumber, payload.length)), fieldNumber, payload);
+}
+
+/**
+ * encodeBytesFieldFrame into the start of `target` (at least bytesFieldFrameLength() long, e.g. a
+ * pooled buffer); returns the frame as a view of target.
+ */
+export function encodeBytesFieldFrameInto(target: Buffer, fieldNumber: number, payload: Uint8Array): Buffer {
+  const frameLength = bytesFieldFrameLength(fieldNumber, payload.length);
+  if (target.length < frameLength) throw new RangeError(`frame needs ${frameLength} bytes, target has ${target.length}`);
   const tag = (fieldNumber << 3) | 2;
-  let varintBytes = 1;
-  for (let v = payload.length; v >= 0x80; v = Math.floor(v / 128)) varintBytes++;
-  const tagBytes = tag < 0x80 ? 1 : 2;
-  const bodyLength = tagBytes + varintBytes + payload.length;
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyLength);
-  frame.writeUInt32BE(bodyLength, 0);
+  const frame = target.subarray(0, frameLength);
+  frame.writeUInt32BE(frameLength - FRAME_HEADER_BYTES, 0);
   let at = FRAME_HEADER_BYTES;
-  if (tagBytes === 1) frame[at++] = tag;
+  if (tag < 0x80) frame[at++] = tag;
   else {
     frame[at++] = (tag & 0x7f) | 0x80;
     frame[at++] = tag >> 7;
@@ -132,4 +189,23 @@ export function encodeBytesFieldFrame(fieldNumber: number, payload: Uint8Array):
   frame[at++] = v;
   frame.set(payload, at);
   return frame;
+}
+
+/**
+ * The inverse of encodeBytesFieldFrame for a body: when the body is exactly one length-delimited
+ * field with this one-byte tag, a view of its payload (no copy); otherwise null (decode it normally).
+ */
+export function bytesFieldView(body: Buffer, tag: number): Buffer | null {
+  if (body.length < 2 || body[0] !== tag) return null;
+  let length = 0;
+  let scale = 1;
+  let at = 1;
+  for (;;) {
+    if (at >= body.length || at > 5) return null;
+    const b = body[at++];
+    length += (b & 0x7f) * scale;
+    if (b < 0x80) break;
+    scale *= 128;
+  }
+  return at + length === body.length ? body.subarray(at) : null;
 }

@@ -54,6 +54,24 @@ describe('bench harness smoke run', () => {
     expect(fs.readFileSync(path.join(outDir, 'latest.svg'), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*PING round trip p50[\s\S]*<\/svg>\n$/);
   });
 
+  it('runs the scale figure (backlog, list, RSS, busy sessions) in smoke size', async () => {
+    outDir = makeTempHome('rpb-test-');
+    const run = await runBench(['--smoke', '--only', 'scale', '--out', outDir]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(fs.readFileSync(path.join(outDir, 'latest.json'), 'utf8')) as RunReport;
+    expect(report.figures).toEqual([expect.objectContaining({ name: 'scale' })]);
+    expect(report.figures[0].error).toBeUndefined();
+    const ids = report.results.map((r) => r.id);
+    for (const id of ['scale.backlog_first_live_byte', 'scale.list_many', 'scale.rss.per_idle_session',
+      'scale.rss.full_rings', 'scale.busy_aggregate']) {
+      const row = report.results.find((r) => r.id === id);
+      expect(row, `row ${id} (have ${ids.join(', ')})`).toBeDefined();
+      expect(Number.isFinite(row!.value), `${id} value ${row!.value}`).toBe(true);
+    }
+    expect(report.results.find((r) => r.id === 'scale.list_many')!.baseline!.value).toBeGreaterThan(0);
+  });
+
   it('refuses an unknown figure name and an unknown flag, naming them', async () => {
     const unknownFigure = await runBench(['--only', 'nonesuch', '--out', '/nonexistent']);
     expect(unknownFigure.code).toBe(2);

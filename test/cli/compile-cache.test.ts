@@ -45,6 +45,28 @@ describe('runpm compile cache', () => {
     expect(runWithCache(dir)).toBe('two');
   });
 
+  it('caches module resolution and still resolves a module that moved', () => {
+    dir = makeTempHome('rp-cc-');
+    fs.mkdirSync(path.join(dir, 'lib'));
+    fs.writeFileSync(path.join(dir, 'lib', 'dep.js'), 'exports.v = "first";\n');
+    fs.writeFileSync(path.join(dir, 'answer.js'), 'exports.answer = () => require("./lib/dep").v;\n');
+    expect(runWithCache(dir)).toBe('first');
+    expect(cacheFiles(dir)).toContain('resolve.json');
+    expect(runWithCache(dir)).toBe('first');
+    // ./lib/dep now resolves to lib/dep/index.js: the cached lib/dep.js no longer exists, so it resolves again.
+    fs.rmSync(path.join(dir, 'lib', 'dep.js'));
+    fs.mkdirSync(path.join(dir, 'lib', 'dep'));
+    fs.writeFileSync(path.join(dir, 'lib', 'dep', 'index.js'), 'exports.v = "second";\n');
+    expect(runWithCache(dir)).toBe('second');
+  });
+
+  it('names cache files by a stable hash of the module path', () => {
+    const { cacheNameOf } = require(COMPILE_CACHE) as typeof import('../../src/cli/compile-cache');
+    expect(cacheNameOf('/a/b.js')).toBe(cacheNameOf('/a/b.js'));
+    expect(cacheNameOf('/a/b.js')).not.toBe(cacheNameOf('/a/c.js'));
+    expect(cacheNameOf('/a/b.js')).toMatch(/^[0-9a-f]{17,}$/);
+  });
+
   it('is off with RUNPM_NO_COMPILE_CACHE=1', () => {
     dir = makeTempHome('rp-cc-');
     fs.writeFileSync(path.join(dir, 'answer.js'), 'exports.answer = () => 42;\n');

@@ -89,7 +89,9 @@ describe('faults', () => {
         'time.sleep(600)',
       ].join('\n')], minUptimeMs: 10, logMaxBytes: 64 * 1024 * 1024,
     });
-    const tee = await daemon.client.spawnPipe({ argv: ['sh', '-c', 'head -c 2000000 /dev/zero; exec sleep 600'] });
+    // Keeps producing, so the tee has bytes to write after the disk filled (a bounded burst could
+    // be written out before the fill and leave the tee idle, never meeting ENOSPC).
+    const tee = await daemon.client.spawnPipe({ argv: ['sh', '-c', 'while :; do head -c 65536 /dev/zero; sleep 0.01; done'] });
     const teeFile = path.join(home, 'tee.bin');
     const handle = await daemon.client.registerSessionTee({ sessionId: tee.sessionId, sessionKind: 'pipe', filePath: teeFile });
 

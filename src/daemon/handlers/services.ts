@@ -6,6 +6,7 @@ import { unary, type DispatchEntry, type HandlerContext } from '../dispatch';
 import type { ServiceManager } from '../../services/service-manager';
 import type { Service } from '../../services/service';
 import { flushLog, tailLines, MAX_TAIL_BYTES_PER_FILE } from '../../services/log-files';
+import { UsageReader, type ProcessUsage as Usage } from '../../services/service-usage';
 
 /** Lines ServiceLogs returns when the request says 0 (pm2's default). */
 const DEFAULT_LOG_LINES = 15;
@@ -19,27 +20,12 @@ function managerOf(ctx: HandlerContext): ServiceManager {
   return m;
 }
 
-interface Usage {
-  cpu: number;
-  memory: number;
-}
+/** One reader for the daemon's life: it keeps each process's previous reading for CPU %. */
+const usageReader = new UsageReader();
 
-/** CPU % and RSS of running services (pidusage reads /proc; a pid that just vanished gets zeros). */
-async function usageOf(services: Service[]): Promise<Map<number, Usage>> {
-  const out = new Map<number, Usage>();
-  const pids = services.map((s) => s.row.pid).filter((pid) => pid !== 0);
-  if (pids.length === 0) return out;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pidusage = require('pidusage') as typeof import('pidusage');
-  await Promise.all(pids.map(async (pid) => {
-    try {
-      const s = await pidusage(pid);
-      out.set(pid, { cpu: s.cpu, memory: s.memory });
-    } catch {
-      // Exited between the list and the read.
-    }
-  }));
-  return out;
+/** CPU % and RSS of running services (read from /proc now; a pid that just vanished gets zeros). */
+function usageOf(services: Service[]): Map<number, Usage> {
+  return usageReader.read(services.map((s) => s.row.pid).filter((pid) => pid !== 0));
 }
 
 /** The wire ServiceState; env values are left out unless withEnv (describe). */
@@ -89,14 +75,14 @@ export const serviceEntries: DispatchEntry[] = [
   unary(RequestType.REQUEST_TYPE_SERVICE_LIST, 'serviceList', async (_req, ctx) => {
     const m = managerOf(ctx);
     const services = m.list();
-    const usage = await usageOf(services);
+    const usage = usageOf(services);
     return { services: services.map((s) => toWire(m, s, usage, false)) };
   }),
 
   unary(RequestType.REQUEST_TYPE_SERVICE_DESCRIBE, 'serviceDescribe', async (req, ctx) => {
     const m = managerOf(ctx);
     const svc = m.describe(req.target);
-    return { service: toWire(m, svc, await usageOf([svc]), true) };
+    return { service: toWire(m, svc, usageOf([svc]), true) };
   }),
 
   unary(RequestType.REQUEST_TYPE_SERVICE_LOGS, 'serviceLogs', (req, ctx) => {
