@@ -2,6 +2,8 @@
 // merging. PtyAttachment wraps one attach stream: PtyStreamFrames in, PtyInputFrames out.
 import { DaemonClient } from './daemon-client';
 import type { FrameStream } from './stream';
+import { AttachedStream } from './attached-stream';
+import { bytesFieldView } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, ResponseOutput } from '../wire/payload';
 
@@ -47,11 +49,17 @@ export interface AttachPtyOptions {
 /** One row of listPtys(): every field set (decoded defaults). */
 export type PtySessionInfo = Decoded<running_process.daemon.v1.PtySessionInfo>;
 
+/** Tag of PtyStreamFrame.output (field 1, length-delimited). */
+const PTY_FRAME_OUTPUT_TAG = (1 << 3) | 2;
+
 /** Decodes one PtyStreamFrame body. */
 export function decodePtyFrame(body: Buffer): PtyFrame {
+  // Output frames (nearly all) are read by hand as a view of the body: no decode, no copy.
+  const data = bytesFieldView(body, PTY_FRAME_OUTPUT_TAG);
+  if (data) return { kind: 'output', data };
   const f = pb.PtyStreamFrame.decode(body);
   switch (f.frame) {
-    case 'output': return { kind: 'output', data: Buffer.from(f.output) };
+    case 'output': return { kind: 'output', data: Buffer.from(f.output.buffer, f.output.byteOffset, f.output.length) };
     case 'missedBytes': return { kind: 'missed', bytes: Number(f.missedBytes) };
     case 'exitCode': return { kind: 'exit', code: f.exitCode };
     case 'error': return { kind: 'error', message: f.error };
@@ -65,22 +73,13 @@ export function decodePtyFrame(body: Buffer): PtyFrame {
  * iterator, and methods that send input, resizes, interrupts and a detach in-band. Iteration ends
  * after the terminal frame; `close()` drops the connection (the session keeps running).
  */
-export class PtyAttachment implements AsyncIterable<PtyFrame> {
-  /** The attach backlog (missed bytes, the ring, or a screen rendering, per the replay mode). */
-  readonly backlog: Buffer;
-  readonly bytesMissed: number;
-  readonly backlogTruncated: boolean;
-
-  constructor(response: ResponseOutput<'attachPtySession'>, private readonly frames: FrameStream) {
-    this.backlog = Buffer.from(response.backlog);
-    this.bytesMissed = Number(response.bytesMissed);
-    this.backlogTruncated = response.backlogTruncated;
+export class PtyAttachment extends AttachedStream<PtyFrame> {
+  constructor(response: ResponseOutput<'attachPtySession'>, frames: FrameStream) {
+    super(response, frames);
   }
 
-  /** Next frame, or null once the daemon closed the stream. */
-  async next(): Promise<PtyFrame | null> {
-    const body = await this.frames.next();
-    return body ? decodePtyFrame(body) : null;
+  protected decode(body: Buffer): PtyFrame {
+    return decodePtyFrame(body);
   }
 
   /** Bytes for the session's terminal input (keystrokes). False if the connection is gone. */
@@ -109,23 +108,6 @@ export class PtyAttachment implements AsyncIterable<PtyFrame> {
     return this.frames.send(body);
   }
 
-  /** Closes the connection (the daemon frees the session for another client). */
-  close(): void {
-    this.frames.close();
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<PtyFrame> {
-    return {
-      next: async () => {
-        const f = await this.next();
-        return f ? { value: f, done: false } : { value: undefined, done: true };
-      },
-      return: async () => {
-        this.close();
-        return { value: undefined, done: true };
-      },
-    };
-  }
 }
 
 function replayToWire(replay: PtyReplay | undefined): number {

@@ -2,6 +2,7 @@
 // installed on DaemonClient by declaration merging. PipeAttachment wraps one attach stream.
 import { DaemonClient } from './daemon-client';
 import type { FrameStream } from './stream';
+import { AttachedStream } from './attached-stream';
 import { bytesFieldView } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, ResponseOutput } from '../wire/payload';
@@ -62,43 +63,13 @@ export function decodePipeFrame(body: Buffer): PipeFrame {
  * async iterator. Iteration ends after the terminal frame (the daemon closes the connection);
  * `close()` or breaking out of a `for await` closes it early (the session keeps running).
  */
-export class PipeAttachment implements AsyncIterable<PipeFrame> {
-  /** Bytes the last attached client had not seen, still in the ring. */
-  readonly backlog: Buffer;
-  /** Bytes dropped before they could be seen (exact). */
-  readonly bytesMissed: number;
-  readonly backlogTruncated: boolean;
-
-  constructor(response: ResponseOutput<'attachPipeStream'>, private readonly frames: FrameStream) {
-    // A view of the decoded response (protobufjs hands bytes out as views of the frame): no copy.
-    const b = response.backlog;
-    this.backlog = Buffer.from(b.buffer, b.byteOffset, b.length);
-    this.bytesMissed = Number(response.bytesMissed);
-    this.backlogTruncated = response.backlogTruncated;
+export class PipeAttachment extends AttachedStream<PipeFrame> {
+  constructor(response: ResponseOutput<'attachPipeStream'>, frames: FrameStream) {
+    super(response, frames);
   }
 
-  /** Next frame, or null once the daemon closed the stream. */
-  async next(): Promise<PipeFrame | null> {
-    const body = await this.frames.next();
-    return body ? decodePipeFrame(body) : null;
-  }
-
-  /** Closes the connection (the daemon frees the stream for another client). */
-  close(): void {
-    this.frames.close();
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<PipeFrame> {
-    return {
-      next: async () => {
-        const f = await this.next();
-        return f ? { value: f, done: false } : { value: undefined, done: true };
-      },
-      return: async () => {
-        this.close();
-        return { value: undefined, done: true };
-      },
-    };
+  protected decode(body: Buffer): PipeFrame {
+    return decodePipeFrame(body);
   }
 }
 

@@ -221,9 +221,9 @@ describe('stdin', () => {
     expect(await c.writeStdin(s.sessionId, 'abc')).toBe(3);
     expect(await c.writeStdin(s.sessionId, 'de', { close: true })).toBe(2);
     await expectDaemonError(c.writeStdin(s.sessionId, 'x'), StatusCode.STATUS_CODE_INVALID_ARGUMENT, /stdin of session .* is closed/);
+    await waitFor(async () => (await c.backlog(s.sessionId)).backlog.toString() === 'abcde', 'cat to echo every byte written');
     await c.terminate(s.sessionId, 100);
     await waitFor(async () => (await c.listPipes())[0]!.exited, 'exit after terminate');
-    expect((await c.backlog(s.sessionId)).backlog.toString()).toBe('abcde');
     await expectDaemonError(c.writeStdin(s.sessionId, 'x'), StatusCode.STATUS_CODE_INVALID_ARGUMENT, /has exited/);
   });
 
