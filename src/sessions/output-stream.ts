@@ -106,11 +106,15 @@ export class OutputStream {
     return this.lastSeen;
   }
 
-  /** Called by the session for every chunk the child produced: ring first, then taps, then the pump. */
-  push(chunk: Buffer): void {
+  /**
+   * Called by the session for every chunk the child produced: ring first, then taps, then the pump.
+   * `transient`: the chunk's memory is reused after this call (a shared read buffer), so the taps,
+   * which may queue it, get their own copy.
+   */
+  push(chunk: Buffer, transient = false): void {
     if (chunk.length === 0) return;
     this.ring.write(chunk);
-    this.taps.write(chunk);
+    if (this.taps.size > 0) this.taps.write(transient ? Buffer.from(chunk) : chunk);
     this.current?.pump();
   }
 
