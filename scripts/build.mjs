@@ -13,6 +13,10 @@ const genJs = join(root, 'src', 'gen', 'daemon.js');
 const genDts = join(root, 'src', 'gen', 'daemon.d.ts');
 // The same code without JSDoc (about 40% smaller): what dist/ runs, so every runpm start reads less.
 const genRuntimeJs = join(root, 'src', 'gen', 'daemon.runtime.js');
+// The daemon's copy: no JSON/object conversion (fromObject, toObject, toJSON) nor type URLs, which
+// only clients use (a 40% smaller module, about 0.6 MB less idle daemon RSS). src/bin/runpmd.ts
+// loads it in place of daemon.js (src/wire/daemon-proto.ts).
+const genDaemonJs = join(root, 'src', 'gen', 'daemon.daemon.js');
 // The generated code requires protobufjs's one-file build of its minimal runtime: one module to
 // load at every runpm start instead of a dozen (src/wire/protobuf-config.ts configures the same one).
 const PBJS_RUNTIME = 'protobufjs/dist/minimal/protobuf.js';
@@ -36,7 +40,9 @@ if (isStale(genJs, proto) || isStale(genDts, proto)) {
   run(bin('pbts'), ['-o', genDts, genJs]);
 }
 if (isStale(genRuntimeJs, proto)) run(bin('pbjs'), [...PBJS_FLAGS, '--no-comments', '-o', genRuntimeJs, proto]);
+if (isStale(genDaemonJs, proto)) run(bin('pbjs'), [...PBJS_FLAGS, '--no-comments', '--no-convert', '--no-typeurl', '-o', genDaemonJs, proto]);
 run(bin('tsc'), ['-p', join(root, 'tsconfig.json')]);
 mkdirSync(join(root, 'dist', 'src', 'gen'), { recursive: true });
 copyFileSync(genRuntimeJs, join(root, 'dist', 'src', 'gen', 'daemon.js'));
+copyFileSync(genDaemonJs, join(root, 'dist', 'src', 'gen', 'daemon-lean.js'));
 copyFileSync(genDts, join(root, 'dist', 'src', 'gen', 'daemon.d.ts'));

@@ -9,6 +9,9 @@ import { attachedCatRun, rawCatMiBs, ratioRow, summarize, writePatternFile } fro
 import { startBenchDaemon } from '../bench-daemon';
 import type { DaemonClient } from '../../src/client';
 
+/** Untimed spawn rounds before the latency runs (steady state, not first-call compilation). */
+const LATENCY_WARMUPS = 5;
+
 /** Raw floor: spawn and wait for 'close' (exit and stdio drained). */
 function rawSpawnToExitMs(argv: string[]): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -41,8 +44,11 @@ export const figure: BenchFigure = {
       const latencyRuns = opts.smoke ? 3 : opts.quick ? 10 : 30;
       const raw: number[] = [];
       const viaSession: number[] = [];
-      await rawSpawnToExitMs(argv);
-      await sessionSpawnToExitMs(d.client, argv);
+      // Warm-up rounds (both paths): the first spawns compile the daemon's and the client's code.
+      for (let i = 0; i < LATENCY_WARMUPS; i++) {
+        await rawSpawnToExitMs(argv);
+        await sessionSpawnToExitMs(d.client, argv);
+      }
       for (let i = 0; i < latencyRuns; i++) {
         raw.push(await rawSpawnToExitMs(argv));
         viaSession.push(await sessionSpawnToExitMs(d.client, argv));

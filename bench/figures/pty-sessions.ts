@@ -8,6 +8,9 @@ import type { BenchFigure, BenchOptions, BenchResult } from '../harness';
 import { connect } from '../../src/client';
 import type { DaemonClient } from '../../src/client';
 
+/** Untimed spawn rounds before the latency runs (steady state, not first-call compilation). */
+const LATENCY_WARMUPS = 5;
+
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 function median(xs: number[]): number {
@@ -199,8 +202,11 @@ export const figure: BenchFigure = {
       const rawLat: number[] = [];
       const sessLat: number[] = [];
       const tmuxLat: number[] = [];
-      await rawPtySpawnToExitMs(argv);
-      await sessionSpawnToExitMs(d.client, argv);
+      // Warm-up rounds (both paths): the first spawns compile the daemon's and the client's code.
+      for (let i = 0; i < LATENCY_WARMUPS; i++) {
+        await rawPtySpawnToExitMs(argv);
+        await sessionSpawnToExitMs(d.client, argv);
+      }
       for (let i = 0; i < latencyRuns; i++) {
         rawLat.push(await rawPtySpawnToExitMs(argv));
         sessLat.push(await sessionSpawnToExitMs(d.client, argv));

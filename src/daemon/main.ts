@@ -1,11 +1,11 @@
 // runpmd: parses flags, takes the scope's lock and socket, starts subsystems, serves until
 // SHUTDOWN or SIGTERM/SIGINT, then closes everything in reverse order and exits.
 import * as fs from 'node:fs';
-import { Command, Option, InvalidArgumentError as CommanderArgError } from 'commander';
 import { resolveScopePaths, checkSocketPathLength, ensurePrivateDir, ScopePathError } from '../scope/paths';
 import { restrictUmask, tightenModes } from '../scope/umask';
 import { packageVersion } from '../version';
-import { DEFAULTS, type DaemonConfig } from './config';
+import type { DaemonConfig } from './config';
+import { parseDaemonFlags, type DaemonFlags } from './flags';
 import { openDaemonLog } from './log';
 import type { DaemonState } from './state';
 import { DaemonServer, AlreadyRunningError } from './server';
@@ -20,54 +20,11 @@ import { readEnvFile } from './env-file';
 
 const SIGNAL_SHUTDOWN_GRACE_MS = 5000;
 
-function intOption(name: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new CommanderArgError(`${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
-
-function envEntry(value: string, previous: Array<{ key: string; value: string }>) {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new CommanderArgError(`--env expects KEY=VALUE, got ${JSON.stringify(value)}`);
-  return [...previous, { key: value.slice(0, eq), value: value.slice(eq + 1) }];
-}
-
-function parseArgs(argv: string[]) {
-  const program = new Command('runpmd')
-    .description('running-process daemon: sessions, tees, registry and services for one scope')
-    .version(packageVersion())
-    .option('--scope <name>', 'scope name ([A-Za-z0-9._-]{1,64})')
-    .option('--home <dir>', 'keep everything of the scope in DIR/<scope>/ (default: $RUNPM_HOME)')
-    .option('--socket <path>', 'socket path override')
-    .option('--max-frame-bytes <n>', 'largest request frame', intOption('--max-frame-bytes', 16), DEFAULTS.maxFrameBytes)
-    .option('--max-connections <n>', 'concurrent connections', intOption('--max-connections', 1), DEFAULTS.maxConnections)
-    .option('--rate-limit <n>', 'requests per second per connection', intOption('--rate-limit', 1), DEFAULTS.requestsPerSecond)
-    .option('--ring-bytes <n>', 'ring capacity per session stream', intOption('--ring-bytes', 1024), DEFAULTS.ringBytes)
-    .option('--exited-ring-budget <n>', 'ring bytes kept for exited sessions', intOption('--exited-ring-budget', 0), DEFAULTS.exitedRingBudgetBytes)
-    .option('--reserve-bytes <n>', 'emergency reserve size (0 disables)', intOption('--reserve-bytes', 0), DEFAULTS.reserveBytes)
-    .option('--reserve-recheck-ms <n>', 'how often a released reserve is re-armed when space is back (0 disables)', intOption('--reserve-recheck-ms', 0), DEFAULTS.reserveRecheckMs)
-    .option('--reaper-interval-ms <n>', 'zombie reaper period (0 disables)', intOption('--reaper-interval-ms', 0), DEFAULTS.reaperIntervalMs)
-    .option('--log-max-bytes <n>', 'service log rotation size', intOption('--log-max-bytes', 1024), DEFAULTS.logMaxBytes)
-    .option('--log-max-files <n>', 'rotated service logs kept', intOption('--log-max-files', 0), DEFAULTS.logMaxFiles)
-    .option('--env <KEY=VALUE>', 'default environment for every session and service (repeatable; visible in ps: prefer --env-from for secrets)', envEntry, [])
-    .option('--env-from <file>', 'KEY=VALUE lines added to the default environment before --env (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--resurrect', 'restore the saved services at start', false)
-    .option('--metrics <host:port>', 'serve Prometheus metrics (off unless given)', '')
-    .option('--quiet', 'log to daemon.log only', false)
-    .option('--debug', 'log debug lines', false)
-    .addOption(new Option('--inject-fault <type>', 'test only: make this request type\'s handler throw').hideHelp())
-    .exitOverride();
-  program.parse(argv, { from: 'user' });
-  return program.opts();
-}
-
 /** Runs the daemon; resolves with the process exit code. */
 export async function runDaemon(argv: string[]): Promise<number> {
-  let opts: ReturnType<typeof parseArgs>;
+  let opts: DaemonFlags;
   try {
-    opts = parseArgs(argv);
+    opts = parseDaemonFlags(argv);
   } catch (err) {
     // --help/--version exit 0; usage errors exit 2 (1 means "already running" to autostart).
     return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;

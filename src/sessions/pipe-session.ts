@@ -11,6 +11,7 @@ import { KillEscalation, type TerminationOutcome } from './kill-escalation';
 import { OutputStream, type AttachFrameCodec } from './output-stream';
 import type { ExitInfo, Session } from './session-table';
 import { TapSet, type StreamTap } from './tap-set';
+import { readPipe } from './pipe-reader';
 
 /** After the leader exits, how long its output pipes may stay open before streams end anyway. */
 const EXIT_DRAIN_MS = 250;
@@ -94,11 +95,10 @@ export class PipeSession implements Session {
     this.streams.set('stdout', out);
     const err = opts.mergeStderr ? out : new OutputStream(`stderr of session ${opts.id}`, opts.ringBytes, opts.codec);
     if (!opts.mergeStderr) this.streams.set('stderr', err);
-    const stdout = child.stdout!;
-    const stderr = child.stderr!;
     this.openPipes = opts.mergeStderr ? 2 : 1;
-    stdout.on('data', (c: Buffer) => out.push(c));
-    stderr.on('data', (c: Buffer) => err.push(c));
+    // Chunks are views of a shared read buffer: the streams copy what they keep.
+    const stdout = readPipe(child.stdout!, (c) => out.push(c, true));
+    const stderr = readPipe(child.stderr!, (c) => err.push(c, true));
     if (opts.mergeStderr) {
       out.setSource({ pause: () => { stdout.pause(); stderr.pause(); }, resume: () => { stdout.resume(); stderr.resume(); } });
     } else {

@@ -17,7 +17,7 @@ const codec: AttachFrameCodec = {
 /** A channel whose socket accepts `budget` frames before it says "wait for drain". */
 class FakeChannel implements StreamChannel {
   readonly frames: string[] = [];
-  readonly socket = Object.assign(new EventEmitter(), { destroyed: false }) as unknown as StreamChannel['socket'];
+  readonly socket = Object.assign(new EventEmitter(), { destroyed: false, cork() {}, uncork() {} }) as unknown as StreamChannel['socket'];
   closed = false;
   ended = false;
   private closeListeners: Array<() => void> = [];
