@@ -7,9 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../wire/errors';
 import { withUserUmask } from '../scope/umask';
-import { KillEscalation, type TerminationOutcome } from './kill-escalation';
+import { ChildSession } from './child-session';
 import { OutputStream, type AttachFrameCodec } from './output-stream';
-import type { ExitInfo, Session } from './session-table';
+import type { Session } from './session-table';
 import { TapSet, type StreamTap } from './tap-set';
 import { readPipe } from './pipe-reader';
 
@@ -64,7 +64,7 @@ export function spawnPipeSession(opts: PipeSpawnOptions): Promise<PipeSession> {
   });
 }
 
-export class PipeSession implements Session {
+export class PipeSession extends ChildSession implements Session {
   readonly kind = 'pipe' as const;
   readonly id: string;
   readonly pid: number;
@@ -76,21 +76,19 @@ export class PipeSession implements Session {
   readonly streams = new Map<string, OutputStream>();
   /** Tees of the bytes actually written to the child's stdin. */
   readonly stdinTaps = new TapSet();
-  private exitInfo: ExitInfo | null = null;
-  private readonly killer: KillEscalation;
-  private readonly exitPromise: Promise<ExitInfo>;
   private stdinClosed = false;
   private stdinChain: Promise<unknown> = Promise.resolve();
   private openPipes: number;
 
   constructor(opts: PipeSpawnOptions, private readonly child: ChildProcess) {
+    super();
     this.id = opts.id;
     this.pid = child.pid!;
     this.originator = opts.originator;
     this.command = opts.argv.join(' ');
     this.cwd = opts.cwd;
     this.mergeStderr = opts.mergeStderr;
-    this.killer = new KillEscalation(this.pid);
+    this.trackChild(this.pid);
     const out = new OutputStream(`stdout of session ${opts.id}`, opts.ringBytes, opts.codec);
     this.streams.set('stdout', out);
     const err = opts.mergeStderr ? out : new OutputStream(`stderr of session ${opts.id}`, opts.ringBytes, opts.codec);
@@ -116,23 +114,11 @@ export class PipeSession implements Session {
     stderr.on('error', () => {});
     // EPIPE when the child exits without reading: surfaced by writeStdin, never thrown here.
     child.stdin!.on('error', () => {});
-    this.exitPromise = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        const signo = signal ? (os.constants.signals[signal] ?? 0) : 0;
-        this.exitInfo = { code: code ?? -signo, signal, exitedAtMs: Date.now() };
-        this.killer.noteExit();
-        this.onExit();
-        resolve(this.exitInfo);
-      });
+    child.once('exit', (code, signal) => {
+      const signo = signal ? (os.constants.signals[signal] ?? 0) : 0;
+      this.recordExit({ code: code ?? -signo, signal, exitedAtMs: Date.now() });
+      this.onExit();
     });
-  }
-
-  get exit(): ExitInfo | null {
-    return this.exitInfo;
-  }
-
-  get terminationOutcome(): TerminationOutcome | null {
-    return this.killer.outcome;
   }
 
   /** True once stdin was closed by a request (or the session exited). */
@@ -188,31 +174,6 @@ export class PipeSession implements Session {
     return p;
   }
 
-  terminate(graceMs: number): void {
-    if (this.exitInfo) return;
-    this.killer.terminate(graceMs);
-  }
-
-  kill(): void {
-    this.killer.kill();
-  }
-
-  waitForExit(): Promise<ExitInfo> {
-    return this.exitPromise;
-  }
-
-  heldBytes(): number {
-    let total = 0;
-    for (const s of this.streams.values()) total += s.ring.allocatedBytes;
-    return total;
-  }
-
-  dispose(reason: string): void {
-    for (const s of this.streams.values()) s.abortAttachment(`session ${this.id} was removed: ${reason}`);
-    this.killer.dispose();
-    if (!this.exitInfo) this.killer.kill();
-  }
-
   private onStreamEof(stream: OutputStream): void {
     if (this.exitInfo) {
       stream.end({ kind: 'exit', code: this.exitInfo.code });
@@ -220,7 +181,7 @@ export class PipeSession implements Session {
     }
     // The pipe closes just before the exit is reported in the usual case: wait a moment for it.
     const timer = setTimeout(() => { if (!stream.ended) stream.end({ kind: 'eof' }); }, EOF_EXIT_WAIT_MS);
-    void this.exitPromise.then((info) => {
+    void this.waitForExit().then((info) => {
       clearTimeout(timer);
       stream.end({ kind: 'exit', code: info.code });
     });

@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../wire/errors';
-import { KillEscalation, type TerminationOutcome } from './kill-escalation';
+import { ChildSession } from './child-session';
 import { OutputStream, type AttachFrameCodec, type AttachGrant } from './output-stream';
 import { PtyHost } from './pty-host';
 import { PtyScreen } from './pty-screen';
-import type { ExitInfo, Session } from './session-table';
+import type { Session } from './session-table';
 import { TapSet, type StreamTap } from './tap-set';
 
 export const DEFAULT_PTY_ROWS = 24;
@@ -78,7 +78,7 @@ export function spawnPtySession(opts: PtySpawnOptions): PtySession {
   return new PtySession(opts);
 }
 
-export class PtySession implements Session {
+export class PtySession extends ChildSession implements Session {
   readonly kind = 'pty' as const;
   readonly id: string;
   readonly pid: number;
@@ -96,12 +96,9 @@ export class PtySession implements Session {
   undecodableInputFrames = 0;
   private readonly host: PtyHost;
   private readonly screen: PtyScreen;
-  private readonly killer: KillEscalation;
-  private exitInfo: ExitInfo | null = null;
-  private readonly exitPromise: Promise<ExitInfo>;
-  private resolveExit!: (info: ExitInfo) => void;
 
   constructor(opts: PtySpawnOptions) {
+    super();
     this.id = opts.id;
     this.originator = opts.originator;
     this.command = opts.argv.join(' ');
@@ -110,7 +107,6 @@ export class PtySession implements Session {
     this.streams.set('output', this.output);
     // The screen needs recent output only; parsing more would make a screen attach slow (~100 ms/MiB).
     this.screen = new PtyScreen({ rows: opts.rows, cols: opts.cols, maxPendingBytes: Math.min(opts.ringBytes, MAX_SCREEN_PENDING_BYTES) });
-    this.exitPromise = new Promise((resolve) => (this.resolveExit = resolve));
     this.host = PtyHost.spawn(
       { file: opts.argv[0]!, args: opts.argv.slice(1), cwd: opts.cwd, env: opts.env, rows: opts.rows, cols: opts.cols },
       {
@@ -124,17 +120,9 @@ export class PtySession implements Session {
     );
     this.pid = this.host.pid;
     // node-pty runs the child as a session leader: its pid is its process group.
-    this.killer = new KillEscalation(this.pid);
+    this.trackChild(this.pid);
     // PTY output is never paused: node-pty drops queued output if paused across the child's exit.
     this.output.setSource({ pause: () => {}, resume: () => {} });
-  }
-
-  get exit(): ExitInfo | null {
-    return this.exitInfo;
-  }
-
-  get terminationOutcome(): TerminationOutcome | null {
-    return this.killer.outcome;
   }
 
   get rows(): number {
@@ -200,40 +188,22 @@ export class PtySession implements Session {
     return grant;
   }
 
-  terminate(graceMs: number): void {
-    if (this.exitInfo) return;
-    // A terminal's soft signal is the hangup: interactive shells ignore SIGTERM but exit on SIGHUP
-    // (and pass it on to their jobs). The schedule adds SIGTERM now and SIGKILL after the grace.
+  // A terminal's soft signal is the hangup: interactive shells ignore SIGTERM but exit on SIGHUP
+  // (and pass it on to their jobs). The schedule then adds SIGTERM and SIGKILL after the grace.
+  protected override sendSoftSignal(): void {
     this.host.kill('SIGHUP');
-    this.killer.terminate(graceMs);
   }
 
-  kill(): void {
-    this.killer.kill();
-  }
-
-  waitForExit(): Promise<ExitInfo> {
-    return this.exitPromise;
-  }
-
-  heldBytes(): number {
-    return this.output.ring.allocatedBytes;
-  }
-
-  dispose(reason: string): void {
-    this.output.abortAttachment(`session ${this.id} was removed: ${reason}`);
-    this.killer.dispose();
+  override dispose(reason: string): void {
+    super.dispose(reason);
     this.screen.dispose();
-    if (!this.exitInfo) this.killer.kill();
   }
 
   private onExit(code: number, signo: number | null): void {
     const signals = os.constants.signals as Record<string, number>;
     const signal = signo ? (Object.keys(signals).find((name) => signals[name] === signo) as NodeJS.Signals | undefined) ?? null : null;
-    this.exitInfo = { code, signal, exitedAtMs: Date.now() };
-    this.killer.noteExit();
+    this.recordExit({ code, signal, exitedAtMs: Date.now() });
     this.output.end({ kind: 'exit', code });
     this.stdinTaps.end();
-    this.resolveExit(this.exitInfo);
   }
 }

@@ -99,7 +99,7 @@ describe('FileTee', () => {
     const sink = new FakeSink();
     const { state, flow } = flowControl();
     const tee = new FileTee({ sink, flow, mode: 'block', capacityChunks: 3, capacityBytes: 20_000, markers: true });
-    // A slow sink: every write waits a macrotask.
+    // A slow sink under test (injected write latency, not a wait on anything): every write takes a macrotask.
     const write = sink.write.bind(sink);
     sink.write = async (bufs) => { await new Promise((r) => setTimeout(r, 1)); return write(bufs); };
     const stream = letters(400_000, 3);
