@@ -2,7 +2,6 @@
 // Owns the child, one OutputStream per output (one when stderr is merged), the stdin writer and
 // its taps, and the kill schedule. Lives from spawn until the table drops it; never sees sockets.
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../wire/errors';
@@ -10,6 +9,7 @@ import { withUserUmask } from '../scope/umask';
 import { ChildSession } from './child-session';
 import { OutputStream, type AttachFrameCodec } from './output-stream';
 import type { Session } from './session-table';
+import { checkSpawnCwd } from './spawn-env';
 import { TapSet, type StreamTap } from './tap-set';
 import { readPipe } from './pipe-reader';
 
@@ -37,13 +37,7 @@ export interface PipeSpawnOptions {
 /** Starts the child and resolves once it runs; INVALID_ARGUMENT naming the command if it cannot start. */
 export function spawnPipeSession(opts: PipeSpawnOptions): Promise<PipeSession> {
   if (opts.argv.length === 0 || opts.argv[0] === '') throw new InvalidArgumentError('argv must not be empty');
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(opts.cwd);
-  } catch {
-    throw new InvalidArgumentError(`cwd ${JSON.stringify(opts.cwd)} does not exist`);
-  }
-  if (!st.isDirectory()) throw new InvalidArgumentError(`cwd ${JSON.stringify(opts.cwd)} is not a directory`);
+  checkSpawnCwd(opts.cwd);
   const child = withUserUmask(() => spawn(opts.argv[0]!, opts.argv.slice(1), {
     cwd: opts.cwd,
     env: opts.env,

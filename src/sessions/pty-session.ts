@@ -10,6 +10,7 @@ import { OutputStream, type AttachFrameCodec, type AttachGrant } from './output-
 import { PtyHost } from './pty-host';
 import { PtyScreen } from './pty-screen';
 import type { Session } from './session-table';
+import { checkSpawnCwd } from './spawn-env';
 import { TapSet, type StreamTap } from './tap-set';
 
 export const DEFAULT_PTY_ROWS = 24;
@@ -67,13 +68,7 @@ export function spawnPtySession(opts: PtySpawnOptions): PtySession {
   if (opts.argv[0] === '') throw new InvalidArgumentError('argv[0] (the program) must not be empty');
   const nul = opts.argv.findIndex((a) => a.includes('\0'));
   if (nul >= 0) throw new InvalidArgumentError(`argv[${nul}] contains NUL`);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(opts.cwd);
-  } catch {
-    throw new InvalidArgumentError(`cwd ${JSON.stringify(opts.cwd)} does not exist`);
-  }
-  if (!st.isDirectory()) throw new InvalidArgumentError(`cwd ${JSON.stringify(opts.cwd)} is not a directory`);
+  checkSpawnCwd(opts.cwd);
   resolveExecutable(opts.argv[0]!, opts.cwd, opts.env.PATH);
   return new PtySession(opts);
 }

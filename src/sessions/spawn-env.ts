@@ -1,6 +1,7 @@
 // Builds a spawned child's environment: the daemon's own environment, then the daemon's
 // --env defaults, then the request's entries in order (last wins); clear_inherited_env starts
-// from nothing instead. Shared by pipe sessions, PTY sessions and services.
+// from nothing instead. Shared by pipe sessions, PTY sessions and services, with the cwd check both session kinds make.
+import * as fs from 'node:fs';
 import { InvalidArgumentError } from '../wire/errors';
 
 export interface EnvEntry {
@@ -58,4 +59,15 @@ export function buildSpawnEnv(opts: SpawnEnvOptions): Record<string, string> {
   if (opts.sessionId !== undefined) env.RUNPM_SESSION_ID = opts.sessionId;
   if (opts.originator !== undefined) env.RUNNING_PROCESS_ORIGINATOR = opts.originator;
   return env;
+}
+
+/** Throws INVALID_ARGUMENT naming the directory when cwd is missing or not a directory (both session kinds). */
+export function checkSpawnCwd(cwd: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(cwd);
+  } catch {
+    throw new InvalidArgumentError(`cwd ${JSON.stringify(cwd)} does not exist`);
+  }
+  if (!st.isDirectory()) throw new InvalidArgumentError(`cwd ${JSON.stringify(cwd)} is not a directory`);
 }
