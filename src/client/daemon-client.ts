@@ -14,6 +14,8 @@ import { FrameStream } from './stream';
 const STREAM_READ_BUFFER_MIN_BYTES = 64 * 1024;
 /** ...up to this (fewer, larger reads while output pours in: ~30% more attached throughput than 256 KiB). */
 const STREAM_READ_BUFFER_MAX_BYTES = 1024 * 1024;
+/** A body with at least this much left is read into directly; smaller rests come through readBuffer. */
+const DIRECT_READ_MIN_BYTES = 16 * 1024;
 
 /** Per-call timeout when the caller gives none. */
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -160,29 +162,10 @@ export function openStreamAt<K extends PayloadKey>(
   return new Promise((resolve, reject) => {
     // Reads land in one reused buffer (fewer, larger reads than 'data' events' fresh 64 KiB
     // buffers); the decoder copies each body out of it once, so the buffer may be swapped any time.
+    // The decoder is made first: net.connect() asks for the first read buffer synchronously.
     let readBuffer = Buffer.allocUnsafeSlow(STREAM_READ_BUFFER_MIN_BYTES);
-    const socket = net.connect({
-      path: socketPath,
-      onread: {
-        buffer: () => readBuffer,
-        callback: (n: number, buf: Uint8Array) => {
-          decoder.pushTransient((buf as Buffer).subarray(0, n));
-          if (n === readBuffer.length && readBuffer.length < STREAM_READ_BUFFER_MAX_BYTES) {
-            readBuffer = Buffer.allocUnsafeSlow(readBuffer.length * 2);
-          }
-          return true;
-        },
-      },
-    });
-    socket.setNoDelay(true);
     let frames: FrameStream | null = null;
     let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      socket.destroy();
-      reject(err);
-    };
     const decoder = new FrameDecoder((body) => {
       if (frames) {
         frames.push(body);
@@ -199,6 +182,36 @@ export function openStreamAt<K extends PayloadKey>(
         fail(err as Error);
       }
     }, Number.MAX_SAFE_INTEGER);
+    // Mid-way through a big body the next read goes straight into the body (no copy at all).
+    let direct: Buffer | null = null;
+    const socket = net.connect({
+      path: socketPath,
+      onread: {
+        buffer: () => {
+          direct = decoder.bodyRemainder(DIRECT_READ_MIN_BYTES);
+          return direct ?? readBuffer;
+        },
+        callback: (n: number, buf: Uint8Array) => {
+          if (buf === direct) {
+            direct = null;
+            decoder.bodyFilled(n);
+            return true;
+          }
+          decoder.pushTransient((buf as Buffer).subarray(0, n));
+          if (n === readBuffer.length && readBuffer.length < STREAM_READ_BUFFER_MAX_BYTES) {
+            readBuffer = Buffer.allocUnsafeSlow(readBuffer.length * 2);
+          }
+          return true;
+        },
+      },
+    });
+    socket.setNoDelay(true);
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      reject(err);
+    };
     socket.once('error', (err) => fail(new WireError('ERR_CONNECTION_CLOSED', `connection to runpmd failed: ${err.message}`)));
     socket.once('close', () => fail(new WireError('ERR_CONNECTION_CLOSED', 'runpmd closed the connection before answering')));
     socket.once('connect', () => {

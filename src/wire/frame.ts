@@ -95,8 +95,32 @@ export class FrameDecoder {
       if (this.bodyFill === this.body.length) {
         const body = this.body;
         this.body = null;
+        this.bodyFill = 0;
         this.onFrame(body);
       }
+    }
+  }
+
+  /**
+   * The unfilled rest of the body being assembled by pushTransient(), when at least minBytes of it
+   * remain: a reader may read straight into it and report the count with bodyFilled(), so the bulk
+   * of a big frame is never copied at all. Null between frames or near a body's end.
+   */
+  bodyRemainder(minBytes: number): Buffer | null {
+    if (this.body === null || this.failed) return null;
+    const left = this.body.length - this.bodyFill;
+    return left >= minBytes ? this.body.subarray(this.bodyFill) : null;
+  }
+
+  /** Counts n bytes a reader put into the view bodyRemainder() gave; completes the frame when full. */
+  bodyFilled(n: number): void {
+    if (this.body === null || this.failed) return;
+    this.bodyFill += n;
+    if (this.bodyFill === this.body.length) {
+      const body = this.body;
+      this.body = null;
+      this.bodyFill = 0;
+      this.onFrame(body);
     }
   }
 

@@ -52,6 +52,53 @@ describe('FrameDecoder.pushTransient', () => {
   });
 });
 
+describe('FrameDecoder.bodyRemainder / bodyFilled (reads straight into a big body)', () => {
+  it('mixes direct reads into bodies with copied reads, as the attach client does, and loses nothing', () => {
+    const bodies = [Buffer.alloc(70_000, 1), Buffer.from('small'), Buffer.alloc(65_520, 2), Buffer.alloc(0), Buffer.alloc(40_000, 3)];
+    bodies[0].write('first', 60_000);
+    bodies[4].write('last', 39_990);
+    const stream = Buffer.concat(bodies.map((b) => encodeFrame(b)));
+    for (const readSize of [1000, 4096, 65_536]) {
+      const got: Buffer[] = [];
+      const decoder = new FrameDecoder((b) => got.push(b));
+      const shared = Buffer.alloc(readSize);
+      let directBytes = 0;
+      for (let at = 0; at < stream.length;) {
+        const direct = decoder.bodyRemainder(1024);
+        const target = direct ?? shared;
+        const n = Math.min(target.length, stream.length - at);
+        stream.copy(target, 0, at, at + n);
+        if (direct) {
+          directBytes += n;
+          decoder.bodyFilled(n);
+        } else {
+          decoder.pushTransient(shared.subarray(0, n));
+          shared.fill(0xee);
+        }
+        at += n;
+      }
+      expect(directBytes, `read size ${readSize}`).toBeGreaterThan(0);
+      expect(got.map((b) => b.length)).toEqual(bodies.map((b) => b.length));
+      got.forEach((b, i) => expect(b.equals(bodies[i]), `body ${i}, read size ${readSize}`).toBe(true));
+      expect(decoder.pendingBytes).toBe(0);
+      expect(decoder.bodyRemainder(1)).toBeNull();
+    }
+  });
+
+  it('offers no remainder between frames, near a body\'s end, or once failed', () => {
+    const decoder = new FrameDecoder(() => {}, 100_000);
+    expect(decoder.bodyRemainder(1)).toBeNull();
+    decoder.pushTransient(encodeFrame(Buffer.alloc(5000)).subarray(0, 4 + 4000));
+    expect(decoder.bodyRemainder(1001)).toBeNull();
+    expect(decoder.bodyRemainder(1000)!.length).toBe(1000);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(200_000);
+    decoder.bodyFilled(1000);
+    expect(() => decoder.pushTransient(header)).toThrow(WireError);
+    expect(decoder.bodyRemainder(1)).toBeNull();
+  });
+});
+
 describe('bytesFieldView', () => {
   it('returns the payload of a one-field bytes body as a view, for short and multi-byte lengths', () => {
     for (const size of [0, 1, 127, 128, 16_383, 16_384, 65_520]) {
