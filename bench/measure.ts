@@ -61,6 +61,26 @@ export function timeProcessesInterleaved(
   return times;
 }
 
+/**
+ * Times several async paths in alternating blocks: each round runs, per path, `warmups` untimed
+ * calls then `perBlock` timed ones. A path is measured warm and without another path's aftermath
+ * (a tmux server reaping its pane, a forked child being waited for) inside its timings, while the
+ * rounds still spread a noisy moment over all of them. Returns the timed values per path.
+ */
+export async function timeInBlocks(
+  paths: ReadonlyArray<() => number | Promise<number>>,
+  opts: { rounds: number; perBlock: number; warmups: number },
+): Promise<number[][]> {
+  const times = paths.map(() => [] as number[]);
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const [i, run] of paths.entries()) {
+      for (let w = 0; w < opts.warmups; w++) await run();
+      for (let k = 0; k < opts.perBlock; k++) times[i]!.push(await run());
+    }
+  }
+  return times;
+}
+
 /** Builds a row compared to a baseline: ratio = value / baseline, `met` from an upper bound on the ratio. */
 export function ratioRow(
   row: Omit<BenchResult, 'ratio' | 'met' | 'baseline'>,

@@ -1,57 +1,20 @@
 // PTY-session figures: throughput of `cat` of a big file to an attached client against raw node-pty
 // in a bare process (and a tmux pane when tmux exists), and spawn-to-exit latency against a raw
 // node-pty spawn and `tmux new-session -d`. One daemon per run, in opts.workDir; all stopped after.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BenchFigure, BenchOptions, BenchResult } from '../harness';
-import { connect } from '../../src/client';
 import type { DaemonClient } from '../../src/client';
+import { REPO_ROOT, startBenchDaemon } from '../bench-daemon';
+import { median, summarize, timeInBlocks, writePatternFile } from '../measure';
 
-/** Untimed spawn rounds before the latency runs (steady state, not first-call compilation). */
-const LATENCY_WARMUPS = 5;
+/** Untimed spawns before each block of latency runs (steady state, not first-call compilation). */
+const LATENCY_WARMUPS = 2;
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function spread(xs: number[]): { min: number; max: number; runs: number } {
-  return { min: Math.min(...xs), max: Math.max(...xs), runs: xs.length };
-}
+const spread = (xs: number[]) => summarize(xs).spread;
 
 const msSince = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
-
-async function startBenchDaemon(home: string): Promise<{ proc: ChildProcess; client: DaemonClient }> {
-  // A ring large enough that the attached client never reports missed bytes for the whole file.
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'runpmd'), '--scope', 'bench', '--home', home, '--reserve-bytes', '0', '--quiet'], {
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      return { proc, client: await connect({ scope: 'bench', home, autoStart: false, clientName: 'bench' }) };
-    } catch (err) {
-      if (Date.now() > deadline) {
-        proc.kill('SIGKILL');
-        throw err;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
-async function stopBenchDaemon(d: { proc: ChildProcess; client: DaemonClient }): Promise<void> {
-  const exited = new Promise((r) => d.proc.once('exit', r));
-  await d.client.shutdown({ graceful: false }).catch(() => d.proc.kill('SIGKILL'));
-  d.client.close();
-  const timer = setTimeout(() => d.proc.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 // The floor: node-pty in its own process, counting bytes of the same cat (raw mode, no \r\n).
 const RAW_PTY_SCRIPT = `
@@ -64,7 +27,7 @@ p.onExit(() => { process.stdout.write(JSON.stringify({ n, ms: Number(process.hrt
 `;
 
 function rawPtyCatMiBs(file: string): { mibs: number; bytes: number } {
-  const out = execFileSync(process.execPath, ['-e', RAW_PTY_SCRIPT, path.join(ROOT, 'node_modules', 'node-pty'), file], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['-e', RAW_PTY_SCRIPT, path.join(REPO_ROOT, 'node_modules', 'node-pty'), file], { encoding: 'utf8' });
   const r = JSON.parse(out) as { n: number; ms: number };
   return { mibs: r.n / (1024 * 1024) / (r.ms / 1000), bytes: r.n };
 }
@@ -123,18 +86,27 @@ async function sessionSpawnToExitMs(client: DaemonClient, argv: string[]): Promi
   return ms;
 }
 
+/**
+ * `tmux new-session -d true` until the command returns; then (untimed) until the server has reaped
+ * that session, so its teardown does not run inside the next measurement of another path.
+ */
 function tmuxNewSessionMs(socket: string, i: number): number {
   const t0 = process.hrtime.bigint();
   execFileSync('tmux', ['-L', socket, 'new-session', '-d', '-s', `s${i}`, 'true']);
-  return msSince(t0);
+  const ms = msSince(t0);
+  const deadline = Date.now() + 5000;
+  while (spawnSync('tmux', ['-L', socket, 'has-session', '-t', `=s${i}`], { stdio: 'ignore' }).status === 0) {
+    if (Date.now() > deadline) throw new Error(`tmux session s${i} (running \`true\`) still exists after 5 s`);
+  }
+  return ms;
 }
 
 export const figure: BenchFigure = {
   name: 'pty-sessions',
   async run(opts: BenchOptions): Promise<BenchResult[]> {
-    const home = path.join(opts.workDir, 'pty-sessions');
-    fs.mkdirSync(home, { recursive: true });
-    const d = await startBenchDaemon(home);
+    // Throughput and latency each get a fresh daemon: after streaming 600 MB the daemon's malloc heap
+    // holds ~20 MB more, and every fork copies its page tables (~0.4 ms slower per spawn).
+    let d = await startBenchDaemon(opts.workDir, 'pty-throughput');
     const tmuxSocket = `bench-pty-${process.pid}`;
     try {
       if (hasTmux) {
@@ -145,13 +117,8 @@ export const figure: BenchFigure = {
 
       // Throughput.
       const mb = opts.quick ? 50 : 200;
-      const file = path.join(home, 'cat-input.bin');
-      const block = Buffer.alloc(1024 * 1024);
-      for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff;
-      const fd = fs.openSync(file, 'w');
-      for (let i = 0; i < mb; i++) fs.writeSync(fd, block);
-      fs.closeSync(fd);
-      const bytes = mb * 1024 * 1024;
+      const file = path.join(opts.workDir, 'pty-cat-input.bin');
+      const bytes = writePatternFile(file, mb);
       const runs = opts.quick ? 3 : 5;
       const raw: number[] = [];
       const sess: number[] = [];
@@ -196,22 +163,16 @@ export const figure: BenchFigure = {
         results.push({ id: 'pty.attached_cat_throughput_vs_tmux', label: 'PTY throughput next to a tmux pane', value: thr, unit: 'MiB/s', note: 'tmux not installed' });
       }
 
-      // Spawn → exit latency.
+      // Spawn → exit latency, on a daemon that has not streamed anything yet.
+      await d.stop();
+      d = await startBenchDaemon(opts.workDir, 'pty-latency');
       const argv = ['true'];
-      const latencyRuns = opts.quick ? 10 : 30;
-      const rawLat: number[] = [];
-      const sessLat: number[] = [];
-      const tmuxLat: number[] = [];
-      // Warm-up rounds (both paths): the first spawns compile the daemon's and the client's code.
-      for (let i = 0; i < LATENCY_WARMUPS; i++) {
-        await rawPtySpawnToExitMs(argv);
-        await sessionSpawnToExitMs(d.client, argv);
-      }
-      for (let i = 0; i < latencyRuns; i++) {
-        rawLat.push(await rawPtySpawnToExitMs(argv));
-        sessLat.push(await sessionSpawnToExitMs(d.client, argv));
-        if (hasTmux) tmuxLat.push(tmuxNewSessionMs(tmuxSocket, i));
-      }
+      // Alternating blocks, each path warm (the first spawns compile the daemon's and the client's code).
+      const blocks = { rounds: 3, perBlock: opts.quick ? 4 : 10, warmups: LATENCY_WARMUPS };
+      const paths = [() => rawPtySpawnToExitMs(argv), () => sessionSpawnToExitMs(d.client, argv)];
+      let tmuxRun = 0;
+      if (hasTmux) paths.push(async () => tmuxNewSessionMs(tmuxSocket, tmuxRun++));
+      const [rawLat = [], sessLat = [], tmuxLat = []] = await timeInBlocks(paths, blocks);
       const lat = median(sessLat);
       const latRaw = median(rawLat);
       results.push({
@@ -236,7 +197,7 @@ export const figure: BenchFigure = {
       return results;
     } finally {
       if (hasTmux) spawnSync('tmux', ['-L', tmuxSocket, 'kill-server'], { stdio: 'ignore' });
-      await stopBenchDaemon(d);
+      await d.stop();
     }
   },
 };

@@ -8,14 +8,9 @@ import { DaemonError, WireError } from '../wire/errors';
 import { PROTOCOL_VERSION, RequestType, StatusCode, type DaemonResponse } from '../wire/proto';
 import type { PayloadKey, RequestInput, ResponseOutput } from '../wire/payload';
 import type { ScopePaths } from '../scope/paths';
-import { FrameStream } from './stream';
+import { StreamSocket, type DaemonStream } from './stream-socket';
 
-/** A streaming connection's read buffer starts this small, and doubles while reads fill it... */
-const STREAM_READ_BUFFER_MIN_BYTES = 64 * 1024;
-/** ...up to this (fewer, larger reads while output pours in: ~30% more attached throughput than 256 KiB). */
-const STREAM_READ_BUFFER_MAX_BYTES = 1024 * 1024;
-/** A body with at least this much left is read into directly; smaller rests come through readBuffer. */
-const DIRECT_READ_MIN_BYTES = 16 * 1024;
+export type { DaemonStream } from './stream-socket';
 
 /** Per-call timeout when the caller gives none. */
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -31,11 +26,6 @@ interface Pending {
   timer: NodeJS.Timeout | null;
 }
 
-/** An open streaming attach: the decoded attach response and the frames that follow it. */
-export interface DaemonStream<K extends PayloadKey> {
-  response: ResponseOutput<K>;
-  frames: FrameStream;
-}
 
 /**
  * A connection to one daemon. Create with `connect()`; methods reject with `DaemonError`
@@ -47,6 +37,8 @@ export class DaemonClient {
   private nextId = 1;
   private closedError: Error | null = null;
   private readonly decoder: FrameDecoder;
+  /** A streaming connection made ahead of the next openStream() (none before the first). */
+  private spare: StreamSocket | null = null;
 
   constructor(
     private readonly socket: net.Socket,
@@ -107,15 +99,37 @@ export class DaemonClient {
   }
 
   /**
-   * Opens a streaming request on a new connection to the same socket: resolves once the daemon
-   * answered OK, with the frames that follow. Rejects with DaemonError when it refuses.
+   * Opens a streaming request on its own connection to the same socket: resolves once the daemon
+   * answered OK, with the frames that follow. Rejects with DaemonError when it refuses. Uses the
+   * spare connection made at the previous call when it is still open, and makes the next spare.
    */
   async openStream<K extends PayloadKey>(type: RequestType, payloadKey: K, payload: RequestInput<K>): Promise<DaemonStream<K>> {
-    return openStreamAt(this.paths.socketPath, this.clientName, type, payloadKey, payload);
+    const spare = this.spare?.usable ? this.spare : null;
+    this.spare = null;
+    try {
+      if (spare) {
+        try {
+          return await spare.open(this.clientName, type, payloadKey, payload, payloadOf);
+        } catch (err) {
+          // The daemon may have refused the spare (its connection limit: the refusal may not have
+          // been read yet) or closed it (a restart): one more try on a new connection.
+          if (!isRefusedConnection(err)) throw err;
+        }
+      }
+      return await new StreamSocket(this.paths.socketPath).open(this.clientName, type, payloadKey, payload, payloadOf);
+    } finally {
+      // The next spare connects once this answer is in, so its accept does not delay this one.
+      if (!this.closedError && this.spare === null) {
+        this.spare = new StreamSocket(this.paths.socketPath);
+        this.spare.holdProcess(false);
+      }
+    }
   }
 
-  /** Closes the connection; pending calls reject. */
+  /** Closes the connection (and the spare streaming connection); pending calls reject. */
   close(): void {
+    this.spare?.close();
+    this.spare = null;
     this.socket.destroy();
   }
 
@@ -148,75 +162,15 @@ export class DaemonClient {
   }
 }
 
+/** A connection that failed before its request was answered, or that the daemon refused. */
+function isRefusedConnection(err: unknown): boolean {
+  if (err instanceof WireError) return err.code === 'ERR_CONNECTION_CLOSED';
+  return err instanceof DaemonError && err.code === StatusCode.STATUS_CODE_UNAVAILABLE;
+}
+
 /** The payload of an OK response, or the response as a DaemonError. */
 export function payloadOf<K extends PayloadKey>(response: DaemonResponse, payloadKey: K): ResponseOutput<K> {
   if (response.code !== StatusCode.STATUS_CODE_OK) throw new DaemonError(response.code, response.message);
   const payload = (response as unknown as Record<string, unknown>)[payloadKey];
   return (payload ?? {}) as ResponseOutput<K>;
-}
-
-/** Connects to socketPath, sends one streaming request and waits for its response. */
-export function openStreamAt<K extends PayloadKey>(
-  socketPath: string, clientName: string, type: RequestType, payloadKey: K, payload: RequestInput<K>,
-): Promise<DaemonStream<K>> {
-  return new Promise((resolve, reject) => {
-    // Reads land in one reused buffer (fewer, larger reads than 'data' events' fresh 64 KiB
-    // buffers); the decoder copies each body out of it once, so the buffer may be swapped any time.
-    // The decoder is made first: net.connect() asks for the first read buffer synchronously.
-    let readBuffer = Buffer.allocUnsafeSlow(STREAM_READ_BUFFER_MIN_BYTES);
-    let frames: FrameStream | null = null;
-    let settled = false;
-    const decoder = new FrameDecoder((body) => {
-      if (frames) {
-        frames.push(body);
-        return;
-      }
-      let response: DaemonResponse;
-      try {
-        response = decodeResponse(body);
-        const out = payloadOf(response, payloadKey);
-        frames = new FrameStream(socket);
-        settled = true;
-        resolve({ response: out, frames });
-      } catch (err) {
-        fail(err as Error);
-      }
-    }, Number.MAX_SAFE_INTEGER);
-    // Mid-way through a big body the next read goes straight into the body (no copy at all).
-    let direct: Buffer | null = null;
-    const socket = net.connect({
-      path: socketPath,
-      onread: {
-        buffer: () => {
-          direct = decoder.bodyRemainder(DIRECT_READ_MIN_BYTES);
-          return direct ?? readBuffer;
-        },
-        callback: (n: number, buf: Uint8Array) => {
-          if (buf === direct) {
-            direct = null;
-            decoder.bodyFilled(n);
-            return true;
-          }
-          decoder.pushTransient((buf as Buffer).subarray(0, n));
-          if (n === readBuffer.length && readBuffer.length < STREAM_READ_BUFFER_MAX_BYTES) {
-            readBuffer = Buffer.allocUnsafeSlow(readBuffer.length * 2);
-          }
-          return true;
-        },
-      },
-    });
-    socket.setNoDelay(true);
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      socket.destroy();
-      reject(err);
-    };
-    socket.once('error', (err) => fail(new WireError('ERR_CONNECTION_CLOSED', `connection to runpmd failed: ${err.message}`)));
-    socket.once('close', () => fail(new WireError('ERR_CONNECTION_CLOSED', 'runpmd closed the connection before answering')));
-    socket.once('connect', () => {
-      const envelope = { id: 1, type, protocolVersion: PROTOCOL_VERSION, clientName, [payloadKey]: payload };
-      socket.write(encodeFrame(encodeRequest(envelope)));
-    });
-  });
 }

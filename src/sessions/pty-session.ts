@@ -50,11 +50,13 @@ export function resolveExecutable(program: string, cwd: string, envPath: string 
     : (envPath ?? DEFAULT_PATH).split(':').map((dir) => path.resolve(cwd, dir || '.', program));
   for (const file of candidates) {
     try {
-      if (!fs.statSync(file).isFile()) continue;
+      // No exception for a directory without it (the common miss): one per PATH entry cost ~0.1 ms a spawn.
+      const st = fs.statSync(file, { throwIfNoEntry: false });
+      if (!st?.isFile()) continue;
       fs.accessSync(file, fs.constants.X_OK);
       return file;
     } catch {
-      // Not here, or not executable: try the next directory.
+      // Not executable by us, or the PATH entry is not a directory: try the next one.
     }
   }
   throw new InvalidArgumentError(program.includes('/')
