@@ -167,7 +167,7 @@ async function busyAggregateRow(client: DaemonClient, c: Counts, producer: Produ
     label: `aggregate ingest of ${c.busySessions} concurrent busy sessions (${producer.label}, ${c.busyBytesEach >> 20} MiB each)`,
     unit: 'MiB/s', ...summarize(many), ...(target ? { target: '>= 0.8x' } : {}),
     note: `baseline = one busy session (${singleRate.toFixed(0)} MiB/s, ${(totalBytes / 4) >> 20} MiB) × ${cores} cores; the daemon is one thread`
-      + (target ? '' : '; no target: the child costs about what the daemon spends per byte, so one session already keeps two cores busy and the ratio is bounded near 0.5x'),
+      + (target ? '' : '; no target: the child costs about what the daemon spends per byte, so one session already keeps two cores busy and the ratio cannot pass 0.5x (many sessions ingesting at one session\'s rate)'),
   }, { label: `one busy session × ${cores} cores`, value: singleRate * cores, unit: 'MiB/s' }, null);
   return row;
 }

@@ -3,7 +3,8 @@
 
 /** A tee's view of a stream: every chunk in order, then end() once when the stream ends. */
 export interface StreamTap {
-  write(chunk: Buffer): void;
+  /** transient: chunk is a view its owner overwrites after the call (copy what you keep). */
+  write(chunk: Buffer, transient?: boolean): void;
   end(): void;
 }
 
@@ -30,10 +31,10 @@ export class TapSet {
   }
 
   /** Hands one chunk to every tap; a tap that throws is removed so it cannot hurt the session. */
-  write(chunk: Buffer): void {
+  write(chunk: Buffer, transient = false): void {
     for (const tap of this.taps) {
       try {
-        tap.write(chunk);
+        tap.write(chunk, transient);
       } catch {
         this.remove(tap);
       }

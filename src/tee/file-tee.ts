@@ -2,6 +2,7 @@
 // time. Lives from registration until unregister or session end (flushAndClose) or until its file
 // fails (disconnected: it stops, releases any BLOCK pause, and never throws into the producer).
 import { TeeQueue, type TeeQueueOptions } from './tee-queue';
+import { copyForTee, releaseTeeCopy } from './copy-pool';
 import type { TeeSink } from './file-sink';
 import type { StreamTap } from '../sessions/tap-set';
 
@@ -83,8 +84,12 @@ export class FileTee implements StreamTap {
   }
 
   /** Called by the stream for every chunk, in order; never blocks and never throws. */
-  write(chunk: Buffer): void {
+  write(chunk: Buffer, transient = false): void {
     if (this.ended || this.disconnected || chunk.length === 0) return;
+    if (transient) {
+      for (const copy of copyForTee(chunk)) this.write(copy);
+      return;
+    }
     this.streamBytes += chunk.length;
     const missedBefore = this.queue.missedBytes;
     const full = this.queue.push(chunk);
@@ -130,11 +135,13 @@ export class FileTee implements StreamTap {
     if (this.paused && this.queue.lowWater) this.releasePause();
     this.sink.write(batch.buffers).then(
       () => {
+        for (const buf of batch.buffers) releaseTeeCopy(buf);
         this.writing = false;
         this.writtenBytes += batch.streamBytes;
         this.pump();
       },
       (err: unknown) => {
+        for (const buf of batch.buffers) releaseTeeCopy(buf);
         this.writing = false;
         this.lostInFlight = batch.streamBytes;
         this.fail(err instanceof Error ? err : new Error(String(err)));
