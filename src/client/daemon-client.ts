@@ -26,7 +26,6 @@ interface Pending {
   timer: NodeJS.Timeout | null;
 }
 
-
 /**
  * A connection to one daemon. Create with `connect()`; methods reject with `DaemonError`
  * (carrying the `StatusCode`) when the daemon answers non-OK, and with `WireError` on transport
@@ -39,6 +38,8 @@ export class DaemonClient {
   private readonly decoder: FrameDecoder;
   /** A streaming connection made ahead of the next openStream() (none before the first). */
   private spare: StreamSocket | null = null;
+  /** Set by close(): no spare is made after it (an attach may still be answered later). */
+  private closedByUser = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -119,7 +120,7 @@ export class DaemonClient {
       return await new StreamSocket(this.paths.socketPath).open(this.clientName, type, payloadKey, payload, payloadOf);
     } finally {
       // The next spare connects once this answer is in, so its accept does not delay this one.
-      if (!this.closedError && this.spare === null) {
+      if (!this.closedError && !this.closedByUser && this.spare === null) {
         this.spare = new StreamSocket(this.paths.socketPath);
         this.spare.holdProcess(false);
       }
@@ -128,6 +129,7 @@ export class DaemonClient {
 
   /** Closes the connection (and the spare streaming connection); pending calls reject. */
   close(): void {
+    this.closedByUser = true;
     this.spare?.close();
     this.spare = null;
     this.socket.destroy();
