@@ -108,31 +108,43 @@ function tmuxRss(workDir: string, n: number, cmd: string): { mb: number } | { no
   }
 }
 
-/** A producer of exactly `bytes` bytes of output, as the argv of a pipe session. */
+/** A producer of `bytes` bytes of output (rounded down to whole units), as the argv of a pipe session. */
 interface Producer {
+  id: string;
   label: string;
+  /** It writes whole units of this many bytes. */
+  unitBytes: number;
   argv(bytes: number): string[];
+  /** The row's target, or why it has none. */
+  target: { target: string } | { note: string };
 }
-
-/** Copy-bound: the child costs about what the daemon's read costs, so one session already keeps both cores busy. */
-const ZERO_PRODUCER: Producer = {
-  label: '`head -c N /dev/zero`',
-  argv: (bytes) => ['sh', '-c', 'exec head -c "$0" /dev/zero', String(bytes)],
-};
 
 /** One 60-byte line, as a build or a test runner prints them. */
 const LOG_LINE_BYTES = 60;
-/** CPU-bound: mawk formats every line (~250 MB/s on one core here), as a busy program's output is. */
+
+/** CPU-bound: mawk formats every line (~330 MiB/s on one core here), as a busy program's output is. */
 const LOG_PRODUCER: Producer = {
+  id: 'scale.busy_aggregate',
   label: 'awk printing numbered 60-byte log lines',
-  argv: (bytes) => ['awk', '-v', `n=${Math.floor(bytes / LOG_LINE_BYTES)}`,
+  unitBytes: LOG_LINE_BYTES,
+  argv: (bytes) => ['awk', '-v', `n=${bytes / LOG_LINE_BYTES}`,
     'BEGIN { for (i = 0; i < n; i++) printf "%010d %s\\n", i, "build: compiling module 0123456789 abcdefghij kl" }'],
+  target: { target: '>= 0.8x' },
+};
+
+/** Copy-bound: the child costs about what the daemon's read costs, so one session already keeps both cores busy. */
+const ZERO_PRODUCER: Producer = {
+  id: 'scale.busy_aggregate_copy_bound',
+  label: '`head -c N /dev/zero`',
+  unitBytes: 1,
+  argv: (bytes) => ['sh', '-c', 'exec head -c "$0" /dev/zero', String(bytes)],
+  target: { note: 'no target: the child costs about what the daemon spends per byte, so one session already keeps two cores busy and the ratio cannot pass 0.5x (many sessions ingesting at one session\'s rate)' },
 };
 
 /** Ingest MiB/s of `sessions` gated producers of `bytesEach` bytes: "go" to every session, until all exited. */
 async function ingestMiBs(client: DaemonClient, producer: Producer, sessions: number, bytesEach: number): Promise<number> {
   const ids: string[] = [];
-  const bytes = producer === LOG_PRODUCER ? Math.floor(bytesEach / LOG_LINE_BYTES) * LOG_LINE_BYTES : bytesEach;
+  const bytes = Math.floor(bytesEach / producer.unitBytes) * producer.unitBytes;
   for (let i = 0; i < sessions; i++) {
     const [program, ...args] = producer.argv(bytes);
     // The shell waits for "go" on stdin, then becomes the producer.
@@ -151,7 +163,7 @@ async function ingestMiBs(client: DaemonClient, producer: Producer, sessions: nu
 }
 
 /** Many busy sessions next to one, in alternating runs, as one row. */
-async function busyAggregateRow(client: DaemonClient, c: Counts, producer: Producer, target: boolean): Promise<BenchResult> {
+async function busyAggregateRow(client: DaemonClient, c: Counts, producer: Producer): Promise<BenchResult> {
   const cores = os.cpus().length;
   const single: number[] = [];
   const many: number[] = [];
@@ -162,14 +174,13 @@ async function busyAggregateRow(client: DaemonClient, c: Counts, producer: Produ
     many.push(await ingestMiBs(client, producer, c.busySessions, c.busyBytesEach));
   }
   const singleRate = summarize(single).value;
-  const row = ratioRow({
-    id: producer === LOG_PRODUCER ? 'scale.busy_aggregate' : 'scale.busy_aggregate_copy_bound',
+  const baselineNote = `baseline = one busy session (${singleRate.toFixed(0)} MiB/s, ${(totalBytes / 4) >> 20} MiB) × ${cores} cores; the daemon is one thread`;
+  return ratioRow({
+    id: producer.id,
     label: `aggregate ingest of ${c.busySessions} concurrent busy sessions (${producer.label}, ${c.busyBytesEach >> 20} MiB each)`,
-    unit: 'MiB/s', ...summarize(many), ...(target ? { target: '>= 0.8x' } : {}),
-    note: `baseline = one busy session (${singleRate.toFixed(0)} MiB/s, ${(totalBytes / 4) >> 20} MiB) × ${cores} cores; the daemon is one thread`
-      + (target ? '' : '; no target: the child costs about what the daemon spends per byte, so one session already keeps two cores busy and the ratio cannot pass 0.5x (many sessions ingesting at one session\'s rate)'),
+    unit: 'MiB/s', ...summarize(many),
+    ...('target' in producer.target ? { target: producer.target.target, note: baselineNote } : { note: `${baselineNote}; ${producer.target.note}` }),
   }, { label: `one busy session × ${cores} cores`, value: singleRate * cores, unit: 'MiB/s' }, null);
-  return row;
 }
 
 async function measureBacklog(d: BenchDaemon, c: Counts): Promise<BenchResult> {
@@ -236,8 +247,7 @@ export const figure: BenchFigure = {
       await clearSessions(d.client);
 
       // Aggregate ingest: many busy sessions next to one, for a CPU-bound and a copy-bound child.
-      rows.push(await busyAggregateRow(d.client, c, LOG_PRODUCER, true));
-      rows.push(await busyAggregateRow(d.client, c, ZERO_PRODUCER, false));
+      for (const producer of [LOG_PRODUCER, ZERO_PRODUCER]) rows.push(await busyAggregateRow(d.client, c, producer));
       return rows;
     } finally {
       await d.stop();
