@@ -142,17 +142,20 @@ log_max_bytes = 4096
 
   it('loads no native module on the CLI path', async () => {
     daemon = await startDaemon();
-    const probe = `const m = require(${JSON.stringify(path.join(ROOT, 'dist/src/cli/main.js'))});
-m.runCli(['jlist']).then(() => {
+    // Preloaded into the real bin/runpm (its one-file bundle included): lists what the process required.
+    const probe = path.join(daemon.home, 'native-probe.js');
+    fs.writeFileSync(probe, `process.on('exit', () => {
   const native = Object.keys(require.cache).filter((k) => /better-sqlite3|node-pty|\\.node$/.test(k));
-  process.stderr.write('NATIVE=' + JSON.stringify(native));
-});`;
+  process.stderr.write('NATIVE=' + JSON.stringify(native) + ' BUNDLE=' + Object.keys(require.cache).some((k) => k.endsWith('runpm-bundle.js')));
+});`);
     const r = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, ['-e', probe], { env: daemon!.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, ['-r', probe, path.join(ROOT, 'bin', 'runpm'), 'jlist'], { env: daemon!.env, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       child.on('close', () => resolve(err));
     });
     expect(r).toContain('NATIVE=[]');
+    // The build's one-file CLI is what ran (scripts/build.mjs), not the ~40 modules it was made from.
+    expect(r).toContain('BUNDLE=true');
   });
 });
