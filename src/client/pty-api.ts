@@ -5,7 +5,8 @@ import type { FrameStream } from './stream';
 import { AttachedStream } from './attached-stream';
 import { bytesFieldView } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
-import type { Decoded, ResponseOutput } from '../wire/payload';
+import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
+import { WireError } from '../wire/errors';
 
 /** One decoded PtyStreamFrame. exit, error and stolen end the attachment. */
 export type PtyFrame =
@@ -122,6 +123,11 @@ declare module './daemon-client' {
   interface DaemonClient {
     /** SPAWN_PTY_SESSION: starts a child on a new PTY; INVALID_ARGUMENT names a bad argv, cwd or size. */
     spawnPty(opts: SpawnPtyOptions): Promise<ResponseOutput<'spawnPtySession'>>;
+    /**
+     * SPAWN_PTY_SESSION with `attach`: starts the child and attaches to it in one round trip, on a
+     * streaming connection (like `tmux new-session` without -d); nothing the child prints is missed.
+     */
+    spawnPtyAttached(opts: SpawnPtyOptions, attach?: AttachPtyOptions): Promise<ResponseOutput<'spawnPtySession'> & { attachment: PtyAttachment }>;
     /** ATTACH_PTY_SESSION on a new connection; ALREADY_ATTACHED unless `steal`. */
     attachPty(sessionId: string, opts?: AttachPtyOptions): Promise<PtyAttachment>;
     /** DETACH_PTY_SESSION: the attached client gets `error: "detached"`; the session keeps running. */
@@ -135,9 +141,9 @@ declare module './daemon-client' {
   }
 }
 
-DaemonClient.prototype.spawnPty = function (this: DaemonClient, opts: SpawnPtyOptions) {
+function spawnPayload(opts: SpawnPtyOptions): RequestInput<'spawnPtySession'> {
   const env = Array.isArray(opts.env) ? opts.env : Object.entries(opts.env ?? {}).map(([key, value]) => ({ key, value }));
-  return this.request(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', {
+  return {
     argv: opts.argv,
     cwd: opts.cwd ?? '',
     env,
@@ -145,11 +151,11 @@ DaemonClient.prototype.spawnPty = function (this: DaemonClient, opts: SpawnPtyOp
     rows: opts.rows ?? 0,
     cols: opts.cols ?? 0,
     originator: opts.originator ?? '',
-  });
-};
+  };
+}
 
-DaemonClient.prototype.attachPty = async function (this: DaemonClient, sessionId: string, opts: AttachPtyOptions = {}) {
-  const { response, frames } = await this.openStream(RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION, 'attachPtySession', {
+function attachPayload(sessionId: string, opts: AttachPtyOptions): RequestInput<'attachPtySession'> {
+  return {
     sessionId,
     rows: opts.rows ?? 0,
     cols: opts.cols ?? 0,
@@ -158,7 +164,28 @@ DaemonClient.prototype.attachPty = async function (this: DaemonClient, sessionId
     isTty: opts.isTty ?? false,
     graphicsCapabilities: opts.graphicsCapabilities ?? null,
     replay: replayToWire(opts.replay),
+  };
+}
+
+DaemonClient.prototype.spawnPty = function (this: DaemonClient, opts: SpawnPtyOptions) {
+  return this.request(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', spawnPayload(opts));
+};
+
+DaemonClient.prototype.spawnPtyAttached = async function (this: DaemonClient, opts: SpawnPtyOptions, attach: AttachPtyOptions = {}) {
+  const { response, envelope, frames } = await this.openStream(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', {
+    ...spawnPayload(opts),
+    attach: attachPayload('', attach),
   });
+  const attached = envelope.attachPtySession;
+  if (!attached) {
+    frames.close();
+    throw new WireError('ERR_BAD_MESSAGE', 'runpmd answered a spawn with attach without attach_pty_session (a daemon too old for it?)');
+  }
+  return { ...response, attachment: new PtyAttachment(attached as ResponseOutput<'attachPtySession'>, frames) };
+};
+
+DaemonClient.prototype.attachPty = async function (this: DaemonClient, sessionId: string, opts: AttachPtyOptions = {}) {
+  const { response, frames } = await this.openStream(RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION, 'attachPtySession', attachPayload(sessionId, opts));
   return new PtyAttachment(response, frames);
 };
 

@@ -21,6 +21,8 @@ const DIRECT_READ_MIN_BYTES = 16 * 1024;
 /** An open streaming request: its decoded response and the frames that follow it. */
 export interface DaemonStream<K extends PayloadKey> {
   response: ResponseOutput<K>;
+  /** The whole response, for requests answered with more than their own payload (spawn attached). */
+  envelope: DaemonResponse;
   frames: FrameStream;
 }
 
@@ -100,10 +102,11 @@ export class StreamSocket {
           return;
         }
         try {
-          const out = payloadOf(decodeResponse(body), payloadKey);
+          const envelope = decodeResponse(body);
+          const out = payloadOf(envelope, payloadKey);
           frames = new FrameStream(this.socket);
           settled = true;
-          resolve({ response: out, frames });
+          resolve({ response: out, envelope, frames });
         } catch (err) {
           fail(err as Error);
         }

@@ -154,8 +154,8 @@ export class Connection {
       } else {
         const start = await entry.handle(payload, ctx);
         if (this.closed) return StatusCode.STATUS_CODE_OK;
-        const code = this.respond({ requestId, code: StatusCode.STATUS_CODE_OK, [entry.payload]: start.response }, after);
-        this.beginStream(ctx.clientLabel, start.start);
+        const code = this.respond({ requestId, code: StatusCode.STATUS_CODE_OK, ...start.alsoRespond, [entry.payload]: start.response }, after);
+        if (start.start) this.beginStream(ctx.clientLabel, start.start);
         return code;
       }
     } catch (err) {

@@ -42,8 +42,13 @@ export interface StreamChannel {
 
 export interface StreamStart<K extends PayloadKey> {
   response: ResponsePayload<K>;
-  /** Called after the response frame is written; owns the connection from then on. */
-  start(channel: StreamChannel): void;
+  /** More payload fields of the same response (a spawn that attached answers with the attach too). */
+  alsoRespond?: { [P in PayloadKey]?: ResponsePayload<P> };
+  /**
+   * Called after the response frame is written; owns the connection from then on. Absent: the
+   * request was answered like a unary one and the connection goes on taking requests.
+   */
+  start?(channel: StreamChannel): void;
 }
 
 export interface UnaryEntry<K extends PayloadKey> {
@@ -70,7 +75,10 @@ export function unary<K extends PayloadKey>(
   return { type, payload, mode: 'unary', handle };
 }
 
-/** Declares a streaming entry (attach): it answers once, then takes over the connection. */
+/**
+ * Declares a streaming entry (attach): it answers once, then takes over the connection, unless
+ * this request's answer has no start() (SPAWN_PTY_SESSION streams only when asked to attach).
+ */
 export function stream<K extends PayloadKey>(
   type: RequestType, payload: K, handle: StreamEntry<K>['handle'],
 ): StreamEntry<K> {

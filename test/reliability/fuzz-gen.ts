@@ -122,6 +122,9 @@ function sanitisePayload(type: RequestType, payload: Record<string, unknown>, op
       const argv = (p.argv as string[] | undefined) ?? [];
       // An empty argv stays empty (a validation case); otherwise the program cannot exist.
       if (argv.length > 0) p.argv = [MISSING_PROGRAM, ...argv.slice(1)];
+      // A spawn that attaches turns the connection into a stream (the PTY tests cover it): here
+      // every frame must get an answer.
+      delete p.attach;
       break;
     }
     case RequestType.REQUEST_TYPE_SERVICE_START: {

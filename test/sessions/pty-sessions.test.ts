@@ -166,6 +166,31 @@ describe('PTY sessions: attach rules', () => {
     await c.terminatePty(sessionId, 500);
   });
 
+  it('spawns attached in one request: every byte from the first, input, the attach slot held, the exit', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    // The child prints at once: attached from the spawn on, nothing is missed and nothing is replayed twice.
+    const quick = await c.spawnPtyAttached({ argv: ['sh', '-c', 'printf FIRST; exit 3'] });
+    expect(quick.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(quick.pid).toBeGreaterThan(0);
+    const quickReader = new Reader(quick.attachment);
+    await quickReader.done;
+    expect(quickReader.text).toBe('FIRST');
+    expect(quickReader.missed).toBe(0);
+    expect(quickReader.terminal).toEqual({ kind: 'exit', code: 3 });
+
+    const { sessionId, attachment } = await c.spawnPtyAttached({ argv: BASH, rows: 30, cols: 100 }, { isTty: true, rows: 40, cols: 120 });
+    const shell = new Reader(attachment);
+    // The spawn's attachment holds the slot like any attach.
+    await expectDaemonError(c.attachPty(sessionId), StatusCode.STATUS_CODE_ALREADY_ATTACHED, /already attached/);
+    expect((await c.listPtys()).find((s) => s.sessionId === sessionId)).toMatchObject({ attached: true, attachedIsTty: true, rows: 40, cols: 120 });
+    shell.att.write('echo SPAWNED""ATTACHED\r');
+    await shell.waitText(/SPAWNEDATTACHED/, 'the shell\'s echo');
+    shell.att.write('exit 5\r');
+    await shell.done;
+    expect(shell.terminal).toEqual({ kind: 'exit', code: 5 });
+  });
+
   it('replays what a client missed by default, the ring on request, and the screen', async () => {
     daemon = await startDaemon();
     const c = daemon.client;
@@ -356,6 +381,15 @@ describe('PTY sessions: bad inputs', () => {
     await expectDaemonError(c.spawnPty({ argv: ['sh'], cwd: plain }), bad, /is not a directory/);
     await expectDaemonError(c.spawnPty({ argv: ['sh'], rows: 70000 }), bad, /rows must be between 0 and 65535, got 70000/);
     await expectDaemonError(c.spawnPty({ argv: ['sh'], env: [{ key: 'A=B', value: '1' }] }), bad, /"A=B"/);
+    // Spawning attached: the attach options are checked before anything is spawned.
+    await expectDaemonError(c.spawnPtyAttached({ argv: ['sh'] }, { rows: 70000 }), bad, /attach\.rows must be between 0 and 65535, got 70000/);
+    await expectDaemonError(c.spawnPtyAttached({ argv: ['no-such-program-xyz'] }), bad, /"no-such-program-xyz" was not found/);
+    const { RequestType } = await import('../../src/wire/proto');
+    const spawnAttached = (attach: Record<string, unknown>) =>
+      c.openStream(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', { argv: ['sh'], attach });
+    await expectDaemonError(spawnAttached({ sessionId: 'x' }), bad, /attach\.session_id must be empty/);
+    await expectDaemonError(spawnAttached({ replay: 9 }), bad, /replay must be MISSED, RING or SCREEN, got 9/);
+    // Nothing was spawned, and the client's own connection still answers after the refused streams.
     expect(await c.listPtys()).toEqual([]);
   });
 

@@ -1,10 +1,10 @@
-// PTY-session requests 60–64 and 74: spawn, attach (PtyStreamFrame out, PtyInputFrame in on the same
-// socket), detach, list, terminate, resize. Sessions live in state.sessions; this file only
+// PTY-session requests 60–64 and 74: spawn (optionally attached), attach (PtyStreamFrame out,
+// PtyInputFrame in on the same socket), detach, list, terminate, resize. Sessions live in state.sessions; this file only
 // translates between protobuf and the session. Requests 71–73 (session-ops.ts) cover PTYs too.
 import { randomUUID } from 'node:crypto';
 import { RequestType, pb, type running_process } from '../../wire/proto';
 import { InvalidArgumentError } from '../../wire/errors';
-import { stream, unary, type DispatchEntry, type ResponsePayload, type StreamChannel } from '../dispatch';
+import { stream, unary, type DispatchEntry, type HandlerContext, type RequestPayload, type ResponsePayload, type StreamChannel } from '../dispatch';
 import type { DaemonState } from '../state';
 import type { AttachFrameCodec, Attachment } from '../../sessions/output-stream';
 import { resolveCwd } from '../../sessions/pipe-session';
@@ -122,49 +122,92 @@ function pumpInput(state: DaemonState, session: PtySession, attachment: Attachme
   });
 }
 
+type AttachRequest = RequestPayload<'attachPtySession'>;
+
+/** An attach request's options, checked before anything is spawned, resized or attached. */
+interface AttachOptions {
+  req: AttachRequest;
+  rows: number;
+  cols: number;
+  replay: PtyReplay;
+}
+
+function checkAttachOptions(req: AttachRequest, prefix = ''): AttachOptions {
+  return {
+    req,
+    rows: checkDimension(`${prefix}rows`, req.rows),
+    cols: checkDimension(`${prefix}cols`, req.cols),
+    replay: replayMode(req.replay),
+  };
+}
+
+/** Attaches the requesting connection to session: the attach response, and what streams after it. */
+async function attachConnection(ctx: HandlerContext, session: PtySession, opts: AttachOptions) {
+  const { req } = opts;
+  // Resize before the screen snapshot so the rendering has the client's size.
+  if (req.isTty) session.resize(opts.rows, opts.cols);
+  const grant = await session.attach(ctx.clientLabel, {
+    steal: req.steal,
+    replay: opts.replay,
+    terminal: { term: req.term, isTty: req.isTty, graphics: req.graphicsCapabilities },
+  });
+  return {
+    response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
+    start: (channel: StreamChannel) => {
+      pumpInput(ctx.state, session, grant.attachment, req.isTty, channel);
+      grant.attachment.start(channel);
+    },
+  };
+}
+
+type SpawnRequest = RequestPayload<'spawnPtySession'>;
+
+/** Spawns the request's child on a new PTY and adds it to the session table. */
+function spawnFromRequest(req: SpawnRequest, state: DaemonState): PtySession {
+  const sessions = sessionsOf(state);
+  const rows = checkDimension('rows', req.rows) || DEFAULT_PTY_ROWS;
+  const cols = checkDimension('cols', req.cols) || DEFAULT_PTY_COLS;
+  const id = randomUUID();
+  const request = req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' }));
+  if (!request.some((kv) => kv.key === 'TERM')) request.unshift({ key: 'TERM', value: DEFAULT_PTY_TERM });
+  const env = buildSpawnEnv({
+    base: process.env,
+    defaults: state.config.defaultEnv,
+    request,
+    clearInherited: req.clearInheritedEnv,
+    sessionId: id,
+    originator: req.originator,
+  });
+  const session = spawnPtySession({
+    id, argv: req.argv, cwd: resolveCwd(req.cwd, state.cwd), env, originator: req.originator, rows, cols,
+    ringBytes: state.config.ringBytes, codec: ptyFrameCodec,
+  });
+  sessions.add(session);
+  state.log.info(`pty session ${id} started: pid ${session.pid}, ${rows}x${cols}, ${JSON.stringify(session.command)}${req.originator ? ` (originator ${req.originator})` : ''}`);
+  return session;
+}
+
 export const ptySessionEntries: DispatchEntry[] = [
-  unary(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', (req, { state }) => {
-    const sessions = sessionsOf(state);
-    const rows = checkDimension('rows', req.rows) || DEFAULT_PTY_ROWS;
-    const cols = checkDimension('cols', req.cols) || DEFAULT_PTY_COLS;
-    const id = randomUUID();
-    const request = req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' }));
-    if (!request.some((kv) => kv.key === 'TERM')) request.unshift({ key: 'TERM', value: DEFAULT_PTY_TERM });
-    const env = buildSpawnEnv({
-      base: process.env,
-      defaults: state.config.defaultEnv,
-      request,
-      clearInherited: req.clearInheritedEnv,
-      sessionId: id,
-      originator: req.originator,
-    });
-    const session = spawnPtySession({
-      id, argv: req.argv, cwd: resolveCwd(req.cwd, state.cwd), env, originator: req.originator, rows, cols,
-      ringBytes: state.config.ringBytes, codec: ptyFrameCodec,
-    });
-    sessions.add(session);
-    state.log.info(`pty session ${id} started: pid ${session.pid}, ${rows}x${cols}, ${JSON.stringify(session.command)}${req.originator ? ` (originator ${req.originator})` : ''}`);
-    return { sessionId: id, pid: session.pid, createdAt: session.createdAtMs / 1000 };
+  // A stream entry that streams only when the request asks to spawn attached (field attach).
+  stream(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', (req, ctx) => {
+    let attach: AttachOptions | null = null;
+    if (req.attach) {
+      if (req.attach.sessionId !== '') {
+        throw new InvalidArgumentError('attach.session_id must be empty: a spawn attaches to the session it starts');
+      }
+      // A nested message is decoded like the payload itself (every field has its default).
+      attach = checkAttachOptions(req.attach as AttachRequest, 'attach.');
+    }
+    const session = spawnFromRequest(req, ctx.state);
+    const response = { sessionId: session.id, pid: session.pid, createdAt: session.createdAtMs / 1000 };
+    if (!attach) return { response };
+    return attachConnection(ctx, session, attach).then((attached) => ({
+      response, alsoRespond: { attachPtySession: attached.response }, start: attached.start,
+    }));
   }),
   stream(RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION, 'attachPtySession', async (req, ctx) => {
     const session = ptySession(ctx.state, req.sessionId);
-    const rows = checkDimension('rows', req.rows);
-    const cols = checkDimension('cols', req.cols);
-    const replay = replayMode(req.replay);
-    // Resize before the screen snapshot so the rendering has the client's size.
-    if (req.isTty) session.resize(rows, cols);
-    const grant = await session.attach(ctx.clientLabel, {
-      steal: req.steal,
-      replay,
-      terminal: { term: req.term, isTty: req.isTty, graphics: req.graphicsCapabilities },
-    });
-    return {
-      response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
-      start: (channel) => {
-        pumpInput(ctx.state, session, grant.attachment, req.isTty, channel);
-        grant.attachment.start(channel);
-      },
-    };
+    return attachConnection(ctx, session, checkAttachOptions(req));
   }),
   unary(RequestType.REQUEST_TYPE_DETACH_PTY_SESSION, 'detachPtySession', (req, { state }) => {
     ptySession(state, req.sessionId).output.detach();
