@@ -57,24 +57,30 @@ function registerRaw(client: DaemonClient, fields: Record<string, unknown>) {
 }
 
 describe('session tees', () => {
-  it('BLOCK: a tee of a 50 MB cat equals the source byte for byte', async () => {
+  it('BLOCK: two tees of a 50 MB cat, at different paces, both equal the source byte for byte', async () => {
     daemon = await startDaemon();
     const dir = scratch();
     const src = path.join(dir, 'src.bin');
     const fd = fs.openSync(src, 'w');
     for (let i = 0; i < 50; i++) fs.writeSync(fd, crypto.randomBytes(1024 * 1024));
     fs.closeSync(fd);
-    const out = path.join(dir, 'out.bin');
+    const outs = [path.join(dir, 'out1.bin'), path.join(dir, 'out2.bin')];
     const id = await gatedSession(daemon.client, `exec cat ${src}`);
-    const handle = await daemon.client.registerSessionTee({ sessionId: id, sessionKind: 'pipe', filePath: out, block: true });
-    expect(handle).toBe(1);
+    const handles: number[] = [];
+    // The second tee's queue is small, so the two write at different paces from the same reads.
+    handles.push(await daemon.client.registerSessionTee({ sessionId: id, sessionKind: 'pipe', filePath: outs[0]!, block: true }));
+    handles.push(await daemon.client.registerSessionTee({ sessionId: id, sessionKind: 'pipe', filePath: outs[1]!, block: true, queueCapacity: 4 }));
+    expect(handles).toEqual([1, 2]);
     await daemon.client.writeStdin(id, 'go\n');
     await waitStreamEnd(daemon.client, id);
-    const st = await daemon.client.getSessionTeeStatus(id, 'pipe', handle);
-    expect(st).toEqual({ stream: 'stdout', missedBytes: 0, disconnected: false });
-    await daemon.client.unregisterSessionTee(id, 'pipe', handle);
-    expect(fs.statSync(out).size).toBe(50 * 1024 * 1024);
-    expect(sha256(fs.readFileSync(out))).toBe(sha256(fs.readFileSync(src)));
+    const want = sha256(fs.readFileSync(src));
+    for (const [i, handle] of handles.entries()) {
+      const st = await daemon.client.getSessionTeeStatus(id, 'pipe', handle);
+      expect(st).toEqual({ stream: 'stdout', missedBytes: 0, disconnected: false });
+      await daemon.client.unregisterSessionTee(id, 'pipe', handle);
+      expect(fs.statSync(outs[i]!).size).toBe(50 * 1024 * 1024);
+      expect(sha256(fs.readFileSync(outs[i]!))).toBe(want);
+    }
   });
 
   it('BLOCK with a tiny queue and a slow file keeps every byte, also across the child\'s exit', async () => {
