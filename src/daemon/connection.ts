@@ -153,7 +153,12 @@ export class Connection {
         return this.respond({ requestId, code: StatusCode.STATUS_CODE_OK, [entry.payload]: result }, after);
       } else {
         const start = await entry.handle(payload, ctx);
-        if (this.closed) return StatusCode.STATUS_CODE_OK;
+        if (this.closed) {
+          // The client left while the handler worked (a screen replay renders first): the stream
+          // starts on a closed channel, so what it acquired (the attach slot) is let go at once.
+          if (start.start) start.start(ConnectionStream.closedOn(this.socket, ctx.clientLabel));
+          return StatusCode.STATUS_CODE_OK;
+        }
         const code = this.respond({ requestId, code: StatusCode.STATUS_CODE_OK, ...start.alsoRespond, [entry.payload]: start.response }, after);
         if (start.start) this.beginStream(ctx.clientLabel, start.start);
         return code;
@@ -271,6 +276,13 @@ class ConnectionStream implements StreamChannel {
   closed = false;
 
   constructor(readonly socket: Socket, readonly clientLabel: string) {}
+
+  /** A channel whose client is already gone: onClose listeners run as they are added. */
+  static closedOn(socket: Socket, clientLabel: string): ConnectionStream {
+    const channel = new ConnectionStream(socket, clientLabel);
+    channel.closed = true;
+    return channel;
+  }
 
   writeFrame(body: Uint8Array): boolean {
     if (this.closed || this.socket.destroyed) return false;

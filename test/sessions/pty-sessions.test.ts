@@ -6,7 +6,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
-import { StatusCode } from '../../src/wire/proto';
+import { RequestType, StatusCode, pb } from '../../src/wire/proto';
+import { RawConnection } from '../helpers/raw';
+import '../../src/client/events-api';
 import '../../src/client/sessions-api';
 import '../../src/client/pty-api';
 import type { PtyAttachment, PtyFrame } from '../../src/client/pty-api';
@@ -189,6 +191,32 @@ describe('PTY sessions: attach rules', () => {
     shell.att.write('exit 5\r');
     await shell.done;
     expect(shell.terminal).toEqual({ kind: 'exit', code: 5 });
+  });
+
+  it('a client that leaves while its screen replay is being rendered leaves the session free', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    // ~1 MB of text, then a line every 10 ms: the screen stays unparsed (it parses after 50 ms of
+    // quiet), so the SCREEN attach below spends its time rendering and the client is gone by then.
+    const { sessionId } = await c.spawnPty({ argv: ['sh', '-c', 'head -c 700000 /dev/zero | base64; while :; do echo tick; sleep 0.01; done'] });
+    await waitFor(async () => (await c.backlog(sessionId)).backlog.length > 900_000, 'the burst in the ring');
+    const events = await c.subscribeEvents({ kinds: ['session.attached', 'session.detached'] });
+    const seen: Array<{ kind: string; detail: string }> = [];
+    void (async () => {
+      for await (const e of events) if (e.sessionId === sessionId) seen.push({ kind: e.kind, detail: e.detail });
+    })();
+    const raw = await RawConnection.open(daemon.paths.socketPath);
+    raw.sendRequest({ id: 1, type: RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION, protocolVersion: 1, clientName: 'leaver',
+      attachPtySession: { sessionId, replay: pb.PtyReplayMode.PTY_REPLAY_MODE_SCREEN } });
+    raw.close();
+    // The attach is granted after the rendering, to a client already gone: it must be let go at once.
+    await waitFor(() => seen.some((e) => e.kind === 'session.detached'), 'the abandoned attach to be released');
+    expect(seen.map((e) => e.kind)).toEqual(['session.attached', 'session.detached']);
+    const next = new Reader(await c.attachPty(sessionId));
+    await next.waitText(/tick/, 'live output for the next client');
+    events.close();
+    next.att.close();
+    await c.terminatePty(sessionId, 200);
   });
 
   it('replays what a client missed by default, the ring on request, and the screen', async () => {
