@@ -416,7 +416,7 @@ describe('PTY sessions: bad inputs', () => {
     const spawnAttached = (attach: Record<string, unknown>) =>
       c.openStream(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', { argv: ['sh'], attach });
     await expectDaemonError(spawnAttached({ sessionId: 'x' }), bad, /attach\.session_id must be empty/);
-    await expectDaemonError(spawnAttached({ replay: 9 }), bad, /replay must be MISSED, RING or SCREEN, got 9/);
+    await expectDaemonError(spawnAttached({ replay: 9 }), bad, /attach\.replay must be MISSED, RING or SCREEN, got 9/);
     // Nothing was spawned, and the client's own connection still answers after the refused streams.
     expect(await c.listPtys()).toEqual([]);
   });

@@ -42,12 +42,12 @@ function checkDimension(name: string, value: number): number {
   return value;
 }
 
-function replayMode(value: number): PtyReplay {
+function replayMode(value: number, name = 'replay'): PtyReplay {
   switch (value) {
     case pb.PtyReplayMode.PTY_REPLAY_MODE_MISSED: return 'missed';
     case pb.PtyReplayMode.PTY_REPLAY_MODE_RING: return 'ring';
     case pb.PtyReplayMode.PTY_REPLAY_MODE_SCREEN: return 'screen';
-    default: throw new InvalidArgumentError(`replay must be MISSED, RING or SCREEN, got ${value}`);
+    default: throw new InvalidArgumentError(`${name} must be MISSED, RING or SCREEN, got ${value}`);
   }
 }
 
@@ -137,7 +137,7 @@ function checkAttachOptions(req: AttachRequest, prefix = ''): AttachOptions {
     req,
     rows: checkDimension(`${prefix}rows`, req.rows),
     cols: checkDimension(`${prefix}cols`, req.cols),
-    replay: replayMode(req.replay),
+    replay: replayMode(req.replay, `${prefix}replay`),
   };
 }
 
