@@ -145,6 +145,7 @@ export class Connection {
       clientLabel: request.clientName ? `${request.clientName} (connection #${this.id})` : `connection #${this.id}`,
       connectionId: this.id,
       afterResponse: (fn) => after.push(fn),
+      clientGone: () => this.closed,
     };
     try {
       if (entry.mode === 'unary') {

@@ -18,6 +18,8 @@ export interface HandlerContext {
   readonly connectionId: number;
   /** Runs fn once this request's response has been handed to the socket (SHUTDOWN acks first). */
   afterResponse(fn: () => void): void;
+  /** True once the requesting client closed its connection (a handler that awaits checks before acting). */
+  clientGone(): boolean;
 }
 
 /** The connection as seen by a streaming handler after its response went out. */

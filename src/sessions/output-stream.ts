@@ -193,7 +193,8 @@ export class OutputStream {
     const attachment = new Attachment(this, this.codec, label, opts.startAt ?? this.ring.writeOffset);
     this.current = attachment;
     this.lastSeen = opts.startAt ?? this.ring.writeOffset;
-    this.onAttachmentChange?.('attached', label, `replay ${opts.replay ?? 'missed'}`);
+    // startAt is a screen replay's: its backlog is the rendering the caller made.
+    this.onAttachmentChange?.('attached', label, `replay ${opts.startAt !== undefined ? 'screen' : opts.replay ?? 'missed'}`);
     if (this.held) {
       this.held = false;
       this.resumeSource(this.holdKey);

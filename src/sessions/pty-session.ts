@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InvalidArgumentError } from '../wire/errors';
+import { InvalidArgumentError, UnavailableError } from '../wire/errors';
 import { ChildSession } from './child-session';
 import { OutputStream, type AttachFrameCodec, type AttachGrant } from './output-stream';
 import { PtyHost } from './pty-host';
@@ -170,12 +170,17 @@ export class PtySession extends ChildSession implements Session {
    * Acquires the output for a client. Screen replay renders the emulator first and streams live
    * output from exactly the offset the rendering reflects, so nothing is shown twice or skipped.
    */
-  async attach(label: string, opts: { steal: boolean; replay: PtyReplay; terminal: AttachedTerminal }): Promise<AttachGrant> {
+  async attach(
+    label: string,
+    opts: { steal: boolean; replay: PtyReplay; terminal: AttachedTerminal; clientGone?: () => boolean },
+  ): Promise<AttachGrant> {
     let grant: AttachGrant;
     if (opts.replay === 'screen') {
       // Fail fast (no rendering) when the attach would be refused anyway.
       if (this.output.attachedBy !== null && !opts.steal) this.output.attach(label, { steal: false });
       const snap = await this.screen.snapshot();
+      // The rendering takes a while: a client gone by now must not take the slot (nor steal it).
+      if (opts.clientGone?.()) throw new UnavailableError(`${label} left before its attach to session ${this.id} was ready`);
       grant = this.output.attach(label, { steal: opts.steal, startAt: snap.offset });
       grant.backlog = snap.bytes;
     } else {

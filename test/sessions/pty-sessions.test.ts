@@ -193,29 +193,52 @@ describe('PTY sessions: attach rules', () => {
     expect(shell.terminal).toEqual({ kind: 'exit', code: 5 });
   });
 
-  it('a client that leaves while its screen replay is being rendered leaves the session free', async () => {
+  it('a client that leaves while its screen replay is being rendered never holds the session', async () => {
     daemon = await startDaemon();
     const c = daemon.client;
     // ~1 MB of text, then a line every 10 ms: the screen stays unparsed (it parses after 50 ms of
     // quiet), so the SCREEN attach below spends its time rendering and the client is gone by then.
     const { sessionId } = await c.spawnPty({ argv: ['sh', '-c', 'head -c 700000 /dev/zero | base64; while :; do echo tick; sleep 0.01; done'] });
     await waitFor(async () => (await c.backlog(sessionId)).backlog.length > 900_000, 'the burst in the ring');
-    const events = await c.subscribeEvents({ kinds: ['session.attached', 'session.detached'] });
-    const seen: Array<{ kind: string; detail: string }> = [];
+    const events = await c.subscribeEvents({ kinds: ['session.attached', 'session.detached', 'session.stolen'] });
+    const seen: string[] = [];
     void (async () => {
-      for await (const e of events) if (e.sessionId === sessionId) seen.push({ kind: e.kind, detail: e.detail });
+      for await (const e of events) if (e.sessionId === sessionId) seen.push(`${e.kind} ${e.detail}`);
     })();
     const raw = await RawConnection.open(daemon.paths.socketPath);
     raw.sendRequest({ id: 1, type: RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION, protocolVersion: 1, clientName: 'leaver',
       attachPtySession: { sessionId, replay: pb.PtyReplayMode.PTY_REPLAY_MODE_SCREEN } });
     raw.close();
-    // The attach is granted after the rendering, to a client already gone: it must be let go at once.
-    await waitFor(() => seen.some((e) => e.kind === 'session.detached'), 'the abandoned attach to be released');
-    expect(seen.map((e) => e.kind)).toEqual(['session.attached', 'session.detached']);
-    const next = new Reader(await c.attachPty(sessionId));
+    // Screen renderings run one after another: this attach (no steal) is answered after the leaver's
+    // was decided, and it would be refused ALREADY_ATTACHED had the leaver taken the slot.
+    const next = new Reader(await c.attachPty(sessionId, { replay: 'screen' }));
     await next.waitText(/tick/, 'live output for the next client');
+    await waitFor(() => seen.length > 0, 'the attach event');
+    expect(seen).toEqual([expect.stringMatching(/^session\.attached .*: replay screen$/)]);
     events.close();
     next.att.close();
+    await c.terminatePty(sessionId, 200);
+  });
+
+  it('a client gone before its stealing SCREEN attach was ready steals nothing', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const { sessionId } = await c.spawnPty({ argv: ['sh', '-c', 'head -c 700000 /dev/zero | base64; while :; do echo tick; sleep 0.01; done'] });
+    await waitFor(async () => (await c.backlog(sessionId)).backlog.length > 900_000, 'the burst in the ring');
+    const owner = new Reader(await c.attachPty(sessionId));
+    const raw = await RawConnection.open(daemon.paths.socketPath);
+    raw.sendRequest({ id: 1, type: RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION, protocolVersion: 1, clientName: 'ghost',
+      attachPtySession: { sessionId, steal: true, replay: pb.PtyReplayMode.PTY_REPLAY_MODE_SCREEN } });
+    raw.close();
+    // Screen renderings run one after another: once this steal (made after the ghost's) is answered,
+    // the ghost's attach has been decided.
+    const c2 = await daemon.connect({ clientName: 'heir' });
+    const heir = new Reader(await c2.attachPty(sessionId, { steal: true, replay: 'screen' }));
+    await owner.done;
+    expect(owner.terminal).toMatchObject({ kind: 'stolen', by: expect.stringMatching(/^heir/) });
+    await heir.waitText(/tick/, 'live output for the heir');
+    expect((await c.listPtys())[0]).toMatchObject({ attached: true });
+    heir.att.close();
     await c.terminatePty(sessionId, 200);
   });
 

@@ -45,7 +45,7 @@ function setup() {
     sessions: { find: (id: string) => (id === session.id ? session : undefined) },
     tees: new TeeRegistry(),
   } as unknown as DaemonState;
-  const ctx = { state, requestId: 1, clientLabel: 't', connectionId: 1, afterResponse: () => {} } as HandlerContext;
+  const ctx = { state, requestId: 1, clientLabel: 't', connectionId: 1, afterResponse: () => {}, clientGone: () => false } as HandlerContext;
   const entry = (type: RequestType) => teeEntries.find((e) => e.type === type) as UnaryEntry<'registerSessionTee'>;
   const call = async (type: RequestType, req: Record<string, unknown>) =>
     (entry(type).handle as (r: unknown, c: HandlerContext) => unknown)(req, ctx);

@@ -145,11 +145,12 @@ function checkAttachOptions(req: AttachRequest, prefix = ''): AttachOptions {
 async function attachConnection(ctx: HandlerContext, session: PtySession, opts: AttachOptions) {
   const { req } = opts;
   // Resize before the screen snapshot so the rendering has the client's size.
-  if (req.isTty) session.resize(opts.rows, opts.cols);
+  if (req.isTty && !ctx.clientGone()) session.resize(opts.rows, opts.cols);
   const grant = await session.attach(ctx.clientLabel, {
     steal: req.steal,
     replay: opts.replay,
     terminal: { term: req.term, isTty: req.isTty, graphics: req.graphicsCapabilities },
+    clientGone: ctx.clientGone,
   });
   return {
     response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
@@ -201,9 +202,14 @@ export const ptySessionEntries: DispatchEntry[] = [
     const session = spawnFromRequest(req, ctx.state);
     const response = { sessionId: session.id, pid: session.pid, createdAt: session.createdAtMs / 1000 };
     if (!attach) return { response };
-    return attachConnection(ctx, session, attach).then((attached) => ({
-      response, alsoRespond: { attachPtySession: attached.response }, start: attached.start,
-    }));
+    return attachConnection(ctx, session, attach).then(
+      (attached) => ({ response, alsoRespond: { attachPtySession: attached.response }, start: attached.start }),
+      (err: unknown) => {
+        // Spawned to be attached, and nobody will learn its id from this answer: it must not run on.
+        session.kill();
+        throw err;
+      },
+    );
   }),
   stream(RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION, 'attachPtySession', async (req, ctx) => {
     const session = ptySession(ctx.state, req.sessionId);
