@@ -5,9 +5,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { installCompileCache } from '../cli/compile-cache';
 
+const BUNDLE = path.join(__dirname, '..', 'cli', 'runpm-bundle.js');
+
+/** The bundle exists and is not older than the modules it was made from (a tsc-only rebuild leaves it behind). */
+function bundleIsCurrent(): boolean {
+  const bundle = fs.statSync(BUNDLE, { throwIfNoEntry: false });
+  const main = fs.statSync(path.join(__dirname, '..', 'cli', 'main.js'), { throwIfNoEntry: false });
+  return bundle !== undefined && (main === undefined || bundle.mtimeMs >= main.mtimeMs);
+}
+
 installCompileCache(path.join(__dirname, '..', '..'));
-const bundle = path.join(__dirname, '..', 'cli', 'runpm-bundle.js');
-const { runCli } = (fs.existsSync(bundle) ? require(bundle) : require('../cli/main')) as typeof import('../cli/main');
+const { runCli } = (bundleIsCurrent() ? require(BUNDLE) : require('../cli/main')) as typeof import('../cli/main');
 
 runCli(process.argv.slice(2)).catch((err) => {
   process.stderr.write(`runpm: ${(err as Error).message}\n`);

@@ -178,8 +178,10 @@ DaemonClient.prototype.spawnPtyAttached = async function (this: DaemonClient, op
   });
   const attached = envelope.attachPtySession;
   if (!attached) {
+    // A daemon older than the attach field spawned a plain session: nobody would know to stop it.
     frames.close();
-    throw new WireError('ERR_BAD_MESSAGE', 'runpmd answered a spawn with attach without attach_pty_session (a daemon too old for it?)');
+    await this.terminatePty(response.sessionId).catch(() => undefined);
+    throw new WireError('ERR_BAD_MESSAGE', `runpmd spawned session ${response.sessionId} without attaching to it (a daemon too old for spawning attached?); it was terminated`);
   }
   return { ...response, attachment: new PtyAttachment(attached as ResponseOutput<'attachPtySession'>, frames) };
 };
