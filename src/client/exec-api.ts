@@ -90,15 +90,19 @@ DaemonClient.prototype.exec = async function (this: DaemonClient, opts: ExecOpti
   const started = performance.now();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
   const env = [...(opts.interactiveEnv ? [] : NON_INTERACTIVE_ENV), ...(opts.env ?? [])];
-  const spawned = await this.spawnPipe({
+  // Spawned attached to stdout (one round trip); a separate stderr is held until its own attach.
+  const spawned = await this.spawnPipeAttached({
     argv: opts.argv, cwd: opts.cwd, env, mergeStderr: !opts.separateStderr,
     originator: opts.originator ?? `exec:${process.pid}`, holdOutputUntilAttached: true,
-  });
+  }, { stream: 'stdout' });
   const sessionId = spawned.sessionId;
-  // Non-interactive: stdin is closed at once, so a prompt reads EOF instead of hanging.
-  await this.writeStdin(sessionId, Buffer.alloc(0), { close: true }).catch(() => {});
   const names: PipeStreamName[] = opts.separateStderr ? ['stdout', 'stderr'] : ['stdout'];
-  const attachments = await Promise.all(names.map((stream) => this.attachPipe(sessionId, { stream })));
+  const [, stderrAttachment] = await Promise.all([
+    // Non-interactive: stdin is closed at once, so a prompt reads EOF instead of hanging.
+    this.writeStdin(sessionId, Buffer.alloc(0), { close: true }).catch(() => {}),
+    opts.separateStderr ? this.attachPipe(sessionId, { stream: 'stderr' }) : null,
+  ]);
+  const attachments = stderrAttachment ? [spawned.attachment, stderrAttachment] : [spawned.attachment];
   const captures = names.map(() => new HeadTailCapture(opts));
   const endings = Promise.all(attachments.map((a, i) => drain(a, captures[i])));
   let timer: NodeJS.Timeout | undefined;

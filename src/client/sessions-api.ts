@@ -5,7 +5,8 @@ import type { FrameStream } from './stream';
 import { AttachedStream } from './attached-stream';
 import { bytesFieldView } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
-import type { Decoded, ResponseOutput } from '../wire/payload';
+import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
+import { WireError } from '../wire/errors';
 
 export type PipeStreamName = 'stdout' | 'stderr';
 
@@ -81,6 +82,11 @@ declare module './daemon-client' {
   interface DaemonClient {
     /** SPAWN_PIPE_SESSION: starts a detached child with piped stdio; INVALID_ARGUMENT if it cannot start. */
     spawnPipe(opts: SpawnPipeOptions): Promise<ResponseOutput<'spawnPipeSession'>>;
+    /**
+     * SPAWN_PIPE_SESSION with `attach`: starts the child and attaches to one of its streams (stdout by
+     * default) in one round trip, on a streaming connection; nothing the child prints is missed.
+     */
+    spawnPipeAttached(opts: SpawnPipeOptions, attach?: { stream?: PipeStreamName }): Promise<ResponseOutput<'spawnPipeSession'> & { attachment: PipeAttachment }>;
     /** ATTACH_PIPE_STREAM on a new connection; ALREADY_ATTACHED unless `steal`. */
     attachPipe(sessionId: string, opts?: { stream?: PipeStreamName; steal?: boolean }): Promise<PipeAttachment>;
     /** DETACH_PIPE_STREAM: the attached client gets `error: "detached"`; the session keeps running. */
@@ -100,9 +106,9 @@ declare module './daemon-client' {
   }
 }
 
-DaemonClient.prototype.spawnPipe = function (this: DaemonClient, opts: SpawnPipeOptions) {
+function spawnPipePayload(opts: SpawnPipeOptions): RequestInput<'spawnPipeSession'> {
   const env = Array.isArray(opts.env) ? opts.env : Object.entries(opts.env ?? {}).map(([key, value]) => ({ key, value }));
-  return this.request(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', {
+  return {
     argv: opts.argv,
     cwd: opts.cwd ?? '',
     env,
@@ -110,7 +116,26 @@ DaemonClient.prototype.spawnPipe = function (this: DaemonClient, opts: SpawnPipe
     originator: opts.originator ?? '',
     mergeStderrIntoStdout: opts.mergeStderr ?? false,
     holdOutputUntilAttached: opts.holdOutputUntilAttached ?? false,
+  };
+}
+
+DaemonClient.prototype.spawnPipe = function (this: DaemonClient, opts: SpawnPipeOptions) {
+  return this.request(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', spawnPipePayload(opts));
+};
+
+DaemonClient.prototype.spawnPipeAttached = async function (this: DaemonClient, opts: SpawnPipeOptions, attach: { stream?: PipeStreamName } = {}) {
+  const { response, envelope, frames } = await this.openStream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', {
+    ...spawnPipePayload(opts),
+    attach: { stream: streamKind(attach.stream) },
   });
+  const attached = envelope.attachPipeStream;
+  if (!attached) {
+    // A daemon older than the attach field spawned a plain session: nobody would know to stop it.
+    frames.close();
+    await this.terminate(response.sessionId).catch(() => undefined);
+    throw new WireError('ERR_BAD_MESSAGE', `runpmd spawned session ${response.sessionId} without attaching to it (a daemon too old for spawning attached?); it was terminated`);
+  }
+  return { ...response, attachment: new PipeAttachment(attached as ResponseOutput<'attachPipeStream'>, frames) };
 };
 
 DaemonClient.prototype.attachPipe = async function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName; steal?: boolean } = {}) {

@@ -86,6 +86,27 @@ describe('pipe session output', () => {
     expect(e.terminal).toEqual({ kind: 'exit', code: 0 });
   });
 
+  it('spawns attached to one stream in one request: every byte from the first, the slot held, the exit', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    // Prints at once, before any separate attach could be made: nothing may be missed.
+    const quick = await c.spawnPipeAttached({ argv: ['sh', '-c', 'printf FIRST; printf ERR >&2; exit 4'] });
+    expect(quick.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    const got = await collect(quick.attachment);
+    expect(got.data.toString()).toBe('FIRST');
+    expect(got.missed).toBe(0);
+    expect(got.terminal).toEqual({ kind: 'exit', code: 4 });
+    expect((await c.backlog(quick.sessionId, { stream: 'stderr' })).backlog.toString()).toBe('ERR');
+
+    const s = await c.spawnPipeAttached({ argv: py('import sys; sys.stdin.readline(); sys.stderr.write("to-err")') }, { stream: 'stderr' });
+    await expectDaemonError(c.attachPipe(s.sessionId, { stream: 'stderr' }), StatusCode.STATUS_CODE_ALREADY_ATTACHED, /already attached/);
+    expect((await c.listPipes()).find((x) => x.sessionId === s.sessionId)).toMatchObject({ stdoutAttached: false, stderrAttached: true });
+    await c.writeStdin(s.sessionId, 'go\n');
+    const e = await collect(s.attachment);
+    expect(e.data.toString()).toBe('to-err');
+    expect(e.terminal).toEqual({ kind: 'exit', code: 0 });
+  });
+
   it('merges stderr into stdout when asked, and refuses to attach the merged stderr', async () => {
     daemon = await startDaemon();
     const c = daemon.client;

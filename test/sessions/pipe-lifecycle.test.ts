@@ -171,6 +171,13 @@ describe('bad input', () => {
     await expectDaemonError(c.spawnPipe({ argv: ['true'], cwd: plain }), bad, /not-executable.*not a directory/);
     await expectDaemonError(c.spawnPipe({ argv: ['true'], env: [{ key: 'A=B', value: '1' }] }), bad, /"A=B"/);
     await expectDaemonError(c.spawnPipe({ argv: ['true'], env: [{ key: '', value: '1' }] }), bad, /environment key ""/);
+    // Spawning attached: the attach's own fields are checked before anything is spawned.
+    const spawnAttached = (fields: Record<string, unknown>, attach: Record<string, unknown>) =>
+      c.openStream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', { argv: ['true'], ...fields, attach });
+    await expectDaemonError(spawnAttached({}, { sessionId: 'x', stream: 1 }), bad, /attach\.session_id must be empty/);
+    await expectDaemonError(spawnAttached({}, { stream: 0 }), bad, /attach\.stream must be STDOUT or STDERR, got PIPE_STREAM_KIND_UNSPECIFIED/);
+    await expectDaemonError(spawnAttached({ mergeStderrIntoStdout: true }, { stream: 2 }), bad, /attach\.stream is STDERR but merge_stderr_into_stdout/);
+    await expectDaemonError(c.spawnPipeAttached({ argv: ['no-such-program-xyz'] }), bad, /no-such-program-xyz.*ENOENT/);
     expect(await c.listPipes()).toEqual([]);
   });
 

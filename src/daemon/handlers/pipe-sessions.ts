@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { RequestType, pb } from '../../wire/proto';
 import { InvalidArgumentError } from '../../wire/errors';
-import { stream, unary, type DispatchEntry, type ResponsePayload } from '../dispatch';
+import { stream, unary, type DispatchEntry, type RequestPayload, type ResponsePayload, type StreamChannel } from '../dispatch';
 import type { DaemonState } from '../state';
 import type { AttachFrameCodec } from '../../sessions/output-stream';
 import { PipeSession, resolveCwd, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
@@ -28,10 +28,10 @@ function pipeSession(state: DaemonState, id: string): PipeSession {
   return sessionsOf(state).get(id, 'pipe') as PipeSession;
 }
 
-function streamName(kind: number): PipeStreamName {
+function streamName(kind: number, field = 'stream'): PipeStreamName {
   if (kind === pb.PipeStreamKind.PIPE_STREAM_KIND_STDOUT) return 'stdout';
   if (kind === pb.PipeStreamKind.PIPE_STREAM_KIND_STDERR) return 'stderr';
-  throw new InvalidArgumentError(`stream must be STDOUT or STDERR, got ${pb.PipeStreamKind[kind] ?? kind}`);
+  throw new InvalidArgumentError(`${field} must be STDOUT or STDERR, got ${pb.PipeStreamKind[kind] ?? kind}`);
 }
 
 /** One PipeSessionInfo, every field filled from the session. */
@@ -53,50 +53,74 @@ export function pipeInfo(s: PipeSession): PipeSessionInfoOut {
   };
 }
 
+type SpawnRequest = RequestPayload<'spawnPipeSession'>;
+
+/** Spawns the request's child with pipes and adds it to the session table. */
+async function spawnFromRequest(req: SpawnRequest, state: DaemonState): Promise<PipeSession> {
+  const sessions = sessionsOf(state);
+  if (req.argv.length === 0) throw new InvalidArgumentError('argv must not be empty');
+  if (req.argv[0] === '') throw new InvalidArgumentError('argv[0] (the program) must not be empty');
+  // NUL cannot reach exec(): refuse it here rather than let spawn() throw an INTERNAL error.
+  req.argv.forEach((arg, i) => {
+    if (arg.includes('\0')) throw new InvalidArgumentError(`argv[${i}] contains a NUL byte: ${JSON.stringify(arg.slice(0, 80))}`);
+  });
+  if (req.originator.includes('\0')) throw new InvalidArgumentError(`originator ${JSON.stringify(req.originator.slice(0, 80))} contains a NUL byte`);
+  if (req.cwd.includes('\0')) throw new InvalidArgumentError(`cwd ${JSON.stringify(req.cwd.slice(0, 80))} contains a NUL byte`);
+  const id = randomUUID();
+  const env = buildSpawnEnv({
+    base: process.env,
+    defaults: state.config.defaultEnv,
+    request: req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
+    clearInherited: req.clearInheritedEnv,
+    sessionId: id,
+    originator: req.originator,
+  });
+  const session = await spawnPipeSession({
+    id,
+    argv: req.argv,
+    cwd: resolveCwd(req.cwd, state.cwd),
+    env,
+    originator: req.originator,
+    mergeStderr: req.mergeStderrIntoStdout,
+    holdOutput: req.holdOutputUntilAttached,
+    ringBytes: state.config.ringBytes,
+    codec: pipeFrameCodec,
+  });
+  sessions.add(session);
+  state.log.info(`pipe session ${id} started: pid ${session.pid}, ${JSON.stringify(session.command)}${req.originator ? ` (originator ${req.originator})` : ''}`);
+  return session;
+}
+
+/** Attaches a client to one stream of a session: the attach response, and what streams after it. */
+function attachStream(session: PipeSession, name: PipeStreamName, clientLabel: string, steal: boolean) {
+  const grant = session.stream(name).attach(clientLabel, { steal });
+  return {
+    response: { backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
+    start: (channel: StreamChannel) => grant.attachment.start(channel),
+  };
+}
+
 export const pipeSessionEntries: DispatchEntry[] = [
-  unary(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', async (req, { state }) => {
-    const sessions = sessionsOf(state);
-    if (req.argv.length === 0) throw new InvalidArgumentError('argv must not be empty');
-    if (req.argv[0] === '') throw new InvalidArgumentError('argv[0] (the program) must not be empty');
-    // NUL cannot reach exec(): refuse it here rather than let spawn() throw an INTERNAL error.
-    req.argv.forEach((arg, i) => {
-      if (arg.includes('\0')) throw new InvalidArgumentError(`argv[${i}] contains a NUL byte: ${JSON.stringify(arg.slice(0, 80))}`);
-    });
-    if (req.originator.includes('\0')) throw new InvalidArgumentError(`originator ${JSON.stringify(req.originator.slice(0, 80))} contains a NUL byte`);
-    if (req.cwd.includes('\0')) throw new InvalidArgumentError(`cwd ${JSON.stringify(req.cwd.slice(0, 80))} contains a NUL byte`);
-    const id = randomUUID();
-    const env = buildSpawnEnv({
-      base: process.env,
-      defaults: state.config.defaultEnv,
-      request: req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
-      clearInherited: req.clearInheritedEnv,
-      sessionId: id,
-      originator: req.originator,
-    });
-    const session = await spawnPipeSession({
-      id,
-      argv: req.argv,
-      cwd: resolveCwd(req.cwd, state.cwd),
-      env,
-      originator: req.originator,
-      mergeStderr: req.mergeStderrIntoStdout,
-      holdOutput: req.holdOutputUntilAttached,
-      ringBytes: state.config.ringBytes,
-      codec: pipeFrameCodec,
-    });
-    sessions.add(session);
-    state.log.info(`pipe session ${id} started: pid ${session.pid}, ${JSON.stringify(session.command)}${req.originator ? ` (originator ${req.originator})` : ''}`);
-    return { sessionId: id, pid: session.pid, createdAt: session.createdAtMs / 1000 };
+  // A stream entry that streams only when the request asks to spawn attached (field attach).
+  stream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', async (req, ctx) => {
+    let attachTo: PipeStreamName | null = null;
+    if (req.attach) {
+      if (req.attach.sessionId) throw new InvalidArgumentError('attach.session_id must be empty: a spawn attaches to the session it starts');
+      attachTo = streamName(req.attach.stream ?? 0, 'attach.stream');
+      if (attachTo === 'stderr' && req.mergeStderrIntoStdout) {
+        throw new InvalidArgumentError('attach.stream is STDERR but merge_stderr_into_stdout sends stderr to stdout: attach STDOUT');
+      }
+    }
+    const session = await spawnFromRequest(req, ctx.state);
+    const response = { sessionId: session.id, pid: session.pid, createdAt: session.createdAtMs / 1000 };
+    if (!attachTo) return { response };
+    const grant = attachStream(session, attachTo, ctx.clientLabel, false);
+    return { response, alsoRespond: { attachPipeStream: grant.response }, start: grant.start };
   }),
 
   stream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream', (req, ctx) => {
     const session = pipeSession(ctx.state, req.sessionId);
-    const out = session.stream(streamName(req.stream));
-    const grant = out.attach(ctx.clientLabel, { steal: req.steal });
-    return {
-      response: { backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
-      start: (channel) => grant.attachment.start(channel),
-    };
+    return attachStream(session, streamName(req.stream), ctx.clientLabel, req.steal);
   }),
 
   unary(RequestType.REQUEST_TYPE_DETACH_PIPE_STREAM, 'detachPipeStream', (req, { state }) => {
