@@ -5,9 +5,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BenchFigure, BenchOptions, BenchResult } from '../harness';
-import type { DaemonClient, PtyAttachment } from '../../src/client';
+import type { DaemonClient } from '../../src/client';
 import { REPO_ROOT, startBenchDaemon } from '../bench-daemon';
-import { median, ratioRow, summarize, timeInBlocks, writePatternFile } from '../measure';
+import { median, ratioRow, summarize, writePatternFile } from '../measure';
+import { measureSpawnLatency } from '../spawn-latency';
 
 /** Untimed spawns before each block of latency runs (steady state, not first-call compilation). */
 const LATENCY_WARMUPS = 2;
@@ -65,43 +66,6 @@ function tmuxCatMiBs(socket: string, file: string, bytes: number): number {
   return bytes / (1024 * 1024) / (msSince(t0) / 1000);
 }
 
-function rawPtySpawnToExitMs(argv: string[]): Promise<number> {
-  const pty = require('node-pty') as typeof import('node-pty');
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const p = pty.spawn(argv[0]!, argv.slice(1), { encoding: null, rows: 24, cols: 80 });
-    p.onData(() => {});
-    p.onExit(() => resolve(msSince(t0)));
-  });
-}
-
-/** Spawn → exit frame of a PTY session: spawned attached (one request), or spawned then attached (two). */
-async function sessionSpawnToExitMs(client: DaemonClient, argv: string[], how: 'attached' | 'two requests'): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  let att: PtyAttachment;
-  if (how === 'attached') att = (await client.spawnPtyAttached({ argv })).attachment;
-  else att = await client.attachPty((await client.spawnPty({ argv })).sessionId);
-  for await (const f of att) if (f.kind !== 'output' && f.kind !== 'missed') break;
-  const ms = msSince(t0);
-  await client.purge();
-  return ms;
-}
-
-/**
- * `tmux new-session -d true` until the command returns; then (untimed) until the server has reaped
- * that session, so its teardown does not run inside the next measurement of another path.
- */
-function tmuxNewSessionMs(socket: string, i: number): number {
-  const t0 = process.hrtime.bigint();
-  execFileSync('tmux', ['-L', socket, 'new-session', '-d', '-s', `s${i}`, 'true']);
-  const ms = msSince(t0);
-  const deadline = Date.now() + 5000;
-  while (spawnSync('tmux', ['-L', socket, 'has-session', '-t', `=s${i}`], { stdio: 'ignore' }).status === 0) {
-    if (Date.now() > deadline) throw new Error(`tmux session s${i} (running \`true\`) still exists after 5 s`);
-  }
-  return ms;
-}
-
 export const figure: BenchFigure = {
   name: 'pty-sessions',
   async run(opts: BenchOptions): Promise<BenchResult[]> {
@@ -151,22 +115,21 @@ export const figure: BenchFigure = {
         ? ratioRow(tmuxThrRow, { label: 'tmux pane (new-window until wait-for)', value: median(viaTmux), unit: 'MiB/s' }, null)
         : { ...tmuxThrRow, note: 'tmux not installed' });
 
-      // Spawn → exit latency, on a daemon that has not streamed anything yet.
+      // Spawn → exit latency, on a daemon that has not streamed anything yet, every path timed from a
+      // fresh process (bench/spawn-latency.ts): forks from this ~90 MB process would cost the raw and
+      // tmux paths more than they cost anyone else.
       await d.stop();
       d = await startBenchDaemon(opts.workDir, 'pty-latency');
       const argv = ['true'];
       // Alternating blocks, each path warm (the first spawns compile the daemon's and the client's code).
-      const blocks = { rounds: 3, perBlock: opts.quick ? 4 : 10, warmups: LATENCY_WARMUPS };
-      const client = d.client;
-      const paths = [
-        () => rawPtySpawnToExitMs(argv),
-        () => sessionSpawnToExitMs(client, argv, 'attached'),
-        () => sessionSpawnToExitMs(client, argv, 'two requests'),
-      ];
-      let tmuxRun = 0;
-      if (hasTmux) paths.push(async () => tmuxNewSessionMs(tmuxSocket, tmuxRun++));
-      const [rawLat = [], sessLat = [], twoLat = [], tmuxLat = []] = await timeInBlocks(paths, blocks);
-      const latRow = { unit: 'ms', ...summarize(sessLat) };
+      const latency = measureSpawnLatency({
+        scope: d.scope, home: d.home, argv, tmuxSocket,
+        paths: ['raw-pty', 'session-pty-attached', 'session-pty-two-requests', ...(hasTmux ? ['tmux' as const] : [])],
+        blocks: { rounds: 3, perBlock: opts.smoke ? 1 : opts.quick ? 4 : 10, warmups: LATENCY_WARMUPS },
+      });
+      const { 'raw-pty': rawLat = [], 'session-pty-attached': sessLat = [], 'session-pty-two-requests': twoLat = [], tmux: tmuxLat = [] } = latency.times;
+      const where = `all paths timed from one fresh node process (${latency.rssMb.toFixed(0)} MB RSS)`;
+      const latRow = { unit: 'ms', ...summarize(sessLat), note: where };
       const rawBaseline = { label: 'raw node-pty spawn → onExit', value: median(rawLat), unit: 'ms' };
       results.push(ratioRow({ ...latRow, id: 'pty.spawn_to_exit.p50', target: '<= 1.5x',
         label: 'PTY session spawn→exit of `true` (spawned attached: one request, until the exit frame)' }, rawBaseline, 1.5));
