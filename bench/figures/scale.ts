@@ -152,9 +152,25 @@ async function ingestMiBs(client: DaemonClient, producer: Producer, sessions: nu
     const { sessionId } = await client.spawnPipe({ argv: gated });
     ids.push(sessionId);
   }
+  // The end is the last producer's session.exited event: polling LIST every few ms cost the daemon
+  // more with 50 sessions than with one, on the very thread being measured.
+  const pending = new Set(ids);
+  const events = await client.subscribeEvents({ kinds: ['session.exited'] });
+  const allExited = (async () => {
+    for await (const e of events) if (pending.delete(e.sessionId) && pending.size === 0) return;
+    throw new Error(`the event stream ended with ${pending.size} producers still running`);
+  })();
   const t0 = process.hrtime.bigint();
   await Promise.all(ids.map((id) => client.writeStdin(id, 'go\n')));
-  await pollUntil(async () => (await client.listPipes()).every((s) => s.exited), 'the producers to exit', 120_000, 2);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([allExited, new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`producers still running after 120 s: ${pending.size}`)), 120_000);
+    })]);
+  } finally {
+    clearTimeout(timer);
+    events.close();
+  }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const failed = (await client.listPipes()).filter((s) => s.exitCode !== 0);
   await client.purge();
