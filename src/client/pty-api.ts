@@ -6,7 +6,7 @@ import { AttachedStream } from './attached-stream';
 import { bytesFieldView } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
-import { WireError } from '../wire/errors';
+import { attachResponseOf } from './spawn-attached';
 
 /** One decoded PtyStreamFrame. exit, error and stolen end the attachment. */
 export type PtyFrame =
@@ -172,18 +172,12 @@ DaemonClient.prototype.spawnPty = function (this: DaemonClient, opts: SpawnPtyOp
 };
 
 DaemonClient.prototype.spawnPtyAttached = async function (this: DaemonClient, opts: SpawnPtyOptions, attach: AttachPtyOptions = {}) {
-  const { response, envelope, frames } = await this.openStream(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', {
+  const opened = await this.openStream(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', {
     ...spawnPayload(opts),
     attach: attachPayload('', attach),
   });
-  const attached = envelope.attachPtySession;
-  if (!attached) {
-    // A daemon older than the attach field spawned a plain session: nobody would know to stop it.
-    frames.close();
-    await this.terminatePty(response.sessionId).catch(() => undefined);
-    throw new WireError('ERR_BAD_MESSAGE', `runpmd spawned session ${response.sessionId} without attaching to it (a daemon too old for spawning attached?); it was terminated`);
-  }
-  return { ...response, attachment: new PtyAttachment(attached as ResponseOutput<'attachPtySession'>, frames) };
+  const attached = await attachResponseOf(opened, 'attachPtySession', (id) => this.terminatePty(id));
+  return { ...opened.response, attachment: new PtyAttachment(attached, opened.frames) };
 };
 
 DaemonClient.prototype.attachPty = async function (this: DaemonClient, sessionId: string, opts: AttachPtyOptions = {}) {

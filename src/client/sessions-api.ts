@@ -6,7 +6,7 @@ import { AttachedStream } from './attached-stream';
 import { bytesFieldView } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
-import { WireError } from '../wire/errors';
+import { attachResponseOf } from './spawn-attached';
 
 export type PipeStreamName = 'stdout' | 'stderr';
 
@@ -124,18 +124,12 @@ DaemonClient.prototype.spawnPipe = function (this: DaemonClient, opts: SpawnPipe
 };
 
 DaemonClient.prototype.spawnPipeAttached = async function (this: DaemonClient, opts: SpawnPipeOptions, attach: { stream?: PipeStreamName } = {}) {
-  const { response, envelope, frames } = await this.openStream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', {
+  const opened = await this.openStream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', {
     ...spawnPipePayload(opts),
     attach: { stream: streamKind(attach.stream) },
   });
-  const attached = envelope.attachPipeStream;
-  if (!attached) {
-    // A daemon older than the attach field spawned a plain session: nobody would know to stop it.
-    frames.close();
-    await this.terminate(response.sessionId).catch(() => undefined);
-    throw new WireError('ERR_BAD_MESSAGE', `runpmd spawned session ${response.sessionId} without attaching to it (a daemon too old for spawning attached?); it was terminated`);
-  }
-  return { ...response, attachment: new PipeAttachment(attached as ResponseOutput<'attachPipeStream'>, frames) };
+  const attached = await attachResponseOf(opened, 'attachPipeStream', (id) => this.terminate(id));
+  return { ...opened.response, attachment: new PipeAttachment(attached, opened.frames) };
 };
 
 DaemonClient.prototype.attachPipe = async function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName; steal?: boolean } = {}) {
