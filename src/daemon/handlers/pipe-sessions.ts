@@ -8,7 +8,7 @@ import type { DaemonState } from '../state';
 import type { AttachFrameCodec } from '../../sessions/output-stream';
 import { PipeSession, resolveCwd, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
 import { buildSpawnEnv } from '../../sessions/spawn-env';
-import { outcomeToWire, sessionsOf } from './session-ops';
+import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
 
 type PipeSessionInfoOut = NonNullable<ResponsePayload<'listPipeSessions'>['sessions']>[number];
 
@@ -105,7 +105,7 @@ export const pipeSessionEntries: DispatchEntry[] = [
   stream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', async (req, ctx) => {
     let attachTo: PipeStreamName | null = null;
     if (req.attach) {
-      if (req.attach.sessionId) throw new InvalidArgumentError('attach.session_id must be empty: a spawn attaches to the session it starts');
+      checkSpawnAttachSessionId(req.attach.sessionId ?? '');
       attachTo = streamName(req.attach.stream ?? 0, 'attach.stream');
       if (attachTo === 'stderr' && req.mergeStderrIntoStdout) {
         throw new InvalidArgumentError('attach.stream is STDERR but merge_stderr_into_stdout sends stderr to stdout: attach STDOUT');

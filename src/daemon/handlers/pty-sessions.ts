@@ -12,7 +12,7 @@ import {
   DEFAULT_PTY_COLS, DEFAULT_PTY_ROWS, MAX_PTY_DIMENSION, PtySession, spawnPtySession, type PtyReplay,
 } from '../../sessions/pty-session';
 import { buildSpawnEnv } from '../../sessions/spawn-env';
-import { outcomeToWire, sessionsOf } from './session-ops';
+import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
 
 type PtySessionInfoOut = NonNullable<ResponsePayload<'listPtySessions'>['sessions']>[number];
 
@@ -193,9 +193,7 @@ export const ptySessionEntries: DispatchEntry[] = [
   stream(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', (req, ctx) => {
     let attach: AttachOptions | null = null;
     if (req.attach) {
-      if (req.attach.sessionId !== '') {
-        throw new InvalidArgumentError('attach.session_id must be empty: a spawn attaches to the session it starts');
-      }
+      checkSpawnAttachSessionId(req.attach.sessionId ?? '');
       // A nested message is decoded like the payload itself (every field has its default).
       attach = checkAttachOptions(req.attach as AttachRequest, 'attach.');
     }

@@ -18,6 +18,11 @@ export function outcomeToWire(outcome: TerminationOutcome | null): number {
   }
 }
 
+/** A spawn's attach field names no session: it attaches to the one being spawned (PTY and pipe alike). */
+export function checkSpawnAttachSessionId(sessionId: string): void {
+  if (sessionId !== '') throw new InvalidArgumentError('attach.session_id must be empty: a spawn attaches to the session it starts');
+}
+
 /** The table, or UNAVAILABLE while the daemon has none (starting or shutting down). */
 export function sessionsOf(state: DaemonState): SessionManager {
   if (!state.sessions || state.shuttingDown) throw new UnavailableError('sessions are not available (daemon starting or shutting down)');
