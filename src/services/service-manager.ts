@@ -10,7 +10,7 @@ import { RUNNING_STATUSES, Service, type ServiceHost } from './service';
 import type { MetricSample } from '../metrics/metrics';
 import { dependentsOf, findCycle, startLevels, type DependencyGraph } from './dependency-order';
 import { logPathsOf, type LogPaths } from './log-files';
-import { findSessionLeadersWithEnv, isSameProcessAlive, startTicksToEpochSeconds } from '../proc/process-table';
+import { checkLiveness, findSessionLeadersWithEnv, startTicksToEpochSeconds } from '../proc/process-table';
 import { LogRotator } from './log-rotator';
 import { readSnapshot, writeSnapshot, SNAPSHOT_FILE, type SnapshotEntry } from './snapshot';
 import { retryAfterEnospc } from '../daemon/emergency-reserve';
@@ -109,7 +109,9 @@ export class ServiceManager {
     const toRestart: Service[] = [];
     for (const row of this.store.loadAll()) {
       const svc = this.add(row);
-      let alive = row.pid !== 0 && isSameProcessAlive(row.pid, row.startTime);
+      // A run we cannot check now (no fd left) is taken as alive: restarting it could double it.
+      const liveness = row.pid === 0 ? 'dead' : checkLiveness({ pid: row.pid, startTicks: row.startTime });
+      let alive = liveness === 'alive' || liveness === 'unknown';
       if (!alive && row.desired === 'online') alive = this.recoverUnrecordedRun(row);
       if (alive && row.desired === 'online' && RUNNING_STATUSES.has(row.status)) {
         svc.adopt();

@@ -6,7 +6,7 @@ import { unary, type DispatchEntry, type HandlerContext } from '../dispatch';
 import type { ServiceManager } from '../../services/service-manager';
 import type { Service } from '../../services/service';
 import { flushLog, tailLines, MAX_TAIL_BYTES_PER_FILE } from '../../services/log-files';
-import { UsageReader, type ProcessUsage as Usage } from '../../services/service-usage';
+import { UsageReader, type ProcessUsage as Usage } from '../../proc/usage';
 
 /** Lines ServiceLogs returns when the request says 0 (pm2's default). */
 const DEFAULT_LOG_LINES = 15;
