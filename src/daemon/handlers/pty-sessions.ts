@@ -144,12 +144,13 @@ function checkAttachOptions(req: AttachRequest, prefix = ''): AttachOptions {
 /** Attaches the requesting connection to session: the attach response, and what streams after it. */
 async function attachConnection(ctx: HandlerContext, session: PtySession, opts: AttachOptions) {
   const { req } = opts;
-  // Resize before the screen snapshot so the rendering has the client's size.
-  if (req.isTty && !ctx.clientGone()) session.resize(opts.rows, opts.cols);
+  // The session resizes once the attach is granted (a refused one must not resize the attached
+  // client's terminal), and before a screen snapshot so the rendering has the client's size.
   const grant = await session.attach(ctx.clientLabel, {
     steal: req.steal,
     replay: opts.replay,
     terminal: { term: req.term, isTty: req.isTty, graphics: req.graphicsCapabilities },
+    size: req.isTty && !ctx.clientGone() ? { rows: opts.rows, cols: opts.cols } : null,
     clientGone: ctx.clientGone,
   });
   return {
