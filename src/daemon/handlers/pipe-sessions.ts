@@ -119,14 +119,15 @@ export const pipeSessionEntries: DispatchEntry[] = [
     return { response, alsoRespond: { attachPipeStream: grant.response }, start: grant.start };
   }),
 
+  // The stream selector is checked before the session is looked up (the reference's order).
   stream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream', (req, ctx) => {
-    const session = pipeSession(ctx.state, req.sessionId);
-    return attachStream(session, streamName(req.stream), ctx.clientLabel, req.steal);
-  }),
+    const name = streamName(req.stream);
+    return attachStream(pipeSession(ctx.state, req.sessionId), name, ctx.clientLabel, req.steal);
+  }, { errorCarriesPayload: true }),
 
   unary(RequestType.REQUEST_TYPE_DETACH_PIPE_STREAM, 'detachPipeStream', (req, { state }) => {
-    const session = pipeSession(state, req.sessionId);
-    session.stream(streamName(req.stream)).detach();
+    const name = streamName(req.stream);
+    pipeSession(state, req.sessionId).stream(name).detach();
     return {};
   }),
 

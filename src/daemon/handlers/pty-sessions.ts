@@ -214,7 +214,7 @@ export const ptySessionEntries: DispatchEntry[] = [
   stream(RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION, 'attachPtySession', async (req, ctx) => {
     const session = ptySession(ctx.state, req.sessionId);
     return attachConnection(ctx, session, checkAttachOptions(req));
-  }),
+  }, { errorCarriesPayload: true }),
   unary(RequestType.REQUEST_TYPE_DETACH_PTY_SESSION, 'detachPtySession', (req, { state }) => {
     ptySession(state, req.sessionId).output.detach();
     return {};
