@@ -2,6 +2,7 @@
 // A lock whose pid is dead (or is no longer a runpmd) is stale and replaced: the daemon that held
 // it died without shutting down, which tells the new one to look for what it left running.
 import * as fs from 'node:fs';
+import { openNoFollowSync } from '../files/no-follow';
 import { AlreadyRunningError } from './server';
 import { procBackend } from '../proc/process-table';
 
@@ -15,7 +16,8 @@ export function acquireInstanceLock(lockPath: string, socketPath: string): Insta
   let crashedPid: number | null = null;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fd = fs.openSync(lockPath, 'wx', 0o600);
+      // O_EXCL | O_NOFOLLOW: a symlink planted at the lock's path is refused, never followed.
+      const fd = openNoFollowSync(lockPath, 'create');
       fs.writeSync(fd, `${process.pid}\n`);
       fs.closeSync(fd);
       return { crashedPid };

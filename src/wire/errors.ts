@@ -22,8 +22,17 @@ export class AlreadyAttachedError extends DaemonError {
 export class UnavailableError extends DaemonError {
   constructor(message: string) { super(StatusCode.STATUS_CODE_UNAVAILABLE, message); this.name = 'UnavailableError'; }
 }
+/** The daemon or the system ran out of a resource (fds, a memory budget, argv space, disk); the message names it. */
+export class ResourceExhaustedError extends DaemonError {
+  constructor(message: string) { super(StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED, message); this.name = 'ResourceExhaustedError'; }
+}
 export class UnimplementedError extends DaemonError {
   constructor(message: string) { super(StatusCode.STATUS_CODE_UNIMPLEMENTED, message); this.name = 'UnimplementedError'; }
+}
+
+/** errno codes that mean the OS ran out of something for this process (fds, memory, processes, argv space). */
+export function isResourceErrno(code: string | undefined): boolean {
+  return code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM' || code === 'EAGAIN' || code === 'E2BIG';
 }
 
 /** Wire-level error codes (stable strings, like ws's WS_ERR_*). */
