@@ -2,7 +2,8 @@
 // is no /proc (ps-backend.ts, macOS); process-table.ts picks one per process. Every read tells "no such
 // process" (null) apart from "could not look" (ProcUnreadableError: EMFILE, EACCES, ps failing...):
 // a caller that cannot look must never conclude that a process is dead.
-import { UnavailableError } from '../wire/errors';
+import { DaemonError } from '../wire/errors';
+import { StatusCode } from '../wire/proto';
 
 /** One process as the kernel reports it, the fields we use. */
 export interface ProcStat {
@@ -27,10 +28,17 @@ export interface ProcTimes {
   rssBytes: number;
 }
 
-/** Raised when the process table could not be read (no fd left, permission, ps failing): "unknown", never "dead". */
-export class ProcUnreadableError extends UnavailableError {
+/** errno codes of a read that failed for lack of a resource (answered RESOURCE_EXHAUSTED). */
+const EXHAUSTED_ERRNOS = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN']);
+
+/**
+ * Raised when the process table could not be read (no fd left, permission, ps failing): the state
+ * is "unknown", never "dead". RESOURCE_EXHAUSTED when a resource ran out, UNAVAILABLE otherwise.
+ */
+export class ProcUnreadableError extends DaemonError {
   constructor(what: string, readonly errno: string) {
-    super(`cannot read ${what}: ${errno} (the process state is unknown, so nothing was changed)`);
+    super(EXHAUSTED_ERRNOS.has(errno) ? StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED : StatusCode.STATUS_CODE_UNAVAILABLE,
+      `cannot read ${what}: ${errno} (the process state is unknown, so nothing was changed)`);
     this.name = 'ProcUnreadableError';
   }
 }
