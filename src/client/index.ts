@@ -16,3 +16,5 @@ import './tee-api';
 export type { TeeOptions, TeeStatus } from './tee-api';
 import './pty-api';
 export { PtyAttachment, decodePtyFrame, type PtyFrame, type PtyReplay, type PtySessionInfo, type SpawnPtyOptions, type AttachPtyOptions } from './pty-api';
+import './observers-api';
+export { decodeObserverFrame, type ObserverFrame, type ObserverRef, type ObserverStatus, type ObserverStream, type RegisterObserverOptions } from './observers-api';

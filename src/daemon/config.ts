@@ -24,6 +24,10 @@ export interface DaemonConfig {
   /** Default service log rotation: size limit per file and rotated files kept. */
   logMaxBytes: number;
   logMaxFiles: number;
+  /** A session observer's full BLOCK queue nobody takes from is cut loose after this, ms (0 = never). */
+  observerStallMs: number;
+  /** How often PROCESS observers look for a session's descendants, ms. */
+  observerPollMs: number;
   /** Environment entries every spawned session and service gets beneath its own (ordered, last wins). */
   defaultEnv: Array<{ key: string; value: string }>;
   /** Restore the saved service snapshot at start (boot units use this). */
@@ -44,4 +48,6 @@ export const DEFAULTS = {
   reaperIntervalMs: 30_000,
   logMaxBytes: 10 * 1024 * 1024,
   logMaxFiles: 5,
+  observerStallMs: 30_000,
+  observerPollMs: 100,
 } as const;

@@ -22,6 +22,8 @@ export interface DaemonFlags {
   reaperIntervalMs: number;
   logMaxBytes: number;
   logMaxFiles: number;
+  observerStallMs: number;
+  observerPollMs: number;
   env: Array<{ key: string; value: string }>;
   envFrom: string[];
   resurrect: boolean;
@@ -43,6 +45,8 @@ const INT_FLAGS = [
   ['reaperIntervalMs', '--reaper-interval-ms', 0, DEFAULTS.reaperIntervalMs],
   ['logMaxBytes', '--log-max-bytes', 1024, DEFAULTS.logMaxBytes],
   ['logMaxFiles', '--log-max-files', 0, DEFAULTS.logMaxFiles],
+  ['observerStallMs', '--observer-stall-ms', 0, DEFAULTS.observerStallMs],
+  ['observerPollMs', '--observer-poll-ms', 10, DEFAULTS.observerPollMs],
 ] as const;
 
 function intValue(name: string, min: number, value: string): number | null {
@@ -88,7 +92,7 @@ function fastParse(argv: string[]): DaemonFlags | null {
     home: v.home as string | undefined,
     socket: v.socket as string | undefined,
     maxFrameBytes: 0, maxConnections: 0, rateLimit: 0, ringBytes: 0, exitedRingBudget: 0, reserveBytes: 0,
-    reserveRecheckMs: 0, reaperIntervalMs: 0, logMaxBytes: 0, logMaxFiles: 0,
+    reserveRecheckMs: 0, reaperIntervalMs: 0, logMaxBytes: 0, logMaxFiles: 0, observerStallMs: 0, observerPollMs: 0,
     env: [],
     envFrom: (v['env-from'] as string[] | undefined) ?? [],
     resurrect: v.resurrect === true,
@@ -141,6 +145,8 @@ function commanderParse(argv: string[]): DaemonFlags {
     .option('--reaper-interval-ms <n>', 'zombie reaper period (0 disables)', intOption('--reaper-interval-ms', 0), DEFAULTS.reaperIntervalMs)
     .option('--log-max-bytes <n>', 'service log rotation size', intOption('--log-max-bytes', 1024), DEFAULTS.logMaxBytes)
     .option('--log-max-files <n>', 'rotated service logs kept', intOption('--log-max-files', 0), DEFAULTS.logMaxFiles)
+    .option('--observer-stall-ms <n>', 'a BLOCK session observer whose full queue nobody reads is cut loose after this (0 = never)', intOption('--observer-stall-ms', 0), DEFAULTS.observerStallMs)
+    .option('--observer-poll-ms <n>', 'how often PROCESS session observers look for descendants', intOption('--observer-poll-ms', 10), DEFAULTS.observerPollMs)
     .option('--env <KEY=VALUE>', 'default environment for every session and service (repeatable; visible in ps: prefer --env-from for secrets)', envEntry, [])
     .option('--env-from <file>', 'KEY=VALUE lines added to the default environment before --env (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--resurrect', 'restore the saved services at start', false)

@@ -69,6 +69,8 @@ export async function runDaemon(argv: string[]): Promise<number> {
     reaperIntervalMs: opts.reaperIntervalMs,
     logMaxBytes: opts.logMaxBytes,
     logMaxFiles: opts.logMaxFiles,
+    observerStallMs: opts.observerStallMs,
+    observerPollMs: opts.observerPollMs,
     defaultEnv,
     resurrect: opts.resurrect,
     metricsAddress: opts.metrics,

@@ -9,6 +9,7 @@ export type EventKind =
   | 'session.attached'
   | 'session.detached'
   | 'session.stolen'
+  | 'session.removed'
   | 'service.status'
   | 'zombie.reaped'
   | 'events.dropped';

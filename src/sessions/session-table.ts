@@ -48,7 +48,7 @@ export interface SessionManagerOptions {
   log: Logger;
   /** DaemonConfig.exitedRingBudgetBytes. */
   exitedRingBudgetBytes: number;
-  /** Lifecycle events (spawned, exited, attached, detached, stolen). */
+  /** Lifecycle events (spawned, exited, attached, detached, stolen, removed). */
   events?: EventBus;
 }
 
@@ -177,5 +177,7 @@ export class SessionManager {
     if (this.sessions.get(s.id) !== s) return;
     this.sessions.delete(s.id);
     s.dispose(reason);
+    // After dispose: whatever hangs on the session (observers) lets it go last.
+    this.opts.events?.emit('session.removed', { sessionId: s.id, pid: s.pid, originator: s.originator, status: s.kind, detail: reason });
   }
 }

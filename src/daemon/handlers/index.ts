@@ -8,6 +8,7 @@ import { sessionOpEntries } from './session-ops';
 import { serviceEntries } from './services';
 import { teeEntries } from './tee';
 import { ptySessionEntries } from './pty-sessions';
+import { observerEntries } from './observers';
 
 export function allEntries(): DispatchEntry[] {
   return [
@@ -19,5 +20,6 @@ export function allEntries(): DispatchEntry[] {
     ...serviceEntries,
     ...teeEntries,
     ...ptySessionEntries,
+    ...observerEntries,
   ];
 }
