@@ -13,7 +13,7 @@ import { Subscription, type ObservedEvent, type ObserverCategory, type ObserverF
 /** Subscriptions one session may have at once. */
 export const MAX_OBSERVERS_PER_SESSION = 16;
 /** Queue capacity (events) all subscriptions of the daemon may reserve together: memory stays bounded. */
-export const MAX_TOTAL_CAPACITY_EVENTS = 262_144;
+export const MAX_TOTAL_CAPACITY_EVENTS = 131_072;
 
 export interface SessionObserversOptions {
   events: EventBus;
