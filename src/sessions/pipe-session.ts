@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InvalidArgumentError } from '../wire/errors';
+import { InvalidArgumentError, ResourceExhaustedError, isResourceErrno } from '../wire/errors';
 import { withUserUmask } from '../scope/umask';
 import { ChildSession } from './child-session';
 import { OutputStream, type AttachFrameCodec } from './output-stream';
@@ -47,7 +47,9 @@ export function spawnPipeSession(opts: PipeSpawnOptions): Promise<PipeSession> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       child.removeListener('spawn', onSpawn);
-      reject(new InvalidArgumentError(`cannot start ${JSON.stringify(opts.argv[0])}: ${err.code ?? err.message}`));
+      // Out of fds or processes is not the caller's mistake: RESOURCE_EXHAUSTED, so they may retry.
+      const Refusal = isResourceErrno(err.code) ? ResourceExhaustedError : InvalidArgumentError;
+      reject(new Refusal(`cannot start ${JSON.stringify(opts.argv[0])}: ${err.code ?? err.message}`));
     };
     const onSpawn = () => {
       child.removeListener('error', onError);

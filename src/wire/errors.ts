@@ -30,6 +30,11 @@ export class UnimplementedError extends DaemonError {
   constructor(message: string) { super(StatusCode.STATUS_CODE_UNIMPLEMENTED, message); this.name = 'UnimplementedError'; }
 }
 
+/** errno codes that mean the OS ran out of something for this process (fds, memory, processes, argv space). */
+export function isResourceErrno(code: string | undefined): boolean {
+  return code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM' || code === 'EAGAIN' || code === 'E2BIG';
+}
+
 /** Wire-level error codes (stable strings, like ws's WS_ERR_*). */
 export type WireErrorCode = 'ERR_FRAME_TOO_LARGE' | 'ERR_CONNECTION_CLOSED' | 'ERR_TIMEOUT' | 'ERR_BAD_MESSAGE';
 

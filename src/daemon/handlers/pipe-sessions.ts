@@ -8,6 +8,7 @@ import type { DaemonState } from '../state';
 import type { AttachFrameCodec } from '../../sessions/output-stream';
 import { PipeSession, resolveCwd, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
 import { buildSpawnEnv } from '../../sessions/spawn-env';
+import { SocketSink } from '../socket-sink';
 import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
 
 type PipeSessionInfoOut = NonNullable<ResponsePayload<'listPipeSessions'>['sessions']>[number];
@@ -96,7 +97,7 @@ function attachStream(session: PipeSession, name: PipeStreamName, clientLabel: s
   const grant = session.stream(name).attach(clientLabel, { steal });
   return {
     response: { backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
-    start: (channel: StreamChannel) => grant.attachment.start(channel),
+    start: (channel: StreamChannel) => grant.attachment.start(new SocketSink(channel)),
   };
 }
 

@@ -12,6 +12,7 @@ import {
   DEFAULT_PTY_COLS, DEFAULT_PTY_ROWS, MAX_PTY_DIMENSION, PtySession, spawnPtySession, type PtyReplay,
 } from '../../sessions/pty-session';
 import { buildSpawnEnv } from '../../sessions/spawn-env';
+import { SocketSink } from '../socket-sink';
 import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
 
 type PtySessionInfoOut = NonNullable<ResponsePayload<'listPtySessions'>['sessions']>[number];
@@ -157,7 +158,7 @@ async function attachConnection(ctx: HandlerContext, session: PtySession, opts: 
     response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
     start: (channel: StreamChannel) => {
       pumpInput(ctx.state, session, grant.attachment, req.isTty, channel);
-      grant.attachment.start(channel);
+      grant.attachment.start(new SocketSink(channel));
     },
   };
 }
