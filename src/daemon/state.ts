@@ -58,6 +58,8 @@ export interface DaemonState {
   tees?: TeeRegistry;
   /** Session observer subscriptions (on their sessions; fed by events); receivers ended on shutdown. */
   observers?: SessionObservers;
+  /** Pid of the daemon of this scope that died without shutting down (its lock was stale), else null. */
+  readonly crashedPredecessorPid: number | null;
   /** Starts daemon shutdown; installed by the server. */
   requestShutdown: (opts: { graceful: boolean; graceMs: number }) => void;
 }

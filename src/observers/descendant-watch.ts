@@ -5,7 +5,8 @@
 // may start and exit unseen: polling is all /proc offers without privileges. Descendants are the
 // processes below the session's process, and the members of its (setsid) session, so one orphaned
 // between two polls is still found.
-import { bootTimeSeconds, buildChildrenMap, clockTicksPerSecond, readProcessTable, type ProcStat } from '../proc/process-table';
+import { buildChildrenMap, readProcessTable, startTicksToEpochSeconds, type ProcStat } from '../proc/process-table';
+import { clockTicksPerSecond } from '../proc/clock';
 
 export interface DescendantChange {
   kind: 'descendant-started' | 'descendant-exited';
@@ -31,6 +32,8 @@ interface Watched {
   onChanges: (changes: DescendantChange[]) => void;
   /** Told once the leader is gone and every known descendant has exited. */
   onAllGone: () => void;
+  /** False until the table was read once (the baseline). */
+  verified: boolean;
 }
 
 /** Polls the descendants of every watched session; reports starts and exits per session. */
@@ -54,15 +57,34 @@ export class DescendantWatcher {
    */
   watch(key: string, leaderRef: { pid: number; createdAtMs: number }, onChanges: Watched['onChanges'], onAllGone: () => void): void {
     if (this.watched.has(key)) return;
-    const table = this.readTable();
-    const stat = table.get(leaderRef.pid);
-    const leader = stat && !isExited(stat) ? { pid: stat.pid, startTicks: stat.startTicks } : null;
-    // Gone already: it started no later than the daemon recorded it (a second of slack for the clock).
-    const sessionLeader = leader ?? { pid: leaderRef.pid, startTicks: ticksAt(leaderRef.createdAtMs - 1000) };
-    const w: Watched = { leader, sessionLeader, known: new Map(), onChanges, onAllGone };
-    for (const d of walk(w, table)) w.known.set(d.pid, { startTicks: d.startTicks, comm: d.comm });
+    // It started no later than the daemon recorded it (a second of slack for the clock).
+    const earliest = ticksAt(leaderRef.createdAtMs - 1000);
+    const w: Watched = { leader: null, sessionLeader: { pid: leaderRef.pid, startTicks: earliest }, known: new Map(), onChanges, onAllGone, verified: false };
     this.watched.set(key, w);
-    if (!this.finishIfGone(key, w)) this.schedule();
+    const table = this.tryReadTable();
+    // An unreadable table (no fd left) concludes nothing: the first poll that reads it takes the baseline.
+    if (table) this.takeBaseline(key, w, table, leaderRef.pid);
+    if (this.watched.has(key)) this.schedule();
+  }
+
+  /** The leader as it is now and the descendants already running (not announced). */
+  private takeBaseline(key: string, w: Watched, table: Map<number, ProcStat>, leaderPid: number): void {
+    const stat = table.get(leaderPid);
+    if (stat && !isExited(stat) && stat.startTicks >= w.sessionLeader!.startTicks) {
+      w.leader = { pid: stat.pid, startTicks: stat.startTicks };
+      w.sessionLeader = w.leader;
+    }
+    for (const d of walk(w, table)) w.known.set(d.pid, { startTicks: d.startTicks, comm: d.comm });
+    w.verified = true;
+    this.finishIfGone(key, w);
+  }
+
+  private tryReadTable(): Map<number, ProcStat> | null {
+    try {
+      return this.readTable();
+    } catch {
+      return null;
+    }
   }
 
   unwatch(key: string): void {
@@ -73,8 +95,13 @@ export class DescendantWatcher {
   /** One poll now (the timer calls it; tests may too). */
   poll(): void {
     if (this.watched.size === 0) return;
-    const table = this.readTable();
+    const table = this.tryReadTable();
+    if (!table) return; // unknown this time: nothing started or exited as far as we can tell
     for (const [key, w] of [...this.watched]) {
+      if (!w.verified) {
+        this.takeBaseline(key, w, table, w.sessionLeader!.pid);
+        continue;
+      }
       const changes: DescendantChange[] = [];
       for (const [pid, k] of w.known) {
         const stat = table.get(pid);
@@ -118,7 +145,7 @@ export class DescendantWatcher {
 
 /** Clock ticks since boot at a wall-clock time (the unit of a process's start time). */
 function ticksAt(epochMs: number): number {
-  return Math.max(0, Math.floor((epochMs / 1000 - bootTimeSeconds()) * clockTicksPerSecond()));
+  return Math.max(0, Math.floor((epochMs / 1000 - startTicksToEpochSeconds(0)) * clockTicksPerSecond()));
 }
 
 function isExited(stat: ProcStat): boolean {

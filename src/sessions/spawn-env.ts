@@ -20,6 +20,8 @@ export interface SpawnEnvOptions {
   clearInherited: boolean;
   /** Set as RUNPM_SESSION_ID when given. */
   sessionId?: string;
+  /** Set as RUNPM_SESSION_SCOPE when given: the daemon's scope hash, by which a crashed daemon's successor finds its children. */
+  sessionScope?: string;
   /** Set as RUNNING_PROCESS_ORIGINATOR when given (even empty, so children see the tag). */
   originator?: string;
 }
@@ -57,6 +59,7 @@ export function buildSpawnEnv(opts: SpawnEnvOptions): Record<string, string> {
     env[key] = value;
   }
   if (opts.sessionId !== undefined) env.RUNPM_SESSION_ID = opts.sessionId;
+  if (opts.sessionScope !== undefined) env.RUNPM_SESSION_SCOPE = opts.sessionScope;
   if (opts.originator !== undefined) env.RUNNING_PROCESS_ORIGINATOR = opts.originator;
   return env;
 }

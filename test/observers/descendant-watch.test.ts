@@ -16,7 +16,7 @@ function setup(initial: ProcStat[]) {
   return {
     w, changes, gone: () => gone,
     set(procs: ProcStat[]) { table = new Map(procs.map((p) => [p.pid, p])); },
-    watch(leader: number) { w.watch('s', { pid: leader, createdAtMs: Date.now() }, (c) => changes.push(...c), () => gone++); },
+    watch(leader: number) { w.watch('s', { pid: leader, createdAtMs: 0 }, (c) => changes.push(...c), () => gone++); },
   };
 }
 

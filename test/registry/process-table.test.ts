@@ -11,7 +11,7 @@ import { originatorPid } from '../../src/registry/registry';
 import { InvalidArgumentError } from '../../src/wire/errors';
 import { StatusCode } from '../../src/wire/proto';
 import { startChild, waitDescendants, killAll } from './fixtures';
-import { killProcessTree, signalIdentity } from '../../src/proc/kill-tree';
+import { killProcessTree, signalIdentity } from '../../src/proc/kill-escalation';
 import { isAlive } from '../helpers/daemon';
 
 afterEach(() => killAll());

@@ -74,6 +74,7 @@ async function spawnFromRequest(req: SpawnRequest, state: DaemonState): Promise<
     request: req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
     clearInherited: req.clearInheritedEnv,
     sessionId: id,
+    sessionScope: state.config.paths.scopeHash,
     originator: req.originator,
   });
   const session = await spawnPipeSession({

@@ -179,6 +179,7 @@ function spawnFromRequest(req: SpawnRequest, state: DaemonState): PtySession {
     request,
     clearInherited: req.clearInheritedEnv,
     sessionId: id,
+    sessionScope: state.config.paths.scopeHash,
     originator: req.originator,
   });
   const session = spawnPtySession({
