@@ -4,10 +4,12 @@
 import { DaemonClient } from './daemon-client';
 import type { PipeAttachment, PipeStreamName } from './sessions-api';
 import { HeadTailCapture, type BoundedOutputOptions } from '../agents/bounded-output';
+import { envEntries, type SpawnContextOptions } from './spawn-context';
+import { startFailureExitCode } from '../wire/errors';
 
 export const DEFAULT_EXEC_TIMEOUT_MS = 10_000;
 
-/** Environment that keeps tools from prompting or paging (applied beneath the caller's env). */
+/** Environment that keeps tools from prompting or paging (over the caller's environment, beneath `env`). */
 export const NON_INTERACTIVE_ENV: ReadonlyArray<{ key: string; value: string }> = [
   { key: 'CI', value: '1' },
   { key: 'TERM', value: 'dumb' },
@@ -23,11 +25,12 @@ export const NON_INTERACTIVE_ENV: ReadonlyArray<{ key: string; value: string }> 
   { key: 'npm_config_yes', value: 'true' },
 ];
 
-export interface ExecOptions extends BoundedOutputOptions {
+/**
+ * A command for exec(): like a child of this process (its cwd and environment, see
+ * SpawnContextOptions), with the non-interactive set over the environment and `env` over that.
+ */
+export interface ExecOptions extends BoundedOutputOptions, SpawnContextOptions {
   argv: string[];
-  cwd?: string;
-  /** Ordered entries layered over the non-interactive defaults (last wins). */
-  env?: Array<{ key: string; value: string }>;
   /** Milliseconds to wait for exit (default 10 s). */
   timeoutMs?: number;
   /** Keep stderr apart (default: merged into output). */
@@ -52,9 +55,12 @@ export interface ExecResult {
   /** Bytes left out of output (head/tail cut and missed while reading). */
   omittedBytes: number;
   totalBytes: number;
-  /** Id of the session; still running when timedOut (read it later with output/attach). */
+  /** Id of the session; still running when timedOut (read it later with output/attach). "" when it never started. */
   sessionId: string;
+  /** 0 when it never started. */
   pid: number;
+  /** Why the command could not start (exitCode 127 or 126, as a shell reports it); absent when it ran. */
+  startError?: string;
 }
 
 type StreamEnding = { kind: 'exit'; code: number } | { kind: 'eof' } | { kind: 'closed' } | { kind: 'error'; message: string };
@@ -89,12 +95,21 @@ declare module './daemon-client' {
 DaemonClient.prototype.exec = async function (this: DaemonClient, opts: ExecOptions): Promise<ExecResult> {
   const started = performance.now();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
-  const env = [...(opts.interactiveEnv ? [] : NON_INTERACTIVE_ENV), ...(opts.env ?? [])];
+  const env = [...(opts.interactiveEnv ? [] : NON_INTERACTIVE_ENV), ...envEntries(opts.env)];
   // Spawned attached to stdout (one round trip); a separate stderr is held until its own attach.
-  const spawned = await this.spawnPipeAttached({
-    argv: opts.argv, cwd: opts.cwd, env, mergeStderr: !opts.separateStderr,
+  const spawning = this.spawnPipeAttached({
+    argv: opts.argv, cwd: opts.cwd, env, environmentPolicy: opts.environmentPolicy, callerEnv: opts.callerEnv,
+    clearInheritedEnv: opts.clearInheritedEnv, mergeStderr: !opts.separateStderr,
     originator: opts.originator ?? `exec:${process.pid}`, holdOutputUntilAttached: true,
   }, { stream: 'stdout' });
+  let spawned: Awaited<typeof spawning>;
+  try {
+    spawned = await spawning;
+  } catch (err) {
+    const exitCode = startFailureExitCode(err);
+    if (exitCode === null) throw err;
+    return startFailureResult((err as Error).message, exitCode, Math.round(performance.now() - started), opts.separateStderr === true);
+  }
   const sessionId = spawned.sessionId;
   const names: PipeStreamName[] = opts.separateStderr ? ['stdout', 'stderr'] : ['stdout'];
   const [, stderrAttachment] = await Promise.all([
@@ -134,6 +149,17 @@ DaemonClient.prototype.exec = async function (this: DaemonClient, opts: ExecOpti
     pid: spawned.pid,
   };
 };
+
+/** A command that could not start, as a result: the shell's exit status and message (on stderr, so in output when merged). */
+function startFailureResult(message: string, exitCode: number, wallDurationMs: number, separateStderr: boolean): ExecResult {
+  const text = `${message}\n`;
+  return {
+    success: false, exitCode, timedOut: false, wallDurationMs,
+    output: separateStderr ? '' : text,
+    ...(separateStderr ? { stderr: text } : {}),
+    truncated: false, omittedBytes: 0, totalBytes: Buffer.byteLength(text), sessionId: '', pid: 0, startError: message,
+  };
+}
 
 /** After stdout ended with EOF, the exit code comes from the session record (polled to a deadline). */
 async function waitForExitCode(client: DaemonClient, sessionId: string, deadlineMs: number): Promise<number | null> {

@@ -7,6 +7,7 @@ import { bytesFieldView } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
 import { attachResponseOf } from './spawn-attached';
+import { spawnContextPayload, type SpawnContextOptions } from './spawn-context';
 
 export type PipeStreamName = 'stdout' | 'stderr';
 
@@ -19,15 +20,13 @@ export type PipeFrame =
   | { kind: 'error'; message: string }
   | { kind: 'stolen'; by: string };
 
-export interface SpawnPipeOptions {
-  /** Program and arguments; argv[0] is looked up on PATH. */
+/**
+ * A pipe session to start. Like a child of this process by default: `cwd` is this process's and
+ * the environment is this process's (environmentPolicy `caller`), `env` applied on top.
+ */
+export interface SpawnPipeOptions extends SpawnContextOptions {
+  /** Program and arguments; argv[0] is looked up on the child's PATH from its cwd, like a shell. */
   argv: string[];
-  /** Working directory; default the daemon's. */
-  cwd?: string;
-  /** Ordered entries (last wins) layered on the daemon's environment; a record keeps its order. */
-  env?: Array<{ key: string; value: string }> | Record<string, string>;
-  /** Start from an empty environment instead of the daemon's. */
-  clearInheritedEnv?: boolean;
   originator?: string;
   mergeStderr?: boolean;
   /** Keep the child's output unread until the first attach of each stream (nothing dropped before it). */
@@ -80,7 +79,10 @@ function streamKind(name: PipeStreamName | undefined): number {
 
 declare module './daemon-client' {
   interface DaemonClient {
-    /** SPAWN_PIPE_SESSION: starts a detached child with piped stdio; INVALID_ARGUMENT if it cannot start. */
+    /**
+     * SPAWN_PIPE_SESSION: starts a detached child with piped stdio. A program that cannot start
+     * rejects with COMMAND_NOT_FOUND / COMMAND_NOT_EXECUTABLE (startFailureExitCode: 127 / 126).
+     */
     spawnPipe(opts: SpawnPipeOptions): Promise<ResponseOutput<'spawnPipeSession'>>;
     /**
      * SPAWN_PIPE_SESSION with `attach`: starts the child and attaches to one of its streams (stdout by
@@ -107,12 +109,9 @@ declare module './daemon-client' {
 }
 
 function spawnPipePayload(opts: SpawnPipeOptions): RequestInput<'spawnPipeSession'> {
-  const env = Array.isArray(opts.env) ? opts.env : Object.entries(opts.env ?? {}).map(([key, value]) => ({ key, value }));
   return {
     argv: opts.argv,
-    cwd: opts.cwd ?? '',
-    env,
-    clearInheritedEnv: opts.clearInheritedEnv ?? false,
+    ...spawnContextPayload(opts),
     originator: opts.originator ?? '',
     mergeStderrIntoStdout: opts.mergeStderr ?? false,
     holdOutputUntilAttached: opts.holdOutputUntilAttached ?? false,

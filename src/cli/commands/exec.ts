@@ -2,12 +2,7 @@
 // to pick up later when it outlives the timeout.
 import type { Command } from 'commander';
 import { action, globalsOf, withClient } from '../context';
-
-function collectEnv(value: string, previous: Array<{ key: string; value: string }>) {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new Error(`--env expects KEY=VALUE, got ${JSON.stringify(value)}`);
-  return [...previous, { key: value.slice(0, eq), value: value.slice(eq + 1) }];
-}
+import { addSpawnFlags, spawnContextOf, type SpawnFlagValues } from '../spawn-flags';
 
 function nonNegativeInt(name: string, value: string): number {
   const n = Number(value);
@@ -16,24 +11,26 @@ function nonNegativeInt(name: string, value: string): number {
 }
 
 export function registerExecCommands(program: Command): void {
-  program.command('exec')
-    .description('run a command, wait up to --timeout, print bounded output; a command still running keeps running')
+  addSpawnFlags(program.command('exec')
+    .description('run a command (in your directory and environment), wait up to --timeout, print bounded output; a command still running keeps running')
     .argument('<cmd...>', 'command and arguments (after --)')
-    .option('--timeout <ms>', 'how long to wait for exit', '10000')
-    .option('--cwd <dir>', 'working directory')
-    .option('--env <KEY=VALUE>', 'environment entry (repeatable; over the non-interactive defaults)', collectEnv, [])
+    .option('--timeout <ms>', 'how long to wait for exit', '10000'))
     .option('--separate-stderr', 'keep stderr apart instead of merged', false)
     .option('--interactive-env', 'do not set the non-interactive defaults (CI=1, PAGER=cat, ...)', false)
     .option('--head <bytes>', 'bytes kept from the start', '16384')
     .option('--tail <bytes>', 'bytes kept from the end', '16384')
-    .action(action(async (argv: string[], opts: { timeout: string; cwd?: string; env: Array<{ key: string; value: string }>; separateStderr: boolean; interactiveEnv: boolean; head: string; tail: string }, cmd: Command) => {
+    .action(action(async (argv: string[], opts: SpawnFlagValues & { timeout: string; separateStderr: boolean; interactiveEnv: boolean; head: string; tail: string }, cmd: Command) => {
+      const context = spawnContextOf(opts);
       const result = await withClient(cmd, (c) => c.exec({
-        argv, cwd: opts.cwd, env: opts.env, timeoutMs: nonNegativeInt('--timeout', opts.timeout),
+        argv, ...context, timeoutMs: nonNegativeInt('--timeout', opts.timeout),
         separateStderr: opts.separateStderr, interactiveEnv: opts.interactiveEnv,
         headBytes: nonNegativeInt('--head', opts.head), tailBytes: nonNegativeInt('--tail', opts.tail),
       }));
       if (globalsOf(cmd).json) {
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      } else if (result.startError !== undefined) {
+        // As a shell reports it: the reason on stderr, the status 127 or 126.
+        process.stderr.write(`runpm: ${result.startError}\n`);
       } else {
         process.stdout.write(result.output);
         if (result.stderr) process.stderr.write(result.stderr);

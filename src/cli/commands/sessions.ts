@@ -4,12 +4,7 @@
 import type { Command } from 'commander';
 import { action, emit, withClient } from '../context';
 import { runPtyCommand, sendToPty, sessionKindOf } from './pty';
-
-function collectEnv(value: string, previous: Array<{ key: string; value: string }>): Array<{ key: string; value: string }> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new Error(`--env expects KEY=VALUE, got ${JSON.stringify(value)}`);
-  return [...previous, { key: value.slice(0, eq), value: value.slice(eq + 1) }];
-}
+import { addSpawnFlags, spawnContextOf, spawnOrStatus, type SpawnFlagValues } from '../spawn-flags';
 
 function parseGrace(value: string | undefined): number {
   if (value === undefined) return 0;
@@ -34,25 +29,24 @@ function age(createdAt: number): string {
 }
 
 export function registerSessionCommands(program: Command): void {
-  program.command('run')
-    .description('start a detachable session running CMD and print its id')
+  addSpawnFlags(program.command('run')
+    .description('start a detachable session running CMD (in your directory and environment) and print its id'))
     .option('--pipe', 'pipe session: stdin/stdout/stderr are pipes', false)
     .option('--pty', 'PTY session: the command runs on a pseudo-terminal (attach with runpm attach)', false)
     .option('--rows <n>', 'with --pty: terminal rows (default 24)')
     .option('--cols <n>', 'with --pty: terminal columns (default 80)')
     .option('--originator <tag>', 'tag the session (filters list/purge)', '')
     .option('--merge-stderr', 'send stderr into stdout', false)
-    .option('--cwd <dir>', 'working directory (default: the daemon\'s)')
-    .option('--env <KEY=VALUE>', 'environment entry, repeatable (last wins)', collectEnv, [])
-    .option('--clear-env', 'start from an empty environment', false)
     .argument('<cmd...>', 'command and arguments (put them after --)')
-    .action(action(async (cmdArgs: string[], opts: { pipe: boolean; pty: boolean; rows?: string; cols?: string; originator: string; mergeStderr: boolean; cwd?: string; env: Array<{ key: string; value: string }>; clearEnv: boolean }, cmd: Command) => {
+    .action(action(async (cmdArgs: string[], opts: SpawnFlagValues & { pipe: boolean; pty: boolean; rows?: string; cols?: string; originator: string; mergeStderr: boolean }, cmd: Command) => {
       if (opts.pipe === opts.pty) throw new Error('runpm run needs one session kind: --pipe or --pty');
-      const cwd = opts.cwd ? require('node:path').resolve(opts.cwd) as string : process.cwd();
-      if (opts.pty) return runPtyCommand(cmd, cmdArgs, { ...opts, cwd });
-      const r = await withClient(cmd, (c) => c.spawnPipe({
-        argv: cmdArgs, cwd, env: opts.env, clearInheritedEnv: opts.clearEnv, originator: opts.originator, mergeStderr: opts.mergeStderr,
-      }), { autoStart: true });
+      const context = spawnContextOf(opts);
+      if (opts.pty) return runPtyCommand(cmd, cmdArgs, { ...opts, context });
+      const spawned = await spawnOrStatus(cmd, () => withClient(cmd, (c) => c.spawnPipe({
+        argv: cmdArgs, ...context, originator: opts.originator, mergeStderr: opts.mergeStderr,
+      }), { autoStart: true }));
+      if (!spawned.ok) return spawned.status;
+      const r = spawned.value;
       emit(cmd, { sessionId: r.sessionId, pid: r.pid, createdAt: r.createdAt, kind: 'pipe' }, () => r.sessionId);
     }));
 

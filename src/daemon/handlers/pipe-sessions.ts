@@ -6,8 +6,8 @@ import { InvalidArgumentError } from '../../wire/errors';
 import { stream, unary, type DispatchEntry, type RequestPayload, type ResponsePayload, type StreamChannel } from '../dispatch';
 import type { DaemonState } from '../state';
 import type { AttachFrameCodec } from '../../sessions/output-stream';
-import { PipeSession, resolveCwd, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
-import { buildSpawnEnv } from '../../sessions/spawn-env';
+import { PipeSession, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
+import { planArgvSpawn } from '../../sessions/spawn-plan';
 import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
 
 type PipeSessionInfoOut = NonNullable<ResponsePayload<'listPipeSessions'>['sessions']>[number];
@@ -58,28 +58,11 @@ type SpawnRequest = RequestPayload<'spawnPipeSession'>;
 /** Spawns the request's child with pipes and adds it to the session table. */
 async function spawnFromRequest(req: SpawnRequest, state: DaemonState): Promise<PipeSession> {
   const sessions = sessionsOf(state);
-  if (req.argv.length === 0) throw new InvalidArgumentError('argv must not be empty');
-  if (req.argv[0] === '') throw new InvalidArgumentError('argv[0] (the program) must not be empty');
-  // NUL cannot reach exec(): refuse it here rather than let spawn() throw an INTERNAL error.
-  req.argv.forEach((arg, i) => {
-    if (arg.includes('\0')) throw new InvalidArgumentError(`argv[${i}] contains a NUL byte: ${JSON.stringify(arg.slice(0, 80))}`);
-  });
-  if (req.originator.includes('\0')) throw new InvalidArgumentError(`originator ${JSON.stringify(req.originator.slice(0, 80))} contains a NUL byte`);
-  if (req.cwd.includes('\0')) throw new InvalidArgumentError(`cwd ${JSON.stringify(req.cwd.slice(0, 80))} contains a NUL byte`);
   const id = randomUUID();
-  const env = buildSpawnEnv({
-    base: process.env,
-    defaults: state.config.defaultEnv,
-    request: req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
-    clearInherited: req.clearInheritedEnv,
-    sessionId: id,
-    originator: req.originator,
-  });
+  const plan = planArgvSpawn(req, { sessionId: id, daemonCwd: state.cwd, defaults: state.config.defaultEnv });
   const session = await spawnPipeSession({
     id,
-    argv: req.argv,
-    cwd: resolveCwd(req.cwd, state.cwd),
-    env,
+    ...plan,
     originator: req.originator,
     mergeStderr: req.mergeStderrIntoStdout,
     holdOutput: req.holdOutputUntilAttached,

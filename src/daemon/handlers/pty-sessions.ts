@@ -7,11 +7,10 @@ import { InvalidArgumentError } from '../../wire/errors';
 import { stream, unary, type DispatchEntry, type HandlerContext, type RequestPayload, type ResponsePayload, type StreamChannel } from '../dispatch';
 import type { DaemonState } from '../state';
 import type { AttachFrameCodec, Attachment } from '../../sessions/output-stream';
-import { resolveCwd } from '../../sessions/pipe-session';
 import {
   DEFAULT_PTY_COLS, DEFAULT_PTY_ROWS, MAX_PTY_DIMENSION, PtySession, spawnPtySession, type PtyReplay,
 } from '../../sessions/pty-session';
-import { buildSpawnEnv } from '../../sessions/spawn-env';
+import { planArgvSpawn } from '../../sessions/spawn-plan';
 import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
 
 type PtySessionInfoOut = NonNullable<ResponsePayload<'listPtySessions'>['sessions']>[number];
@@ -169,18 +168,11 @@ function spawnFromRequest(req: SpawnRequest, state: DaemonState): PtySession {
   const rows = checkDimension('rows', req.rows) || DEFAULT_PTY_ROWS;
   const cols = checkDimension('cols', req.cols) || DEFAULT_PTY_COLS;
   const id = randomUUID();
-  const request = req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' }));
-  if (!request.some((kv) => kv.key === 'TERM')) request.unshift({ key: 'TERM', value: DEFAULT_PTY_TERM });
-  const env = buildSpawnEnv({
-    base: process.env,
-    defaults: state.config.defaultEnv,
-    request,
-    clearInherited: req.clearInheritedEnv,
-    sessionId: id,
-    originator: req.originator,
+  const plan = planArgvSpawn(req, {
+    sessionId: id, daemonCwd: state.cwd, defaults: state.config.defaultEnv, kindDefaults: [{ key: 'TERM', value: DEFAULT_PTY_TERM }],
   });
   const session = spawnPtySession({
-    id, argv: req.argv, cwd: resolveCwd(req.cwd, state.cwd), env, originator: req.originator, rows, cols,
+    id, argv: plan.argv, cwd: plan.cwd, env: plan.env, originator: req.originator, rows, cols,
     ringBytes: state.config.ringBytes, codec: ptyFrameCodec,
   });
   sessions.add(session);
