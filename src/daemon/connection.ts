@@ -2,7 +2,7 @@
 // until a streaming request (attach) takes the connection over. Lives until the socket closes.
 import type { Socket } from 'node:net';
 import { FrameDecoder, encodeFrame, encodeFrameHeader } from '../wire/frame';
-import { decodeRequest, encodeResponse, errorResponse, peekRequestId } from '../wire/envelope';
+import { decodeRequest, defaultPayloadOf, encodeResponse, errorResponse, peekRequestId } from '../wire/envelope';
 import { DaemonError, WireError } from '../wire/errors';
 import { PROTOCOL_VERSION, RequestType, StatusCode, type DaemonRequest, type IDaemonResponse } from '../wire/proto';
 import type { DispatchEntry, HandlerContext, StreamChannel } from './dispatch';
@@ -134,7 +134,7 @@ export class Connection {
     this.lastType = request.type;
     const requestId = Number(request.id);
     const precheck = this.precheck(request, item);
-    if (precheck) return this.respond(precheck);
+    if (precheck) return this.respond(this.withErrorPayload(request.type, precheck));
     const entry = this.table.get(request.type)!;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const payload = (request as unknown as Record<string, any>)[entry.payload];
@@ -165,8 +165,15 @@ export class Connection {
         return code;
       }
     } catch (err) {
-      return this.respond(this.toResponse(err, requestId, request.type));
+      return this.respond(this.withErrorPayload(request.type, this.toResponse(err, requestId, request.type)));
     }
+  }
+
+  /** An error answer with the empty payload its entry asks for (attach requests; see errorCarriesPayload). */
+  private withErrorPayload(type: RequestType, response: IDaemonResponse): IDaemonResponse {
+    const entry = this.table.get(type);
+    if (!entry || entry.mode !== 'stream' || !entry.errorCarriesPayload) return response;
+    return { ...response, [entry.payload]: {} };
   }
 
   /** Envelope checks before dispatch; returns the error response, or null to dispatch. */
@@ -194,10 +201,10 @@ export class Connection {
     if (this.state.shuttingDown) {
       return errorResponse(requestId, StatusCode.STATUS_CODE_UNAVAILABLE, 'daemon is shutting down');
     }
-    if ((request as unknown as Record<string, unknown>)[entry.payload] == null) {
-      return errorResponse(requestId, StatusCode.STATUS_CODE_INVALID_ARGUMENT,
-        `request type ${RequestType[request.type]} (${request.type}) is missing its payload field '${entry.payload}'`);
-    }
+    const fields = request as unknown as Record<string, unknown>;
+    // No payload at all means the all-default message (a proto3 sender may omit it; the reference
+    // answers it so): the handler then validates its fields as it would an explicit empty one.
+    if (fields[entry.payload] == null) fields[entry.payload] = defaultPayloadOf(request.type, entry.payload);
     return null;
   }
 

@@ -179,7 +179,9 @@ export class Registry {
       throw new InvalidArgumentError(`refusing to kill pid ${pid}: it is ${pid === process.pid ? 'the daemon itself' : 'an ancestor of the daemon'}`);
     }
     const stat = readProcStat(pid);
-    if (!stat || stat.state === 'Z' || stat.state === 'X') throw new NotFoundError(`no running process with pid ${pid}`);
+    // Idempotent, like the reference: a pid that is gone (or only a zombie, which no signal can
+    // kill) has nothing left to kill, so the answer is OK with 0 rather than NOT_FOUND.
+    if (!stat || stat.state === 'Z' || stat.state === 'X') return 0;
     const result = await killProcessTree({ pid, startTicks: stat.startTicks },
       { timeoutMs: (timeoutSeconds || DEFAULT_KILL_TREE_TIMEOUT_S) * 1000, protect });
     return result.killed;

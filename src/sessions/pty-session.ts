@@ -19,6 +19,17 @@ const MAX_SCREEN_PENDING_BYTES = 1024 * 1024;
 /** What the backlog of an attach holds (PtyReplayMode on the wire). */
 export type PtyReplay = 'missed' | 'ring' | 'screen';
 
+/** How a client attaches (AttachPtySessionRequest, checked). */
+export interface AttachOptions {
+  steal: boolean;
+  replay: PtyReplay;
+  terminal: AttachedTerminal;
+  /** The client's terminal size (TTY clients only; 0 keeps a dimension). */
+  size?: { rows: number; cols: number } | null;
+  /** True once the requesting client has gone away. */
+  clientGone?: () => boolean;
+}
+
 /** What the attached client reported about its terminal (PtySessionInfo attached_*). */
 export interface AttachedTerminal {
   term: string;
@@ -63,6 +74,8 @@ export class PtySession extends ChildSession implements Session {
   undecodableInputFrames = 0;
   private readonly host: PtyHost;
   private readonly screen: PtyScreen;
+  /** Settles after the last attach decided (granted or refused); attaches chain on it. */
+  private attachQueue: Promise<void> = Promise.resolve();
 
   constructor(opts: PtySpawnOptions) {
     super();
@@ -139,22 +152,38 @@ export class PtySession extends ChildSession implements Session {
   /**
    * Acquires the output for a client. Screen replay renders the emulator first and streams live
    * output from exactly the offset the rendering reflects, so nothing is shown twice or skipped.
+   * `size` (a TTY client's terminal) is applied only once the attach is sure to be granted (before
+   * the rendering, so it is drawn at that size): a refused attach never resizes the attached
+   * client's terminal. Attaches run one at a time, so none can take the slot while another renders.
    */
-  async attach(
-    label: string,
-    opts: { steal: boolean; replay: PtyReplay; terminal: AttachedTerminal; clientGone?: () => boolean },
-  ): Promise<AttachGrant> {
+  attach(label: string, opts: AttachOptions): Promise<AttachGrant> {
+    const run = this.attachQueue.then(() => this.attachNow(label, opts));
+    this.attachQueue = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  private async attachNow(label: string, opts: AttachOptions): Promise<AttachGrant> {
     let grant: AttachGrant;
     if (opts.replay === 'screen') {
-      // Fail fast (no rendering) when the attach would be refused anyway.
+      // Fail fast (no resize, no rendering) when the attach would be refused anyway.
       if (this.output.attachedBy !== null && !opts.steal) this.output.attach(label, { steal: false });
-      const snap = await this.screen.snapshot();
-      // The rendering takes a while: a client gone by now must not take the slot (nor steal it).
-      if (opts.clientGone?.()) throw new UnavailableError(`${label} left before its attach to session ${this.id} was ready`);
-      grant = this.output.attach(label, { steal: opts.steal, startAt: snap.offset });
-      grant.backlog = snap.bytes;
+      const before = { rows: this.rows, cols: this.cols };
+      if (opts.size) this.resize(opts.size.rows, opts.size.cols);
+      const resizedTo = { rows: this.rows, cols: this.cols };
+      try {
+        const snap = await this.screen.snapshot();
+        // The rendering takes a while: a client gone by now must not take the slot (nor steal it).
+        if (opts.clientGone?.()) throw new UnavailableError(`${label} left before its attach to session ${this.id} was ready`);
+        grant = this.output.attach(label, { steal: opts.steal, startAt: snap.offset });
+        grant.backlog = snap.bytes;
+      } catch (err) {
+        // Not granted after all: the client still attached keeps its size (unless resized since).
+        if (this.rows === resizedTo.rows && this.cols === resizedTo.cols) this.resize(before.rows, before.cols);
+        throw err;
+      }
     } else {
       grant = this.output.attach(label, { steal: opts.steal, replay: opts.replay });
+      if (opts.size) this.resize(opts.size.rows, opts.size.cols);
     }
     this.attachedTerminal = opts.terminal;
     return grant;

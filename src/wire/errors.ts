@@ -22,6 +22,10 @@ export class AlreadyAttachedError extends DaemonError {
 export class UnavailableError extends DaemonError {
   constructor(message: string) { super(StatusCode.STATUS_CODE_UNAVAILABLE, message); this.name = 'UnavailableError'; }
 }
+/** The daemon or the system ran out of a resource (fds, a memory budget, argv space, disk); the message names it. */
+export class ResourceExhaustedError extends DaemonError {
+  constructor(message: string) { super(StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED, message); this.name = 'ResourceExhaustedError'; }
+}
 export class UnimplementedError extends DaemonError {
   constructor(message: string) { super(StatusCode.STATUS_CODE_UNIMPLEMENTED, message); this.name = 'UnimplementedError'; }
 }

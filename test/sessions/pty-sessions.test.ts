@@ -168,6 +168,27 @@ describe('PTY sessions: attach rules', () => {
     await c.terminatePty(sessionId, 500);
   });
 
+  it('a refused attach (ALREADY_ATTACHED) leaves the attached client\'s terminal size alone, in every replay mode', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const { sessionId } = await c.spawnPty({ argv: BASH, rows: 30, cols: 100 });
+    const first = new Reader(await c.attachPty(sessionId, { isTty: true, rows: 30, cols: 100 }));
+    for (const replay of ['missed', 'ring', 'screen'] as const) {
+      await expectDaemonError(c.attachPty(sessionId, { isTty: true, rows: 10, cols: 20, replay }),
+        StatusCode.STATUS_CODE_ALREADY_ATTACHED, /already attached/);
+      expect((await c.listPtys())[0]).toMatchObject({ rows: 30, cols: 100, attached: true });
+    }
+    // The attached client's shell still sees its own size.
+    first.att.write('echo "size=$(tput lines)x$(tput cols)"\r');
+    await first.waitText(/size=30x100/, 'the attached client\'s size');
+    // A steal does resize: the stealer's terminal is the one shown from then on.
+    const second = new Reader(await c.attachPty(sessionId, { isTty: true, rows: 12, cols: 40, steal: true }));
+    await first.done;
+    expect((await c.listPtys())[0]).toMatchObject({ rows: 12, cols: 40 });
+    second.att.detach();
+    await second.done;
+  });
+
   it('spawns attached in one request: every byte from the first, input, the attach slot held, the exit', async () => {
     daemon = await startDaemon();
     const c = daemon.client;

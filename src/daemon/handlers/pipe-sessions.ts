@@ -8,6 +8,7 @@ import type { DaemonState } from '../state';
 import type { AttachFrameCodec } from '../../sessions/output-stream';
 import { PipeSession, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
 import { planArgvSpawn } from '../../sessions/spawn-plan';
+import { SocketSink } from '../socket-sink';
 import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
 
 type PipeSessionInfoOut = NonNullable<ResponsePayload<'listPipeSessions'>['sessions']>[number];
@@ -79,7 +80,7 @@ function attachStream(session: PipeSession, name: PipeStreamName, clientLabel: s
   const grant = session.stream(name).attach(clientLabel, { steal });
   return {
     response: { backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
-    start: (channel: StreamChannel) => grant.attachment.start(channel),
+    start: (channel: StreamChannel) => grant.attachment.start(new SocketSink(channel)),
   };
 }
 
@@ -101,14 +102,15 @@ export const pipeSessionEntries: DispatchEntry[] = [
     return { response, alsoRespond: { attachPipeStream: grant.response }, start: grant.start };
   }),
 
+  // The stream selector is checked before the session is looked up (the reference's order).
   stream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream', (req, ctx) => {
-    const session = pipeSession(ctx.state, req.sessionId);
-    return attachStream(session, streamName(req.stream), ctx.clientLabel, req.steal);
-  }),
+    const name = streamName(req.stream);
+    return attachStream(pipeSession(ctx.state, req.sessionId), name, ctx.clientLabel, req.steal);
+  }, { errorCarriesPayload: true }),
 
   unary(RequestType.REQUEST_TYPE_DETACH_PIPE_STREAM, 'detachPipeStream', (req, { state }) => {
-    const session = pipeSession(state, req.sessionId);
-    session.stream(streamName(req.stream)).detach();
+    const name = streamName(req.stream);
+    pipeSession(state, req.sessionId).stream(name).detach();
     return {};
   }),
 

@@ -11,6 +11,7 @@ import {
   DEFAULT_PTY_COLS, DEFAULT_PTY_ROWS, MAX_PTY_DIMENSION, PtySession, spawnPtySession, type PtyReplay,
 } from '../../sessions/pty-session';
 import { planArgvSpawn } from '../../sessions/spawn-plan';
+import { SocketSink } from '../socket-sink';
 import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
 
 type PtySessionInfoOut = NonNullable<ResponsePayload<'listPtySessions'>['sessions']>[number];
@@ -143,19 +144,20 @@ function checkAttachOptions(req: AttachRequest, prefix = ''): AttachOptions {
 /** Attaches the requesting connection to session: the attach response, and what streams after it. */
 async function attachConnection(ctx: HandlerContext, session: PtySession, opts: AttachOptions) {
   const { req } = opts;
-  // Resize before the screen snapshot so the rendering has the client's size.
-  if (req.isTty && !ctx.clientGone()) session.resize(opts.rows, opts.cols);
+  // The session resizes once the attach is granted (a refused one must not resize the attached
+  // client's terminal), and before a screen snapshot so the rendering has the client's size.
   const grant = await session.attach(ctx.clientLabel, {
     steal: req.steal,
     replay: opts.replay,
     terminal: { term: req.term, isTty: req.isTty, graphics: req.graphicsCapabilities },
+    size: req.isTty && !ctx.clientGone() ? { rows: opts.rows, cols: opts.cols } : null,
     clientGone: ctx.clientGone,
   });
   return {
     response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
     start: (channel: StreamChannel) => {
       pumpInput(ctx.state, session, grant.attachment, req.isTty, channel);
-      grant.attachment.start(channel);
+      grant.attachment.start(new SocketSink(channel));
     },
   };
 }
@@ -204,7 +206,7 @@ export const ptySessionEntries: DispatchEntry[] = [
   stream(RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION, 'attachPtySession', async (req, ctx) => {
     const session = ptySession(ctx.state, req.sessionId);
     return attachConnection(ctx, session, checkAttachOptions(req));
-  }),
+  }, { errorCarriesPayload: true }),
   unary(RequestType.REQUEST_TYPE_DETACH_PTY_SESSION, 'detachPtySession', (req, { state }) => {
     ptySession(state, req.sessionId).output.detach();
     return {};
