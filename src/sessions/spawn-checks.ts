@@ -76,7 +76,13 @@ export function resolveCwd(requested: string, base: string, ctx: CheckContext = 
 /** Throws INVALID_ARGUMENT naming the directory when cwd is missing or not a directory. */
 export function checkCwd(cwd: string, ctx: CheckContext = {}): void {
   const where = ctx.where ?? '';
-  const st = fs.statSync(cwd, { throwIfNoEntry: false });
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(cwd, { throwIfNoEntry: false });
+  } catch (err) {
+    // ENAMETOOLONG, ENOTDIR, ELOOP, EACCES: a path no child can start in.
+    throw new InvalidArgumentError(`${where}cwd ${quote(cwd)} cannot be used: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   if (!st) throw new InvalidArgumentError(`${where}cwd ${quote(cwd)} does not exist`);
   if (!st.isDirectory()) throw new InvalidArgumentError(`${where}cwd ${quote(cwd)} is not a directory`);
 }
@@ -87,9 +93,20 @@ export interface ResolvedProgram {
   file: string;
 }
 
+/** How a shell words the errors a lookup can meet (strerror). */
+const STAT_ERROR_WORDS: Record<string, string> = {
+  ENOTDIR: 'Not a directory', ENAMETOOLONG: 'File name too long', ELOOP: 'Too many levels of symbolic links', EACCES: 'Permission denied',
+};
+
 /** Why one candidate file cannot be run (as a shell words it), or null when it can. */
-function whyNotRunnable(file: string): 'missing' | 'Is a directory' | 'Permission denied' | null {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
+function whyNotRunnable(file: string): string | null {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file, { throwIfNoEntry: false });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    return STAT_ERROR_WORDS[code] ?? code;
+  }
   if (!st) return 'missing';
   if (st.isDirectory()) return 'Is a directory';
   try {
@@ -121,6 +138,7 @@ export function resolveProgram(program: string, cwd: string, envPath: string | u
     if (why === null) return { file };
     // A match that cannot be run does not stop the search (execvp goes on); it decides the error.
     if (why === 'Permission denied') denied = true;
+    // Anything else (missing, a directory, ENOTDIR, a name too long) is no match: the next entry.
   }
   if (denied) throw new CommandNotExecutableError(program, `${program}: Permission denied`);
   throw new CommandNotFoundError(program, `${program}: command not found`);

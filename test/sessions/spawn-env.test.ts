@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   BASELINE_PATH, buildSpawnEnv, environmentPolicyOf, userBaselineEnv, withoutDaemonVariables,
 } from '../../src/sessions/spawn-env';
-import { checkArgv, checkEnvEntries, resolveProgram } from '../../src/sessions/spawn-checks';
+import { checkArgv, checkCwd, checkEnvEntries, resolveProgram } from '../../src/sessions/spawn-checks';
 import { CommandNotExecutableError, CommandNotFoundError, InvalidArgumentError } from '../../src/wire/errors';
 import { pb, StatusCode } from '../../src/wire/proto';
 
@@ -105,6 +105,16 @@ describe('argv and env checks', () => {
   });
 });
 
+describe('checkCwd', () => {
+  it('refuses a missing directory, a file, and a path no process can use, naming it', () => {
+    expect((thrown(() => checkCwd('/no/such/dir')) as Error).message).toBe('cwd "/no/such/dir" does not exist');
+    expect((thrown(() => checkCwd('/etc/passwd')) as Error).message).toBe('cwd "/etc/passwd" is not a directory');
+    const err = thrown(() => checkCwd(`/${'z'.repeat(5000)}`));
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as Error).message).toMatch(/^cwd "\/z{79}\.\.\." cannot be used: ENAMETOOLONG$/);
+  });
+});
+
 describe('resolveProgram', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-resolve-'));
   const bin = path.join(dir, 'bin');
@@ -129,6 +139,8 @@ describe('resolveProgram', () => {
       ['./nope', bin, CommandNotFoundError, './nope: No such file or directory'],
       ['./plain', bin, CommandNotExecutableError, './plain: Permission denied'],
       ['./adir', bin, CommandNotExecutableError, './adir: Is a directory'],
+      ['./plain/x', bin, CommandNotExecutableError, './plain/x: Not a directory'],
+      [`./${'a'.repeat(300)}`, bin, CommandNotExecutableError, `./${'a'.repeat(300)}: File name too long`],
     ];
     for (const [program, cwd, cls, message] of cases) {
       const err = thrown(() => resolveProgram(program, cwd, bin));
