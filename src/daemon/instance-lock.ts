@@ -1,13 +1,15 @@
 // The per-scope pid lock beside the socket: created exclusively at start, removed at exit.
 // A lock whose pid is dead (or is no longer a runpmd) is stale and replaced.
 import * as fs from 'node:fs';
+import { openNoFollowSync } from '../files/no-follow';
 import { AlreadyRunningError } from './server';
 
 /** Takes the lock or throws AlreadyRunningError naming the live daemon's pid. */
 export function acquireInstanceLock(lockPath: string, socketPath: string): void {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fd = fs.openSync(lockPath, 'wx', 0o600);
+      // O_EXCL | O_NOFOLLOW: a symlink planted at the lock's path is refused, never followed.
+      const fd = openNoFollowSync(lockPath, 'create');
       fs.writeSync(fd, `${process.pid}\n`);
       fs.closeSync(fd);
       return;

@@ -6,7 +6,7 @@ import { restrictUmask, tightenModes } from '../scope/umask';
 import { packageVersion } from '../version';
 import type { DaemonConfig } from './config';
 import { parseDaemonFlags, type DaemonFlags } from './flags';
-import { openDaemonLog } from './log';
+import { openDaemonLog, type Logger } from './log';
 import type { DaemonState } from './state';
 import { DaemonServer, AlreadyRunningError } from './server';
 import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
@@ -15,6 +15,7 @@ import { allEntries } from './handlers';
 import { startSubsystems } from './subsystems';
 import { handleEnospc, startEmergencyReserve } from './emergency-reserve';
 import { injectFault } from './fault-injection';
+import { holdReserveFd } from './fd-budget';
 import { EventBus } from '../events/event-bus';
 import { readEnvFile } from './env-file';
 
@@ -39,7 +40,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     ensurePrivateDir(paths.socketDir);
     ensurePrivateDir(paths.stateDir);
     tightenModes(paths.stateDir);
-    fs.mkdirSync(paths.logsDir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(paths.logsDir);
     acquireInstanceLock(paths.lockPath, paths.socketPath);
   } catch (err) {
     if (err instanceof ScopePathError || err instanceof AlreadyRunningError) {
@@ -76,7 +77,15 @@ export async function runDaemon(argv: string[]): Promise<number> {
   };
   // A daemon.log write that fails for lack of space releases the reserve (hooked up once state exists).
   let onLogWriteError: (err: unknown) => void = () => {};
-  const log = openDaemonLog(paths.daemonLogPath, { quiet: opts.quiet, debug: opts.debug, onWriteError: (err) => onLogWriteError(err) });
+  let log: Logger;
+  try {
+    log = openDaemonLog(paths.daemonLogPath, { quiet: opts.quiet, debug: opts.debug, onWriteError: (err) => onLogWriteError(err) });
+  } catch (err) {
+    // A daemon.log that is a symlink or another user's file: refused, said once, nothing written.
+    releaseInstanceLock(paths.lockPath);
+    process.stderr.write(`runpmd: ${(err as Error).message}\n`);
+    return 1;
+  }
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
   const state: DaemonState = {
@@ -125,6 +134,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     process.on(signal, () => state.requestShutdown({ graceful: true, graceMs: SIGNAL_SHUTDOWN_GRACE_MS }));
   }
   process.on('SIGPIPE', () => {});
+  holdReserveFd();
 
   try {
     if (config.metricsAddress) {

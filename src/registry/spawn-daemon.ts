@@ -3,7 +3,7 @@
 // exits. The runpmd that spawned it stays its parent and sees the exit; after a daemon restart
 // the reaper removes rows of children that died meanwhile. The child outlives the daemon.
 import { spawn } from 'node:child_process';
-import { InvalidArgumentError } from '../wire/errors';
+import { InvalidArgumentError, ResourceExhaustedError, isResourceErrno } from '../wire/errors';
 import { withUserUmask } from '../scope/umask';
 import { checkCwd, checkEnvEntries, checkNoNul, checkShellCommand, resolveCwd, type EnvEntry } from '../sessions/spawn-checks';
 import { buildSpawnEnv, environmentPolicyOf } from '../sessions/spawn-env';
@@ -40,7 +40,10 @@ export async function spawnDaemonProcess(
   const child = withUserUmask(() => spawn('/bin/sh', ['-c', input.command], { cwd, env, detached: true, stdio: 'ignore' }));
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
-    child.once('error', (err) => reject(new InvalidArgumentError(`cannot start /bin/sh -c ${JSON.stringify(input.command)}: ${err.message}`)));
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      const Refusal = isResourceErrno(err.code) ? ResourceExhaustedError : InvalidArgumentError;
+      reject(new Refusal(`cannot start /bin/sh -c ${JSON.stringify(input.command)}: ${err.message}`));
+    });
   });
   const pid = child.pid!;
   // The child cannot have been reaped yet: its exit is handled on a later turn of the loop,

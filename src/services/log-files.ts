@@ -8,6 +8,7 @@
 // same trade as logrotate's copytruncate).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { openNoFollowSync } from '../files/no-follow';
 
 export interface LogPaths {
   out: string;
@@ -22,11 +23,14 @@ export function logPathsOf(logsDir: string, name: string): LogPaths {
   return { out: path.join(logsDir, `${name}-out.log`), err: path.join(logsDir, `${name}-err.log`) };
 }
 
-/** Opens both logs for appending (created 0600); the caller passes the fds to the child and closes them. */
+/**
+ * Opens both logs for appending (created 0600, never through a symlink, only a file of ours); the
+ * caller passes the fds to the child and closes them.
+ */
 export function openLogFds(paths: LogPaths): [number, number] {
-  const out = fs.openSync(paths.out, 'a', 0o600);
+  const out = openNoFollowSync(paths.out, 'append', { private: true });
   try {
-    return [out, fs.openSync(paths.err, 'a', 0o600)];
+    return [out, openNoFollowSync(paths.err, 'append', { private: true })];
   } catch (err) {
     fs.closeSync(out);
     throw err;
@@ -82,7 +86,8 @@ function rotate(file: string, size: number, maxBytes: number, keep: number): voi
 
 /** Empties the live file and removes its rotated copies (file.1 … file.N and leftovers). */
 export function flushLog(file: string): void {
-  if (fs.existsSync(file)) fs.truncateSync(file, 0);
+  // Through the no-follow open: truncateSync(path) would empty a planted symlink's target.
+  if (fs.existsSync(file)) fs.closeSync(openNoFollowSync(file, 'truncate'));
   const dir = path.dirname(file);
   const base = path.basename(file);
   let entries: string[] = [];

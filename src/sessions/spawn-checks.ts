@@ -4,7 +4,9 @@
 // sessions, SPAWN_DAEMON and services, so a request every path refuses reads the same everywhere.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CommandNotExecutableError, CommandNotFoundError, InvalidArgumentError } from '../wire/errors';
+import {
+  CommandNotExecutableError, CommandNotFoundError, InvalidArgumentError, ResourceExhaustedError, isResourceErrno,
+} from '../wire/errors';
 
 /** PATH for a lookup when the child's environment has none (what execvp falls back to). */
 export const DEFAULT_LOOKUP_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -146,9 +148,12 @@ export function resolveProgram(program: string, cwd: string, envPath: string | u
 
 /**
  * The error for a spawn that failed after the checks passed (the file changed meanwhile, or exec
- * refused it): ENOENT as not found, EACCES/ENOEXEC as not executable, anything else as INVALID_ARGUMENT.
+ * refused it): ENOENT as not found, EACCES/ENOEXEC as not executable, out of fds/processes as
+ * RESOURCE_EXHAUSTED, anything else as INVALID_ARGUMENT.
  */
 export function spawnErrorOf(program: string, err: NodeJS.ErrnoException): Error {
+  // Out of fds or processes is not the caller's mistake: RESOURCE_EXHAUSTED, so they may retry.
+  if (isResourceErrno(err.code)) return new ResourceExhaustedError(`cannot start ${quote(program)}: ${err.code}`);
   if (err.code === 'ENOENT') return new CommandNotFoundError(program, `${program}: No such file or directory`);
   if (err.code === 'EACCES') return new CommandNotExecutableError(program, `${program}: Permission denied`);
   if (err.code === 'ENOEXEC') return new CommandNotExecutableError(program, `${program}: Exec format error`);

@@ -58,6 +58,11 @@ export function startFailureExitCode(err: unknown): 126 | 127 | null {
   return null;
 }
 
+/** errno codes that mean the OS ran out of something for this process (fds, memory, processes, argv space). */
+export function isResourceErrno(code: string | undefined): boolean {
+  return code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM' || code === 'EAGAIN' || code === 'E2BIG';
+}
+
 /** Wire-level error codes (stable strings, like ws's WS_ERR_*). */
 export type WireErrorCode = 'ERR_FRAME_TOO_LARGE' | 'ERR_CONNECTION_CLOSED' | 'ERR_TIMEOUT' | 'ERR_BAD_MESSAGE';
 
