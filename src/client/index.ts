@@ -12,7 +12,9 @@ export type { EnvironmentPolicy, EnvInput, SpawnContextOptions } from './spawn-c
 import './exec-api';
 export { NON_INTERACTIVE_ENV, type ExecOptions, type ExecResult } from './exec-api';
 import './services-api';
-export { followLogFiles, type ServiceConfigInput, type ServiceInfo } from './services-api';
+export type { ServiceConfigInput, ServiceInfo } from './services-api';
+import './service-logs-api';
+export type { ServiceLogFollow, ServiceLogLine } from './service-logs-api';
 import './tee-api';
 export type { TeeOptions, TeeStatus } from './tee-api';
 import './pty-api';

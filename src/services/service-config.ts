@@ -6,7 +6,8 @@ import { InvalidArgumentError } from '../wire/errors';
 import { checkArgv, checkEnvEntries } from '../sessions/spawn-checks';
 import { environmentPolicyOf } from '../sessions/spawn-env';
 
-export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** Longest service name, in UTF-16 code units. */
+export const MAX_SERVICE_NAME_LENGTH = 64;
 export const DEFAULT_RESTART_DELAY_MS = 500;
 export const MAX_BACKOFF_MS = 30_000;
 export const DEFAULT_KILL_TIMEOUT_MS = 3000;
@@ -52,11 +53,28 @@ function uint(value: unknown, field: string, max: number): number {
   return n;
 }
 
-/** Checks a service name; throws INVALID_ARGUMENT naming it. */
+/**
+ * Why `name` cannot be a service name, or null when it can: 1-64 printable characters (no control
+ * or format characters, no '/'), not starting with '-' (it would read as an option), not '.' or
+ * '..', no surrounding whitespace, and not 'all' (the target meaning every service).
+ */
+export function serviceNameProblem(name: string): string | null {
+  if (name.length === 0) return 'it is empty';
+  if (name.length > MAX_SERVICE_NAME_LENGTH) return `it is ${name.length} characters long, at most ${MAX_SERVICE_NAME_LENGTH}`;
+  if (/\p{C}/u.test(name)) return 'it holds a control or non-printable character';
+  if (name.includes('/')) return "it holds '/'";
+  if (name.startsWith('-')) return "it starts with '-' (it would read as an option)";
+  if (name === '.' || name === '..') return `'${name}' names a directory`;
+  if (name.trim() !== name) return 'it starts or ends with whitespace';
+  if (name === 'all') return "'all' is the target meaning every service";
+  return null;
+}
+
+/** Checks a service name; throws INVALID_ARGUMENT naming it and the rule it breaks. */
 export function checkServiceName(name: unknown, field = 'name'): string {
-  if (typeof name !== 'string' || !SERVICE_NAME_PATTERN.test(name)) {
-    throw new InvalidArgumentError(`invalid service ${field} ${JSON.stringify(name)}: expected 1-64 characters of [A-Za-z0-9._-]`);
-  }
+  if (typeof name !== 'string') throw new InvalidArgumentError(`invalid service ${field} ${JSON.stringify(name)}: expected a string`);
+  const problem = serviceNameProblem(name);
+  if (problem) throw new InvalidArgumentError(`invalid service ${field} ${JSON.stringify(name)}: ${problem}`);
   return name;
 }
 
