@@ -29,6 +29,7 @@ export interface DaemonFlags {
   quiet: boolean;
   debug: boolean;
   injectFault?: string;
+  crashAt?: string;
 }
 
 /** Integer flags: option key, flag, minimum, default. */
@@ -73,7 +74,7 @@ function fastParse(argv: string[]): DaemonFlags | null {
       strict: true,
       allowPositionals: false,
       options: {
-        scope: str, home: str, socket: str, metrics: str, 'inject-fault': str,
+        scope: str, home: str, socket: str, metrics: str, 'inject-fault': str, 'crash-at': str,
         env: { type: 'string', multiple: true }, 'env-from': { type: 'string', multiple: true },
         resurrect: { type: 'boolean' }, quiet: { type: 'boolean' }, debug: { type: 'boolean' },
         ...Object.fromEntries(INT_FLAGS.map(([, flag]) => [flag.slice(2), str])),
@@ -96,6 +97,7 @@ function fastParse(argv: string[]): DaemonFlags | null {
     quiet: v.quiet === true,
     debug: v.debug === true,
     ...(v['inject-fault'] !== undefined ? { injectFault: v['inject-fault'] as string } : {}),
+    ...(v['crash-at'] !== undefined ? { crashAt: v['crash-at'] as string } : {}),
   };
   for (const [key, flag, min, def] of INT_FLAGS) {
     const raw = v[flag.slice(2)] as string | undefined;
@@ -148,6 +150,7 @@ function commanderParse(argv: string[]): DaemonFlags {
     .option('--quiet', 'log to daemon.log only', false)
     .option('--debug', 'log debug lines', false)
     .addOption(new Option('--inject-fault <type>', 'test only: make this request type\'s handler throw').hideHelp())
+    .addOption(new Option('--crash-at <point>', 'test only: SIGKILL the daemon at this named point (POINT[:N])').hideHelp())
     .exitOverride();
   program.parse(argv, { from: 'user' });
   return program.opts() as DaemonFlags;

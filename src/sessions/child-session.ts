@@ -1,7 +1,7 @@
 // What every session kind does with its child the same way: record the exit once, escalate
 // terminate (soft signal → SIGTERM → SIGKILL of the tree after the grace), report memory held by
 // its rings, and free everything when it leaves the table. Pipe and PTY sessions extend it.
-import { KillEscalation, type TerminationOutcome } from './kill-escalation';
+import { SessionTermination, type TerminationOutcome } from './termination';
 import type { OutputStream } from './output-stream';
 import type { ExitInfo } from './session-table';
 
@@ -10,13 +10,18 @@ export abstract class ChildSession {
   abstract readonly streams: ReadonlyMap<string, OutputStream>;
   protected exitInfo: ExitInfo | null = null;
   /** Set by trackChild() as soon as the child's pid is known. */
-  protected killer!: KillEscalation;
+  protected killer!: SessionTermination;
   private resolveExit!: (info: ExitInfo) => void;
   private readonly exitPromise = new Promise<ExitInfo>((resolve) => (this.resolveExit = resolve));
 
   /** Null while the leader runs. */
   get exit(): ExitInfo | null {
     return this.exitInfo;
+  }
+
+  /** The leader's start ticks (its identity with the pid); null when they could not be read at spawn. */
+  get startTicks(): number | null {
+    return this.killer.leaderStartTicks;
   }
 
   /** How the session ended; null while it runs. */
@@ -57,7 +62,7 @@ export abstract class ChildSession {
 
   /** Call once the child's pid is known (its process group is what terminate signals). */
   protected trackChild(pid: number): void {
-    this.killer = new KillEscalation(pid);
+    this.killer = new SessionTermination(pid);
   }
 
   /** Records the leader's exit (first call wins) and releases waitForExit(). */

@@ -4,8 +4,10 @@
 import type { Logger } from '../daemon/log';
 import { NotFoundError } from '../wire/errors';
 import type { OutputStream } from './output-stream';
-import type { TerminationOutcome } from './kill-escalation';
+import type { TerminationOutcome } from './termination';
 import type { EventBus } from '../events/event-bus';
+import type { SessionJournal } from './session-journal';
+import { crashPoint } from '../daemon/crash-points';
 
 export type SessionKind = 'pipe' | 'pty';
 
@@ -26,6 +28,8 @@ export interface Session {
   readonly command: string;
   readonly cwd: string;
   readonly createdAtMs: number;
+  /** The leader's start ticks (identity with pid, for the crash journal); null when unreadable at spawn. */
+  readonly startTicks: number | null;
   /** Null while the leader runs. */
   readonly exit: ExitInfo | null;
   /** Null while the leader runs. */
@@ -50,6 +54,8 @@ export interface SessionManagerOptions {
   exitedRingBudgetBytes: number;
   /** Lifecycle events (spawned, exited, attached, detached, stolen). */
   events?: EventBus;
+  /** Where each leader is written down for crash recovery (absent in unit tests). */
+  journal?: SessionJournal;
 }
 
 /** Counts by kind for purge and bulk terminate replies. */
@@ -60,17 +66,42 @@ export interface KindCounts {
 
 /** Ceiling on how long shutdown waits for sessions beyond their grace. */
 const SHUTDOWN_EXTRA_WAIT_MS = 3000;
+/** Sessions lost in a daemon crash whose fate NOT_FOUND answers still explain. */
+const MAX_LOST_NOTES = 1000;
 
 export class SessionManager {
   private readonly sessions = new Map<string, Session>();
+  /** Why a session id from before a daemon crash is gone (see crash-recovery.ts), oldest first. */
+  private readonly lostNotes = new Map<string, string>();
 
   constructor(private readonly opts: SessionManagerOptions) {}
 
-  /** Adds a freshly spawned session and watches for its exit (budget enforcement). */
+  /**
+   * Adds a freshly spawned session (recorded in the journal first) and watches for its exit. A
+   * session that cannot be recorded is killed and the error thrown: no untracked child is kept.
+   */
   add(session: Session): void {
+    const journal = this.opts.journal;
+    if (journal) {
+      try {
+        crashPoint('session-spawned');
+        journal.record(session);
+      } catch (err) {
+        // Our child, not reaped yet: its group cannot be anyone else's.
+        try { process.kill(-session.pid, 'SIGKILL'); } catch { /* already gone */ }
+        throw err;
+      }
+      void session.waitForExit().then(() => journal.forget(session));
+    }
     this.sessions.set(session.id, session);
     this.publishLifecycle(session);
     void session.waitForExit().then(() => this.enforceExitedBudget());
+  }
+
+  /** Remembers why a session of the previous daemon is gone; NOT_FOUND for its id says so. */
+  noteLost(id: string, why: string): void {
+    this.lostNotes.set(id, why);
+    if (this.lostNotes.size > MAX_LOST_NOTES) this.lostNotes.delete(this.lostNotes.keys().next().value!);
   }
 
   /** Publishes spawned/exited and every attachment change of the session's streams. */
@@ -93,7 +124,8 @@ export class SessionManager {
   get(id: string, kind?: SessionKind): Session {
     const s = this.sessions.get(id);
     if (!s || (kind && s.kind !== kind)) {
-      throw new NotFoundError(`no ${kind ? `${kind} ` : ''}session with id ${JSON.stringify(id)}`);
+      const lost = s ? undefined : this.lostNotes.get(id);
+      throw new NotFoundError(`no ${kind ? `${kind} ` : ''}session with id ${JSON.stringify(id)}${lost ? `: ${lost}` : ''}`);
     }
     return s;
   }
@@ -171,6 +203,8 @@ export class SessionManager {
     ]);
     clearTimeout(timer);
     for (const s of [...this.sessions.values()]) this.remove(s, 'daemon shutting down');
+    // Leaders that exited are forgotten now; any still running keep their row for the next daemon.
+    this.opts.journal?.flush();
   }
 
   private remove(s: Session, reason: string): void {

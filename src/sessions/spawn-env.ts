@@ -30,7 +30,7 @@ export function isDaemonOwnVariable(key: string): boolean {
 }
 
 /** The marks the daemon sets on every child it starts; a request cannot set them. */
-const MARK_KEYS = new Set(['RUNPM_SESSION_ID', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SERVICE_NAME', 'RUNPM_SERVICE_ID', 'RUNPM_SERVICE_SCOPE']);
+const MARK_KEYS = new Set(['RUNPM_SESSION_ID', 'RUNPM_SESSION_SCOPE', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SERVICE_NAME', 'RUNPM_SERVICE_ID', 'RUNPM_SERVICE_SCOPE']);
 
 /**
  * The policy a request asks for. UNSPECIFIED keeps the old boolean (clear_inherited_env false =
@@ -139,7 +139,11 @@ export function buildSpawnEnv(opts: SpawnEnvOptions): Record<string, string> {
   return env;
 }
 
-/** The marks of a session's child: its id and originator tag (set even when empty, so children see the tag). */
-export function sessionMarks(sessionId: string, originator: string): Record<string, string> {
-  return { RUNPM_SESSION_ID: sessionId, RUNNING_PROCESS_ORIGINATOR: originator };
+/**
+ * The marks of a session's child: its id, the daemon's scope hash (RUNPM_SESSION_SCOPE: a crashed
+ * daemon's successor finds its children by it) and the originator tag (set even when empty, so
+ * children see the tag).
+ */
+export function sessionMarks(sessionId: string, scope: string, originator: string): Record<string, string> {
+  return { RUNPM_SESSION_ID: sessionId, RUNPM_SESSION_SCOPE: scope, RUNNING_PROCESS_ORIGINATOR: originator };
 }

@@ -18,6 +18,8 @@ export interface ArgvSpawnRequest {
 
 export interface SpawnPlanOptions {
   sessionId: string;
+  /** The daemon's scope hash (RUNPM_SESSION_SCOPE). */
+  sessionScope: string;
   /** The daemon's working directory: what "" and relative cwds resolve against. */
   daemonCwd: string;
   /** DaemonConfig.defaultEnv. */
@@ -47,7 +49,7 @@ export function planArgvSpawn(req: ArgvSpawnRequest, opts: SpawnPlanOptions): Sp
     policy,
     defaults: opts.defaults,
     request: [...kindDefaults, ...request],
-    marks: sessionMarks(opts.sessionId, req.originator),
+    marks: sessionMarks(opts.sessionId, opts.sessionScope, req.originator),
   });
   const { file } = resolveProgram(argv[0]!, cwd, env.PATH);
   return { argv, file, cwd, env };

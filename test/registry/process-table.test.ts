@@ -8,7 +8,7 @@ import {
 import { renderProcessTree } from '../../src/proc/tree-text';
 import { originatorPid } from '../../src/registry/registry';
 import { startChild, waitDescendants, killAll } from './fixtures';
-import { killProcessTree, signalIdentity } from '../../src/proc/kill-tree';
+import { killProcessTree, signalIdentity } from '../../src/proc/kill-escalation';
 import { isAlive } from '../helpers/daemon';
 
 afterEach(() => killAll());

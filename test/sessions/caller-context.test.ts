@@ -100,7 +100,7 @@ describe('caller context: run and exec', () => {
     expect((await runpmIn(sub, env, ['exec', '--', '../script.sh', 'up'])).stdout).toBe('script up\n');
   });
 
-  it('gives the child the caller\'s environment exactly, plus only the documented marks and the exec set', async () => {
+  it('gives the child the caller\'s environment exactly, plus only the documented session marks and the exec set', async () => {
     daemon = await startDaemon({ env: { DAEMON_ONLY_VAR: 'daemon' } });
     const env = { ...callerEnv(daemon), GONE_FROM_DAEMON: 'caller' };
     const ours = await envOfRun(daemon, work, env);
@@ -108,9 +108,9 @@ describe('caller context: run and exec', () => {
     // What sh's child sees, bar what sh itself sets (PWD, SHLVL, _), the runpm child sees too.
     for (const key of ['PWD', 'OLDPWD', 'SHLVL', '_']) peer.delete(key);
     for (const [k, v] of peer) expect(ours.get(k), k).toBe(v);
-    // Exactly the caller's environment, plus the two documented session marks.
+    // Exactly the caller's environment, plus the documented session marks.
     const added = [...ours.keys()].filter((k) => env[k] === undefined).sort();
-    expect(added).toEqual(['RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SESSION_ID']);
+    expect(added).toEqual(['RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SESSION_ID', 'RUNPM_SESSION_SCOPE']);
     for (const [k, v] of Object.entries(env)) expect(ours.get(k), k).toBe(v);
     expect(ours.has('DAEMON_ONLY_VAR')).toBe(false);
     // The exec set goes over the caller's environment (TERM, PAGER, ...).
@@ -141,14 +141,14 @@ describe('caller context: run and exec', () => {
     const inherit = await envOfRun(daemon, work, env, ['--env-policy', 'inherit']);
     expect(inherit.get('DAEMON_ONLY_VAR')).toBe('daemon');
     expect(inherit.has('AGENT_VAR')).toBe(false);
-    expect([...inherit.keys()].filter((k) => k.startsWith('RUNPM_'))).toEqual(['RUNPM_SESSION_ID']);
+    expect([...inherit.keys()].filter((k) => k.startsWith('RUNPM_'))).toEqual(['RUNPM_SESSION_ID', 'RUNPM_SESSION_SCOPE']);
     const baseline = await envOfRun(daemon, work, env, ['--env-policy', 'user-baseline']);
     expect(baseline.get('PATH')).toBe('/usr/local/bin:/usr/bin:/bin');
     expect(baseline.get('HOME')).toBe(require('node:os').userInfo().homedir);
     expect(baseline.has('DAEMON_ONLY_VAR')).toBe(false);
     expect(baseline.has('AGENT_VAR')).toBe(false);
     const clear = await envOfRun(daemon, work, env, ['--clear-env', '--env', 'ONLY=1']);
-    expect([...clear.keys()].sort()).toEqual(['ONLY', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SESSION_ID']);
+    expect([...clear.keys()].sort()).toEqual(['ONLY', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SESSION_ID', 'RUNPM_SESSION_SCOPE']);
     const bad = await runpmIn(work, env, ['exec', '--env-policy', 'daemon', '--', 'true']);
     expect(bad).toMatchObject({ code: 1, stderr: 'runpm: --env-policy must be caller, inherit, user-baseline, clear, got "daemon"\n' });
   });
@@ -237,7 +237,7 @@ describe('environment_policy on the wire', () => {
     const baseline = await keysOf({ environmentPolicy: P.ENVIRONMENT_POLICY_USER_BASELINE });
     expect([baseline.has('DAEMON_ONLY_VAR'), baseline.get('DEFAULTED'), baseline.get('PATH')]).toEqual([false, '1', '/usr/local/bin:/usr/bin:/bin']);
     for (const fields of [{ environmentPolicy: P.ENVIRONMENT_POLICY_CLEAR }, { clearInheritedEnv: true }]) {
-      expect([...(await keysOf(fields)).keys()].sort()).toEqual(['MINE', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SESSION_ID']);
+      expect([...(await keysOf(fields)).keys()].sort()).toEqual(['MINE', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SESSION_ID', 'RUNPM_SESSION_SCOPE']);
     }
   });
 });

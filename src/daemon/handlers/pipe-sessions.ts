@@ -60,7 +60,9 @@ type SpawnRequest = RequestPayload<'spawnPipeSession'>;
 async function spawnFromRequest(req: SpawnRequest, state: DaemonState): Promise<PipeSession> {
   const sessions = sessionsOf(state);
   const id = randomUUID();
-  const plan = planArgvSpawn(req, { sessionId: id, daemonCwd: state.cwd, defaults: state.config.defaultEnv });
+  const plan = planArgvSpawn(req, {
+    sessionId: id, sessionScope: state.config.paths.scopeHash, daemonCwd: state.cwd, defaults: state.config.defaultEnv,
+  });
   const session = await spawnPipeSession({
     id,
     ...plan,

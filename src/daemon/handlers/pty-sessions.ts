@@ -171,7 +171,8 @@ function spawnFromRequest(req: SpawnRequest, state: DaemonState): PtySession {
   const cols = checkDimension('cols', req.cols) || DEFAULT_PTY_COLS;
   const id = randomUUID();
   const plan = planArgvSpawn(req, {
-    sessionId: id, daemonCwd: state.cwd, defaults: state.config.defaultEnv, kindDefaults: [{ key: 'TERM', value: DEFAULT_PTY_TERM }],
+    sessionId: id, sessionScope: state.config.paths.scopeHash, daemonCwd: state.cwd, defaults: state.config.defaultEnv,
+    kindDefaults: [{ key: 'TERM', value: DEFAULT_PTY_TERM }],
   });
   const session = spawnPtySession({
     id, argv: plan.argv, cwd: plan.cwd, env: plan.env, originator: req.originator, rows, cols,

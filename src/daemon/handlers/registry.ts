@@ -58,8 +58,9 @@ export const registryEntries: DispatchEntry[] = [
   }),
 
   unary(RequestType.REQUEST_TYPE_KILL_ZOMBIES, 'killZombies', async (req, ctx) => {
-    const outcomes = await registryOf(ctx).killZombies(req.dryRun);
+    const { outcomes, unknown } = await registryOf(ctx).killZombies(req.dryRun);
     if (!req.dryRun) reportReaped(ctx.state, outcomes, `kill-zombies (${ctx.clientLabel})`);
+    if (unknown > 0) ctx.state.log.warn(`kill-zombies (${ctx.clientLabel}): ${unknown} row(s) could not be checked (the process table is unreadable now); kept`);
     return { zombies: outcomes.map((o) => ({ pid: o.pid, command: o.command, reason: o.reason, killed: o.killed })) };
   }),
 

@@ -5,7 +5,7 @@ import { InvalidArgumentError, UnavailableError } from '../../wire/errors';
 import { unary, type DispatchEntry, type HandlerContext } from '../dispatch';
 import type { ServiceManager } from '../../services/service-manager';
 import type { Service } from '../../services/service';
-import { UsageReader, type ProcessUsage as Usage } from '../../services/service-usage';
+import { UsageReader, type ProcessUsage as Usage } from '../../proc/usage';
 
 function managerOf(ctx: HandlerContext): ServiceManager {
   const m = ctx.state.services;

@@ -3,7 +3,7 @@
 import { RequestType, pb } from '../../wire/proto';
 import { InvalidArgumentError, UnavailableError } from '../../wire/errors';
 import { unary, type DispatchEntry } from '../dispatch';
-import type { TerminationOutcome } from '../../sessions/kill-escalation';
+import type { TerminationOutcome } from '../../sessions/termination';
 import type { Session } from '../../sessions/session-table';
 import type { DaemonState } from '../state';
 import type { SessionManager } from '../../sessions/session-table';
