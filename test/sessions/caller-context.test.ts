@@ -122,9 +122,9 @@ describe('caller context: run and exec', () => {
     daemon = await startDaemon();
     const env = { ...callerEnv(daemon), TERM: 'vt100' };
     const pipe = await runpmIn(work, env, ['run', '--pipe', '--', 'sh', '-c', 'echo "$PWD $AGENT_VAR $TERM"; caller-tool']);
-    expect(pipe.code).toBe(0);
+    expect(pipe, pipe.stderr).toMatchObject({ code: 0 });
     const pty = await runpmIn(path.join(work, 'sub'), env, ['run', '--pty', '--', 'sh', '-c', 'echo "$PWD $AGENT_VAR $TERM"']);
-    expect(pty.code).toBe(0);
+    expect(pty, pty.stderr).toMatchObject({ code: 0 });
     const c = daemon.client;
     const outOf = (id: string) => waitFor(async () => {
       const b = await c.backlog(id);
