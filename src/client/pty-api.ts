@@ -141,8 +141,11 @@ declare module './daemon-client' {
     detachPty(sessionId: string): Promise<void>;
     /** LIST_PTY_SESSIONS, optionally only one originator's (exact match). */
     listPtys(originator?: string): Promise<PtySessionInfo[]>;
-    /** TERMINATE_PTY_SESSION: SIGHUP+SIGTERM, SIGKILL to the tree after graceMs (0 = 2000). Returns at once. */
-    terminatePty(sessionId: string, graceMs?: number): Promise<void>;
+    /**
+     * TERMINATE_PTY_SESSION: SIGHUP+SIGTERM, SIGKILL to the tree after graceMs (0 = 2000); or only
+     * `signal` to the leader and its group and session. Answers at once (see terminate()).
+     */
+    terminatePty(sessionId: string, graceMs?: number, opts?: { signal?: string }): Promise<ResponseOutput<'terminatePtySession'>>;
     /** RESIZE_PTY_SESSION without attaching; 0 keeps a dimension. */
     resizePty(sessionId: string, rows: number, cols: number): Promise<void>;
   }
@@ -180,7 +183,7 @@ DaemonClient.prototype.spawnPtyAttached = async function (this: DaemonClient, op
     ...spawnPayload(opts),
     attach: attachPayload('', attach),
   });
-  const attached = await attachResponseOf(opened, 'attachPtySession', (id) => this.terminatePty(id));
+  const attached = await attachResponseOf(opened, 'attachPtySession', async (id) => { await this.terminatePty(id); });
   return { ...opened.response, attachment: new PtyAttachment(attached, opened.frames) };
 };
 
@@ -195,11 +198,12 @@ DaemonClient.prototype.detachPty = async function (this: DaemonClient, sessionId
 
 DaemonClient.prototype.listPtys = async function (this: DaemonClient, originator = '') {
   const r = await this.request(RequestType.REQUEST_TYPE_LIST_PTY_SESSIONS, 'listPtySessions', { originator });
-  return r.sessions as unknown as PtySessionInfo[];
+  // Plain objects with every field (see listPipes).
+  return r.sessions.map((row) => pb.PtySessionInfo.toObject(row as running_process.daemon.v1.PtySessionInfo, { defaults: true, longs: Number })) as unknown as PtySessionInfo[];
 };
 
-DaemonClient.prototype.terminatePty = async function (this: DaemonClient, sessionId: string, graceMs = 0) {
-  await this.request(RequestType.REQUEST_TYPE_TERMINATE_PTY_SESSION, 'terminatePtySession', { sessionId, graceMs });
+DaemonClient.prototype.terminatePty = function (this: DaemonClient, sessionId: string, graceMs = 0, opts: { signal?: string } = {}) {
+  return this.request(RequestType.REQUEST_TYPE_TERMINATE_PTY_SESSION, 'terminatePtySession', { sessionId, graceMs, signal: opts.signal ?? '' });
 };
 
 DaemonClient.prototype.resizePty = async function (this: DaemonClient, sessionId: string, rows: number, cols: number) {

@@ -95,8 +95,12 @@ declare module './daemon-client' {
     detachPipe(sessionId: string, stream?: PipeStreamName): Promise<void>;
     /** WRITE_PIPE_STDIN: resolves with bytes written once the child's pipe took them; `close` closes stdin after. */
     writeStdin(sessionId: string, data: Uint8Array | string, opts?: { close?: boolean }): Promise<number>;
-    /** TERMINATE_PIPE_SESSION: SIGTERM to the group, SIGKILL after graceMs (0 = 2000). Returns at once. */
-    terminate(sessionId: string, graceMs?: number): Promise<void>;
+    /**
+     * TERMINATE_PIPE_SESSION: SIGTERM to the group, SIGKILL after graceMs (0 = 2000); or only `signal`
+     * ("INT", "HUP", ...; "KILL" kills the tree) to the leader and its group and session. Answers at
+     * once; `processesSignalled` 0 means the session had exited and left nothing running.
+     */
+    terminate(sessionId: string, graceMs?: number, opts?: { signal?: string }): Promise<ResponseOutput<'terminatePipeSession'>>;
     /** LIST_PIPE_SESSIONS, optionally only one originator's (exact match). */
     listPipes(originator?: string): Promise<PipeSessionInfo[]>;
     /** GET_SESSION_BACKLOG (pipe or PTY): what an attach would replay now, consuming nothing. */
@@ -127,7 +131,7 @@ DaemonClient.prototype.spawnPipeAttached = async function (this: DaemonClient, o
     ...spawnPipePayload(opts),
     attach: { stream: streamKind(attach.stream) },
   });
-  const attached = await attachResponseOf(opened, 'attachPipeStream', (id) => this.terminate(id));
+  const attached = await attachResponseOf(opened, 'attachPipeStream', async (id) => { await this.terminate(id); });
   return { ...opened.response, attachment: new PipeAttachment(attached, opened.frames) };
 };
 
@@ -148,14 +152,15 @@ DaemonClient.prototype.writeStdin = async function (this: DaemonClient, sessionI
   return Number(r.bytesWritten);
 };
 
-DaemonClient.prototype.terminate = async function (this: DaemonClient, sessionId: string, graceMs = 0) {
-  await this.request(RequestType.REQUEST_TYPE_TERMINATE_PIPE_SESSION, 'terminatePipeSession', { sessionId, graceMs });
+DaemonClient.prototype.terminate = function (this: DaemonClient, sessionId: string, graceMs = 0, opts: { signal?: string } = {}) {
+  return this.request(RequestType.REQUEST_TYPE_TERMINATE_PIPE_SESSION, 'terminatePipeSession', { sessionId, graceMs, signal: opts.signal ?? '' });
 };
 
 DaemonClient.prototype.listPipes = async function (this: DaemonClient, originator = '') {
   const r = await this.request(RequestType.REQUEST_TYPE_LIST_PIPE_SESSIONS, 'listPipeSessions', { originator });
-  // Decoded messages carry every scalar (proto3 defaults), so the rows are complete.
-  return r.sessions as unknown as PipeSessionInfo[];
+  // Plain objects with every field: a decoded message keeps its defaults on the prototype, which
+  // a spread or JSON.stringify would lose (exit code 0 printed as undefined).
+  return r.sessions.map((row) => pb.PipeSessionInfo.toObject(row as running_process.daemon.v1.PipeSessionInfo, { defaults: true, longs: Number })) as unknown as PipeSessionInfo[];
 };
 
 DaemonClient.prototype.backlog = function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName } = {}) {

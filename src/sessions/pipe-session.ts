@@ -9,6 +9,7 @@ import { ChildSession } from './child-session';
 import { OutputStream, type AttachFrameCodec } from './output-stream';
 import type { Session } from './session-table';
 import { spawnErrorOf } from './spawn-checks';
+import { whenSettled } from './leftovers';
 import { TapSet, type StreamTap } from './tap-set';
 import { readPipe } from './pipe-reader';
 
@@ -185,9 +186,16 @@ export class PipeSession extends ChildSession implements Session {
   private onExit(): void {
     this.stdinClosed = true;
     this.stdinTaps.end();
-    // A grandchild may keep the pipes open: do not let attachments wait on it forever.
-    setTimeout(() => {
+    const endStreams = () => {
       for (const s of this.streams.values()) if (!s.ended) s.end({ kind: 'exit', code: this.exitInfo!.code });
+    };
+    // What the leader left running in its group or session (`sleep 30 &`) is part of the session:
+    // its output still reaches the streams, which end when it closes them or is gone. A process
+    // that left the session (a daemon that called setsid) may keep the pipes open: attachments do
+    // not wait on that beyond the drain.
+    setTimeout(() => {
+      if ([...this.streams.values()].every((s) => s.ended)) return;
+      whenSettled(this.leftovers(), endStreams);
     }, EXIT_DRAIN_MS).unref();
   }
 }

@@ -9,7 +9,7 @@ import type { AttachFrameCodec } from '../../sessions/output-stream';
 import { PipeSession, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
 import { planArgvSpawn } from '../../sessions/spawn-plan';
 import { SocketSink } from '../socket-sink';
-import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
+import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf, terminateSession, terminateSignalOf } from './session-ops';
 
 type PipeSessionInfoOut = NonNullable<ResponsePayload<'listPipeSessions'>['sessions']>[number];
 
@@ -51,6 +51,7 @@ export function pipeInfo(s: PipeSession): PipeSessionInfoOut {
     exitedAt: s.exit ? s.exit.exitedAtMs / 1000 : 0,
     mergeStderrIntoStdout: s.mergeStderr,
     terminationOutcome: outcomeToWire(s.terminationOutcome),
+    leftoverPids: s.leftoverPids(),
   };
 }
 
@@ -122,8 +123,8 @@ export const pipeSessionEntries: DispatchEntry[] = [
 
   // Answers at once: the SIGKILL after the grace runs on a timer.
   unary(RequestType.REQUEST_TYPE_TERMINATE_PIPE_SESSION, 'terminatePipeSession', (req, { state }) => {
-    pipeSession(state, req.sessionId).terminate(req.graceMs);
-    return {};
+    const sig = terminateSignalOf(req.signal);
+    return terminateSession(pipeSession(state, req.sessionId), req.graceMs, sig);
   }),
 
   unary(RequestType.REQUEST_TYPE_WRITE_PIPE_STDIN, 'writePipeStdin', async (req, { state }) => {

@@ -12,7 +12,7 @@ import {
 } from '../../sessions/pty-session';
 import { planArgvSpawn } from '../../sessions/spawn-plan';
 import { SocketSink } from '../socket-sink';
-import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
+import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf, terminateSession, terminateSignalOf } from './session-ops';
 
 type PtySessionInfoOut = NonNullable<ResponsePayload<'listPtySessions'>['sessions']>[number];
 
@@ -69,6 +69,7 @@ export function ptyInfo(s: PtySession): PtySessionInfoOut {
     rows: s.rows,
     cols: s.cols,
     terminationOutcome: outcomeToWire(s.terminationOutcome),
+    leftoverPids: s.leftoverPids(),
     attachedIsTty: t?.isTty ?? false,
     attachedTerm: t?.term ?? '',
     attachedGraphicsCapabilities: (t?.graphics as running_process.daemon.v1.ITerminalGraphicsCapabilities | null) ?? null,
@@ -217,8 +218,8 @@ export const ptySessionEntries: DispatchEntry[] = [
   })),
   // Answers at once: the SIGKILL after the grace runs on a timer.
   unary(RequestType.REQUEST_TYPE_TERMINATE_PTY_SESSION, 'terminatePtySession', (req, { state }) => {
-    ptySession(state, req.sessionId).terminate(req.graceMs);
-    return {};
+    const sig = terminateSignalOf(req.signal);
+    return terminateSession(ptySession(state, req.sessionId), req.graceMs, sig);
   }),
   unary(RequestType.REQUEST_TYPE_RESIZE_PTY_SESSION, 'resizePtySession', (req, { state }) => {
     const session = ptySession(state, req.sessionId);
