@@ -8,6 +8,7 @@ import './registry-api';
 export type { TrackedProcess, ZombieReport } from './registry-api';
 import './sessions-api';
 export { PipeAttachment, decodePipeFrame, type PipeFrame, type PipeSessionInfo, type SpawnPipeOptions } from './sessions-api';
+export type { EnvironmentPolicy, EnvInput, SpawnContextOptions } from './spawn-context';
 import './exec-api';
 export { NON_INTERACTIVE_ENV, type ExecOptions, type ExecResult } from './exec-api';
 import './services-api';

@@ -67,6 +67,8 @@ export async function runDaemon(argv: string[]): Promise<number> {
     requestsPerSecond: opts.rateLimit,
     ringBytes: opts.ringBytes,
     exitedRingBudgetBytes: opts.exitedRingBudget,
+    keepExited: opts.keepExited,
+    keepExitedMs: opts.keepExitedMs,
     reserveBytes: opts.reserveBytes,
     reserveRecheckMs: opts.reserveRecheckMs,
     reaperIntervalMs: opts.reaperIntervalMs,

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../daemon/log';
-import { backoffDelayMs, killTimeoutOf, minUptimeOf } from './service-config';
+import { backoffDelayMs, killTimeoutOf, minUptimeOf, type ServiceConfigData } from './service-config';
 import type { ServiceRow, ServiceStatus } from './service-store';
 import { openLogFds, type LogPaths } from './log-files';
 import { checkLiveness, readProcStat } from '../proc/process-table';
@@ -15,8 +15,8 @@ import { withUserUmask } from '../scope/umask';
 /** What a service needs from its manager. */
 export interface ServiceHost {
   readonly log: Logger;
-  /** Environment beneath the service's own (daemon env + daemon --env defaults). */
-  baseEnv(): NodeJS.ProcessEnv;
+  /** A run's whole environment: the config's policy base, daemon defaults, its env, the RUNPM_SERVICE_* marks. */
+  runEnv(name: string, id: number, config: ServiceConfigData): Record<string, string>;
   logPaths(name: string): LogPaths;
   persist(row: ServiceRow): void;
 }
@@ -68,7 +68,7 @@ export class Service {
       const fd = fds;
       child = withUserUmask(() => spawn(c.cmd[0], c.cmd.slice(1), {
         cwd: c.cwd,
-        env: { ...this.host.baseEnv(), RUNPM_SERVICE_NAME: this.name, RUNPM_SERVICE_ID: String(this.row.id), ...c.env },
+        env: this.host.runEnv(this.name, this.row.id, c),
         stdio: ['ignore', fd[0], fd[1]],
         // Own session and process group: the group is what stop signals, and the run does not
         // share the daemon's fate.
