@@ -274,9 +274,9 @@ describe('session observers: ending and handing over', () => {
   });
 
   it('purging the session drops its subscriptions: the receiver gets an error frame, status is NOT_FOUND', async () => {
-    daemon = await startDaemon({ args: ['--observer-poll-ms', '20'] });
+    // Polls so rare that the PROCESS subscription cannot have seen its descendants end when the purge comes.
+    daemon = await startDaemon({ args: ['--observer-poll-ms', '600000'] });
     const c = daemon.client;
-    // The shell exits at once; the sleep it started outlives it, so the PROCESS subscription is not over.
     const s = await gated(c, 'sleep 30 & echo $!; exit 0');
     const id = await c.registerSessionObserver({ sessionId: s.sessionId, sessionKind: 'pipe', categories: ['process'] });
     const r = reader(await c.streamSessionObserver(ref(s.sessionId, id)));
@@ -284,12 +284,14 @@ describe('session observers: ending and handing over', () => {
     await waitFor(async () => (await c.listPipes())[0]?.exited, 'exited');
     const sleepPid = Number((await c.backlog(s.sessionId)).backlog.toString().trim());
     strays.push(sleepPid);
-    await r.until('the sleep seen', () => r.events().some((e) => e.pid === sleepPid));
-    expect(await c.purge()).toMatchObject({ pipePurged: 1 });
+    // A session whose leftover processes still run is not purged: end the sleep first.
+    process.kill(sleepPid, 'SIGKILL');
+    await waitFor(async () => (await c.purge()).pipePurged === 1, 'the session purged');
     await waitFor(() => r.ended, 'the stream to end');
     expect(r.frames.at(-1)).toEqual({ kind: 'error', message: expect.stringMatching(/session .* left the daemon \(purged\)/) });
     await expectDaemonError(c.getSessionObserverStatus(ref(s.sessionId, id)), StatusCode.STATUS_CODE_NOT_FOUND, /no PIPE session/);
   });
+
 });
 
 describe('session observers: bad input', () => {
