@@ -15,6 +15,10 @@ export interface DaemonConfig {
   ringBytes: number;
   /** Ring bytes exited sessions may hold in total before the oldest exited sessions are dropped. */
   exitedRingBudgetBytes: number;
+  /** Exited sessions kept at most (the newest by exit time); older ones are reaped. */
+  keepExited: number;
+  /** How long an exited session is kept before it is reaped, ms. */
+  keepExitedMs: number;
   /** Size of the ENOSPC emergency reserve file; 0 disables it. */
   reserveBytes: number;
   /** How often a released (or degraded) reserve is re-armed if space is back, ms; 0 disables. */
@@ -39,6 +43,8 @@ export const DEFAULTS = {
   requestsPerSecond: 50_000,
   ringBytes: 1024 * 1024,
   exitedRingBudgetBytes: 256 * 1024 * 1024,
+  keepExited: 100,
+  keepExitedMs: 3_600_000,
   reserveBytes: 32 * 1024 * 1024,
   reserveRecheckMs: 30_000,
   reaperIntervalMs: 30_000,

@@ -55,6 +55,8 @@ export interface DaemonState {
   services?: ServiceManager;
   /** Session tees (files fed by session streams) by session and handle; flushed and closed on shutdown. */
   tees?: TeeRegistry;
+  /** Pid of the daemon of this scope that died without shutting down (its lock was stale), else null. */
+  readonly crashedPredecessorPid: number | null;
   /** Starts daemon shutdown; installed by the server. */
   requestShutdown: (opts: { graceful: boolean; graceMs: number }) => void;
 }

@@ -9,6 +9,8 @@ export type EventKind =
   | 'session.attached'
   | 'session.detached'
   | 'session.stolen'
+  /** A session of a daemon that died without shutting down: reported and stopped by the next one. */
+  | 'session.lost'
   | 'service.status'
   | 'zombie.reaped'
   | 'events.dropped';

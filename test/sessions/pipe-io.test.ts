@@ -66,7 +66,7 @@ describe('pipe session output', () => {
     const att = await c.attachPipe(s.sessionId);
     const got = await collect(att);
     const keys = got.data.toString().trim().split('\n').map((l) => l.split('=')[0]).sort();
-    expect(keys).toEqual(['ONLY', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SESSION_ID']);
+    expect(keys).toEqual(['ONLY', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SESSION_ID', 'RUNPM_SESSION_SCOPE']);
   });
 
   it('attaches stdout and stderr of one session from two different clients', async () => {

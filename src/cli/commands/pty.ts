@@ -4,8 +4,10 @@
 import type { Command } from 'commander';
 import type { DaemonClient } from '../../client/daemon-client';
 import type { PtyReplay } from '../../client/pty-api';
+import type { SpawnContextOptions } from '../../client/spawn-context';
 import { action, connectFor, emit, globalsOf, withClient } from '../context';
 import { DEFAULT_DETACH_KEY, parseDetachKey } from '../terminal-attach';
+import { spawnOrStatus } from '../spawn-flags';
 
 function parseSize(name: string, value: string): number {
   const n = Number(value);
@@ -59,14 +61,16 @@ export async function sessionKindOf(c: DaemonClient, id: string): Promise<'pty' 
 }
 
 /** `runpm run --pty`: spawns and prints the id (or a record with --json). */
-export async function runPtyCommand(cmd: Command, argv: string[], opts: { originator: string; cwd: string; env: Array<{ key: string; value: string }>; clearEnv: boolean; rows?: string; cols?: string }): Promise<void> {
+export async function runPtyCommand(cmd: Command, argv: string[], opts: { originator: string; context: SpawnContextOptions; rows?: string; cols?: string }): Promise<number | void> {
   // Started from a terminal, the session gets that terminal's size (like tmux new-session).
   const here = opts.rows === undefined || opts.cols === undefined ? callerTerminalSize() : null;
   const rows = opts.rows === undefined ? here?.rows ?? 0 : parseSize('--rows', opts.rows);
   const cols = opts.cols === undefined ? here?.cols ?? 0 : parseSize('--cols', opts.cols);
-  const r = await withClient(cmd, (c) => c.spawnPty({
-    argv, cwd: opts.cwd, env: opts.env, clearInheritedEnv: opts.clearEnv, originator: opts.originator, rows, cols,
-  }), { autoStart: true });
+  const spawned = await spawnOrStatus(cmd, () => withClient(cmd, (c) => c.spawnPty({
+    argv, ...opts.context, originator: opts.originator, rows, cols,
+  }), { autoStart: true }));
+  if (!spawned.ok) return spawned.status;
+  const r = spawned.value;
   emit(cmd, { sessionId: r.sessionId, pid: r.pid, createdAt: r.createdAt, kind: 'pty' }, () => r.sessionId);
 }
 

@@ -6,6 +6,7 @@ import { registryEntries } from './registry';
 import { pipeSessionEntries } from './pipe-sessions';
 import { sessionOpEntries } from './session-ops';
 import { serviceEntries } from './services';
+import { serviceLogEntries } from './service-logs';
 import { teeEntries } from './tee';
 import { ptySessionEntries } from './pty-sessions';
 
@@ -17,6 +18,7 @@ export function allEntries(): DispatchEntry[] {
     ...pipeSessionEntries,
     ...sessionOpEntries,
     ...serviceEntries,
+    ...serviceLogEntries,
     ...teeEntries,
     ...ptySessionEntries,
   ];
