@@ -127,7 +127,7 @@ describe.runIf(hasTmux)('runpm attach redraws exactly and detaches cleanly (in a
   });
 
   it('bash: colours and underline styles on the normal screen, a scroll region, the cursor mid-screen', async () => {
-    const { pane: p, before } = await roundTrip('bash --norc --noprofile', (t) => /^bash-[\d.]+[#$]/m.test(t), async (b) => {
+    const { pane: p, before } = await roundTrip("env PS1='sess> ' bash --norc --noprofile", (t) => /^sess>/m.test(t), async (b) => {
       b.keys(String.raw`printf '\e[31mred \e[4:3;58:2::0:200:0mcurly\e[0m \e[21mdouble\e[0m \e[7;44mrev\e[0m\n'`, 'Enter');
       await waitFor(() => /^red curly double rev$/m.test(b.text()), 'the printf');
       b.keys(String.raw`printf '\e[5;20r\e[12;7Hhere'`, 'Enter');
