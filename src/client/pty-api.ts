@@ -79,8 +79,12 @@ export function decodePtyFrame(body: Buffer): PtyFrame {
  * after the terminal frame; `close()` drops the connection (the session keeps running).
  */
 export class PtyAttachment extends AttachedStream<PtyFrame> {
+  /** The session's process id (0 from a daemon too old to say). */
+  readonly sessionPid: number;
+
   constructor(response: ResponseOutput<'attachPtySession'>, frames: FrameStream) {
     super(response, frames);
+    this.sessionPid = Number(response.sessionPid ?? 0);
   }
 
   protected decode(body: Buffer): PtyFrame {

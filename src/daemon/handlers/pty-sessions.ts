@@ -155,7 +155,7 @@ async function attachConnection(ctx: HandlerContext, session: PtySession, opts: 
     clientGone: ctx.clientGone,
   });
   return {
-    response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
+    response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed, sessionPid: session.pid },
     start: (channel: StreamChannel) => {
       pumpInput(ctx.state, session, grant.attachment, req.isTty, channel);
       grant.attachment.start(new SocketSink(channel));
