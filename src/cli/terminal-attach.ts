@@ -270,7 +270,8 @@ async function pumpOutput(att: PtyAttachment, terminal: LocalTerminal, stopped: 
       case 'missed': terminal.notice(`[runpm: ${f.bytes} bytes dropped]`); break;
       case 'exit': return { kind: 'exit', code: f.code };
       case 'stolen': return { kind: 'stolen', by: f.by };
-      case 'error': return f.message === 'detached' ? { kind: 'detached' } : { kind: 'error', message: f.message };
+      case 'detached': return { kind: 'detached' };
+      case 'error': return { kind: 'error', message: f.message };
     }
   }
 }

@@ -97,6 +97,7 @@ async function drain(att: PipeAttachment, capture: HeadTailCapture, onBytes?: (d
       case 'eof': return { kind: 'eof' };
       case 'error': return { kind: 'error', message: frame.message };
       case 'stolen': return { kind: 'error', message: `stolen by ${frame.by}` };
+      case 'detached': return { kind: 'error', message: 'detached by another client (DETACH_PIPE_STREAM)' };
     }
   }
   return { kind: 'closed' };

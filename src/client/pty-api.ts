@@ -18,7 +18,9 @@ export type PtyFrame =
   | { kind: 'missed'; bytes: number }
   | { kind: 'exit'; code: number }
   | { kind: 'error'; message: string }
-  | { kind: 'stolen'; by: string };
+  | { kind: 'stolen'; by: string }
+  /** Detached (this client's own detach, or DETACH_PTY_SESSION from another): the session keeps running. */
+  | { kind: 'detached' };
 
 /** What an attach's backlog holds: bytes this client missed (default), the whole ring, or the screen. */
 export type PtyReplay = 'missed' | 'ring' | 'screen';
@@ -69,6 +71,7 @@ export function decodePtyFrame(body: Buffer): PtyFrame {
     case 'exitCode': return { kind: 'exit', code: f.exitCode };
     case 'error': return { kind: 'error', message: f.error };
     case 'stolenBy': return { kind: 'stolen', by: f.stolenBy };
+    case 'detached': return { kind: 'detached' };
     default: return { kind: 'error', message: 'empty frame from runpmd' };
   }
 }
@@ -107,7 +110,7 @@ export class PtyAttachment extends AttachedStream<PtyFrame> {
     return this.frames.send(pb.PtyInputFrame.encode({ interrupt: true }).finish());
   }
 
-  /** Asks the daemon to release this attachment; the stream then ends with error "detached". */
+  /** Asks the daemon to release this attachment; the stream then ends with a `detached` frame. */
   detach(): boolean {
     return this.frames.send(pb.PtyInputFrame.encode({ detach: true }).finish());
   }
@@ -141,7 +144,7 @@ declare module './daemon-client' {
     spawnPtyAttached(opts: SpawnPtyOptions, attach?: AttachPtyOptions): Promise<ResponseOutput<'spawnPtySession'> & { attachment: PtyAttachment }>;
     /** ATTACH_PTY_SESSION on a new connection; ALREADY_ATTACHED unless `steal`. */
     attachPty(sessionId: string, opts?: AttachPtyOptions): Promise<PtyAttachment>;
-    /** DETACH_PTY_SESSION: the attached client gets `error: "detached"`; the session keeps running. */
+    /** DETACH_PTY_SESSION: the attached client gets a `detached` frame; the session keeps running. */
     detachPty(sessionId: string): Promise<void>;
     /** LIST_PTY_SESSIONS, optionally only one originator's (exact match). */
     listPtys(originator?: string): Promise<PtySessionInfo[]>;
@@ -175,6 +178,8 @@ function attachPayload(sessionId: string, opts: AttachPtyOptions): RequestInput<
     isTty: opts.isTty ?? false,
     graphicsCapabilities: opts.graphicsCapabilities ?? null,
     replay: replayToWire(opts.replay),
+    // A detach ends the stream with the explicit `detached` frame (v1 clients get error "detached").
+    detachedFrame: true,
   };
 }
 

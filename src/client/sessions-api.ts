@@ -18,7 +18,9 @@ export type PipeFrame =
   | { kind: 'eof' }
   | { kind: 'exit'; code: number }
   | { kind: 'error'; message: string }
-  | { kind: 'stolen'; by: string };
+  | { kind: 'stolen'; by: string }
+  /** DETACH_PIPE_STREAM ended this attachment: the session keeps running. */
+  | { kind: 'detached' };
 
 /**
  * A pipe session to start. Like a child of this process by default: `cwd` is this process's and
@@ -54,6 +56,7 @@ export function decodePipeFrame(body: Buffer): PipeFrame {
     case 'exitCode': return { kind: 'exit', code: f.exitCode };
     case 'error': return { kind: 'error', message: f.error };
     case 'stolenBy': return { kind: 'stolen', by: f.stolenBy };
+    case 'detached': return { kind: 'detached' };
     default: return { kind: 'error', message: 'empty frame from runpmd' };
   }
 }
@@ -91,7 +94,7 @@ declare module './daemon-client' {
     spawnPipeAttached(opts: SpawnPipeOptions, attach?: { stream?: PipeStreamName }): Promise<ResponseOutput<'spawnPipeSession'> & { attachment: PipeAttachment }>;
     /** ATTACH_PIPE_STREAM on a new connection; ALREADY_ATTACHED unless `steal`. */
     attachPipe(sessionId: string, opts?: { stream?: PipeStreamName; steal?: boolean }): Promise<PipeAttachment>;
-    /** DETACH_PIPE_STREAM: the attached client gets `error: "detached"`; the session keeps running. */
+    /** DETACH_PIPE_STREAM: the attached client gets a `detached` frame (v1 clients: eof); the session keeps running. */
     detachPipe(sessionId: string, stream?: PipeStreamName): Promise<void>;
     /** WRITE_PIPE_STDIN: resolves with bytes written once the child's pipe took them; `close` closes stdin after. */
     writeStdin(sessionId: string, data: Uint8Array | string, opts?: { close?: boolean }): Promise<number>;
@@ -129,7 +132,7 @@ DaemonClient.prototype.spawnPipe = function (this: DaemonClient, opts: SpawnPipe
 DaemonClient.prototype.spawnPipeAttached = async function (this: DaemonClient, opts: SpawnPipeOptions, attach: { stream?: PipeStreamName } = {}) {
   const opened = await this.openStream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', {
     ...spawnPipePayload(opts),
-    attach: { stream: streamKind(attach.stream) },
+    attach: { stream: streamKind(attach.stream), detachedFrame: true },
   });
   const attached = await attachResponseOf(opened, 'attachPipeStream', async (id) => { await this.terminate(id); });
   return { ...opened.response, attachment: new PipeAttachment(attached, opened.frames) };
@@ -137,7 +140,7 @@ DaemonClient.prototype.spawnPipeAttached = async function (this: DaemonClient, o
 
 DaemonClient.prototype.attachPipe = async function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName; steal?: boolean } = {}) {
   const { response, frames } = await this.openStream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream',
-    { sessionId, stream: streamKind(opts.stream), steal: opts.steal ?? false });
+    { sessionId, stream: streamKind(opts.stream), steal: opts.steal ?? false, detachedFrame: true });
   return new PipeAttachment(response, frames);
 };
 

@@ -103,6 +103,7 @@ export function registerSessionCommands(program: Command): void {
             else if (f.kind === 'exit') return 0;
             else if (f.kind === 'error') { process.stderr.write(`runpm: ${f.message}\n`); return 1; }
             else if (f.kind === 'stolen') { process.stderr.write(`runpm: stream taken over by ${f.by}\n`); return 1; }
+            else if (f.kind === 'detached') { process.stderr.write(`runpm: detached by another client; session ${id} keeps running\n`); return 0; }
           }
           return 0;
         }
@@ -117,6 +118,7 @@ export function registerSessionCommands(program: Command): void {
             case 'exit': return 0;
             case 'error': process.stderr.write(`runpm: ${f.message}\n`); return 1;
             case 'stolen': process.stderr.write(`runpm: stream taken over by ${f.by}\n`); return 1;
+            case 'detached': process.stderr.write(`runpm: detached by another client; session ${id} keeps running\n`); return 0;
           }
         }
         return 0;

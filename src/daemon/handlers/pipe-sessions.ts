@@ -22,6 +22,8 @@ export const pipeFrameCodec: AttachFrameCodec = {
   exitCode: (code) => pb.PipeStreamFrame.encode({ exitCode: code }).finish(),
   error: (message) => pb.PipeStreamFrame.encode({ error: message }).finish(),
   stolenBy: (label) => pb.PipeStreamFrame.encode({ stolenBy: label }).finish(),
+  // v1 and reference clients know a detach as eof (what the reference sends).
+  detached: (explicit) => pb.PipeStreamFrame.encode(explicit ? { detached: true } : { eof: true }).finish(),
 };
 
 function pipeSession(state: DaemonState, id: string): PipeSession {
@@ -79,8 +81,9 @@ async function spawnFromRequest(req: SpawnRequest, state: DaemonState): Promise<
 }
 
 /** Attaches a client to one stream of a session: the attach response, and what streams after it. */
-function attachStream(session: PipeSession, name: PipeStreamName, clientLabel: string, steal: boolean) {
+function attachStream(session: PipeSession, name: PipeStreamName, clientLabel: string, steal: boolean, detachedFrame: boolean) {
   const grant = session.stream(name).attach(clientLabel, { steal });
+  grant.attachment.explicitDetach = detachedFrame;
   return {
     response: { backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
     start: (channel: StreamChannel) => grant.attachment.start(new SocketSink(channel)),
@@ -101,14 +104,14 @@ export const pipeSessionEntries: DispatchEntry[] = [
     const session = await spawnFromRequest(req, ctx.state);
     const response = { sessionId: session.id, pid: session.pid, createdAt: session.createdAtMs / 1000 };
     if (!attachTo) return { response };
-    const grant = attachStream(session, attachTo, ctx.clientLabel, false);
+    const grant = attachStream(session, attachTo, ctx.clientLabel, false, req.attach?.detachedFrame ?? false);
     return { response, alsoRespond: { attachPipeStream: grant.response }, start: grant.start };
   }),
 
   // The stream selector is checked before the session is looked up (the reference's order).
   stream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream', (req, ctx) => {
     const name = streamName(req.stream);
-    return attachStream(pipeSession(ctx.state, req.sessionId), name, ctx.clientLabel, req.steal);
+    return attachStream(pipeSession(ctx.state, req.sessionId), name, ctx.clientLabel, req.steal, req.detachedFrame);
   }, { errorCarriesPayload: true }),
 
   unary(RequestType.REQUEST_TYPE_DETACH_PIPE_STREAM, 'detachPipeStream', (req, { state }) => {

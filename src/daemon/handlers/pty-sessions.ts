@@ -28,6 +28,8 @@ export const ptyFrameCodec: AttachFrameCodec = {
   exitCode: (code) => pb.PtyStreamFrame.encode({ exitCode: code }).finish(),
   error: (message) => pb.PtyStreamFrame.encode({ error: message }).finish(),
   stolenBy: (label) => pb.PtyStreamFrame.encode({ stolenBy: label }).finish(),
+  // v1 and reference clients know a detach as error "detached" (what the reference sends).
+  detached: (explicit) => pb.PtyStreamFrame.encode(explicit ? { detached: true } : { error: 'detached' }).finish(),
 };
 
 function ptySession(state: DaemonState, id: string): PtySession {
@@ -154,6 +156,7 @@ async function attachConnection(ctx: HandlerContext, session: PtySession, opts: 
     size: req.isTty && !ctx.clientGone() ? { rows: opts.rows, cols: opts.cols } : null,
     clientGone: ctx.clientGone,
   });
+  grant.attachment.explicitDetach = req.detachedFrame;
   return {
     response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed, sessionPid: session.pid },
     start: (channel: StreamChannel) => {
