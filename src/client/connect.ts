@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { resolveScopePaths, ensurePrivateDir, type ScopePaths } from '../scope/paths';
+import { openNoFollowSync } from '../files/no-follow';
 import { DaemonClient, DEFAULT_CALL_TIMEOUT_MS } from './daemon-client';
 
 export interface ConnectOptions {
@@ -89,7 +90,7 @@ export function runpmdEntry(): string {
 /** Starts runpmd for the scope in its own session with stdio to its log; does not wait. */
 export function startDaemonProcess(paths: ScopePaths, extraArgs: string[] = [], home?: string): ChildProcess {
   ensurePrivateDir(paths.stateDir);
-  const logFd = fs.openSync(paths.daemonLogPath, 'a', 0o600);
+  const logFd = openNoFollowSync(paths.daemonLogPath, 'append', { private: true });
   const args = [runpmdEntry(), '--scope', paths.scope, '--socket', paths.socketPath, ...(home ? ['--home', home] : []), ...extraArgs];
   // Required here, not at the top: the CLI's common path (daemon already up) never spawns.
   const { spawn } = require('node:child_process') as typeof import('node:child_process');

@@ -2,13 +2,15 @@
 // until a streaming request (attach) takes the connection over. Lives until the socket closes.
 import type { Socket } from 'node:net';
 import { FrameDecoder, encodeFrame, encodeFrameHeader } from '../wire/frame';
-import { decodeRequest, encodeResponse, errorResponse, peekRequestId } from '../wire/envelope';
+import { decodeRequest, defaultPayloadOf, encodeResponse, errorResponse, peekRequestId } from '../wire/envelope';
 import { DaemonError, WireError } from '../wire/errors';
 import { PROTOCOL_VERSION, RequestType, StatusCode, type DaemonRequest, type IDaemonResponse } from '../wire/proto';
 import type { DispatchEntry, HandlerContext, StreamChannel } from './dispatch';
 import type { DaemonState } from './state';
 import { TokenBucket } from './rate-limit';
 import { handleEnospc } from './emergency-reserve';
+import { mapHandlerError } from './error-status';
+import { checkFdHeadroom } from './fd-budget';
 
 /** Requests decoded but not yet answered; past this the socket stops being read. */
 const MAX_QUEUED_REQUESTS = 256;
@@ -16,6 +18,20 @@ const MAX_QUEUED_REQUESTS = 256;
 const STREAM_END_GRACE_MS = 5000;
 /** Response bodies this big are written after their header instead of copied behind it. */
 const SEPARATE_HEADER_MIN_BYTES = 64 * 1024;
+
+/**
+ * Requests that open file descriptors in the daemon, with how many at most: refused while that
+ * would eat into the fd reserve (fd-budget.ts), before the handler runs.
+ */
+const FDS_OPENED_BY: Partial<Record<RequestType, number>> = {
+  [RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION]: 4,
+  [RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION]: 6,
+  [RequestType.REQUEST_TYPE_REGISTER_SESSION_TEE]: 1,
+  [RequestType.REQUEST_TYPE_SERVICE_START]: 4,
+  [RequestType.REQUEST_TYPE_SERVICE_RESTART]: 4,
+  [RequestType.REQUEST_TYPE_SERVICE_RESURRECT]: 4,
+  [RequestType.REQUEST_TYPE_SPAWN_DAEMON]: 4,
+};
 
 interface QueuedRequest {
   body: Buffer;
@@ -134,7 +150,7 @@ export class Connection {
     this.lastType = request.type;
     const requestId = Number(request.id);
     const precheck = this.precheck(request, item);
-    if (precheck) return this.respond(precheck);
+    if (precheck) return this.respond(this.withErrorPayload(request.type, precheck));
     const entry = this.table.get(request.type)!;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const payload = (request as unknown as Record<string, any>)[entry.payload];
@@ -165,8 +181,15 @@ export class Connection {
         return code;
       }
     } catch (err) {
-      return this.respond(this.toResponse(err, requestId, request.type));
+      return this.respond(this.withErrorPayload(request.type, this.toResponse(err, requestId, request.type)));
     }
+  }
+
+  /** An error answer with the empty payload its entry asks for (attach requests; see errorCarriesPayload). */
+  private withErrorPayload(type: RequestType, response: IDaemonResponse): IDaemonResponse {
+    const entry = this.table.get(type);
+    if (!entry || entry.mode !== 'stream' || !entry.errorCarriesPayload) return response;
+    return { ...response, [entry.payload]: {} };
   }
 
   /** Envelope checks before dispatch; returns the error response, or null to dispatch. */
@@ -194,15 +217,25 @@ export class Connection {
     if (this.state.shuttingDown) {
       return errorResponse(requestId, StatusCode.STATUS_CODE_UNAVAILABLE, 'daemon is shutting down');
     }
-    if ((request as unknown as Record<string, unknown>)[entry.payload] == null) {
-      return errorResponse(requestId, StatusCode.STATUS_CODE_INVALID_ARGUMENT,
-        `request type ${RequestType[request.type]} (${request.type}) is missing its payload field '${entry.payload}'`);
+    const fields = request as unknown as Record<string, unknown>;
+    // No payload at all means the all-default message (a proto3 sender may omit it; the reference
+    // answers it so): the handler then validates its fields as it would an explicit empty one.
+    if (fields[entry.payload] == null) fields[entry.payload] = defaultPayloadOf(request.type, entry.payload);
+    const fdsNeeded = FDS_OPENED_BY[request.type];
+    if (fdsNeeded !== undefined) {
+      try {
+        checkFdHeadroom(RequestType[request.type], fdsNeeded);
+      } catch (err) {
+        return errorResponse(requestId, (err as DaemonError).code, (err as Error).message);
+      }
     }
     return null;
   }
 
   private toResponse(err: unknown, requestId: number, type: RequestType): IDaemonResponse {
     if (err instanceof DaemonError) return errorResponse(requestId, err.code, err.message);
+    const mapped = mapHandlerError(err, RequestType[type]);
+    if (mapped) return errorResponse(requestId, mapped.code, mapped.message);
     const message = err instanceof Error ? err.message : String(err);
     // A handler's own write (registry DB, state file) hit a full disk: free the emergency reserve
     // so the next write succeeds, and tell the client to retry rather than report a bug.

@@ -65,6 +65,11 @@ export interface StreamEntry<K extends PayloadKey> {
   payload: K;
   mode: 'stream';
   handle(payload: RequestPayload<K>, ctx: HandlerContext): StreamStart<K> | Promise<StreamStart<K>>;
+  /**
+   * Error answers carry the payload field too, as an empty message: the reference answers attach
+   * requests so, and its clients read the attach payload before the status.
+   */
+  errorCarriesPayload?: boolean;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -82,9 +87,9 @@ export function unary<K extends PayloadKey>(
  * this request's answer has no start() (SPAWN_PTY_SESSION streams only when asked to attach).
  */
 export function stream<K extends PayloadKey>(
-  type: RequestType, payload: K, handle: StreamEntry<K>['handle'],
+  type: RequestType, payload: K, handle: StreamEntry<K>['handle'], opts: { errorCarriesPayload?: boolean } = {},
 ): StreamEntry<K> {
-  return { type, payload, mode: 'stream', handle };
+  return { type, payload, mode: 'stream', handle, ...opts };
 }
 
 /** Builds the lookup table; a type registered twice is a programming error. */

@@ -3,7 +3,13 @@
 // check once space is back. Lives as long as the daemon; the check timer is a subsystem.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { openNoFollow } from '../files/no-follow';
 import type { DaemonState, EmergencyReserveState } from './state';
+
+const writeFd = promisify(fs.write);
+const fsyncFd = promisify(fs.fsync);
+const closeFd = promisify(fs.close);
 
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -23,23 +29,25 @@ export async function armEmergencyReserve(state: DaemonState, onFailure: Emergen
   }
   const file = reservePath(state);
   try {
-    const st = await fs.promises.stat(file).catch(() => null);
-    if (st && st.size === size && st.blocks * 512 >= size) {
+    const st = await fs.promises.lstat(file).catch(() => null);
+    if (st && st.isFile() && st.size === size && st.blocks * 512 >= size) {
       state.emergencyReserve = 'armed';
       return;
     }
-    const handle = await fs.promises.open(file, 'w', 0o600);
+    // Never through a symlink planted at its path: truncating would empty the link's target.
+    const fd = await openNoFollow(file, 'truncate', { private: true });
     try {
       const zeros = Buffer.alloc(Math.min(CHUNK_BYTES, size));
       for (let written = 0; written < size; written += zeros.length) {
-        await handle.write(zeros, 0, Math.min(zeros.length, size - written));
+        await writeFd(fd, zeros, 0, Math.min(zeros.length, size - written));
       }
-      await handle.sync();
+      await fsyncFd(fd);
     } finally {
-      await handle.close();
+      await closeFd(fd);
     }
     state.emergencyReserve = 'armed';
   } catch (err) {
+    // Only a file of ours is removed (unlink of a planted symlink removes the link, not its target).
     await fs.promises.unlink(file).catch(() => {});
     state.emergencyReserve = onFailure;
     state.log.warn(`emergency reserve could not be allocated (${(err as Error).message}); reserve is ${onFailure}`);

@@ -1,6 +1,7 @@
 // The daemon's log: one line per event to stderr and to daemon.log in the scope's state dir.
 // Lives as long as the daemon process. Never logs environment values.
 import * as fs from 'node:fs';
+import { openNoFollowSync } from '../files/no-follow';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -16,7 +17,7 @@ export interface Logger {
 export function openDaemonLog(
   logPath: string, opts: { quiet?: boolean; debug?: boolean; onWriteError?: (err: unknown) => void } = {},
 ): Logger {
-  const fd = fs.openSync(logPath, 'a', 0o600);
+  const fd = openNoFollowSync(logPath, 'append', { private: true });
   const fileStat = fs.fstatSync(fd);
   let writeStderr = !opts.quiet;
   try {

@@ -6,7 +6,7 @@ import { restrictUmask, tightenModes } from '../scope/umask';
 import { packageVersion } from '../version';
 import type { DaemonConfig } from './config';
 import { parseDaemonFlags, type DaemonFlags } from './flags';
-import { openDaemonLog } from './log';
+import { openDaemonLog, type Logger } from './log';
 import type { DaemonState } from './state';
 import { DaemonServer, AlreadyRunningError } from './server';
 import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
@@ -15,6 +15,8 @@ import { allEntries } from './handlers';
 import { startSubsystems } from './subsystems';
 import { handleEnospc, startEmergencyReserve } from './emergency-reserve';
 import { injectFault } from './fault-injection';
+import { armCrashPoint } from './crash-points';
+import { holdReserveFd } from './fd-budget';
 import { EventBus } from '../events/event-bus';
 import { readEnvFile } from './env-file';
 
@@ -33,14 +35,15 @@ export async function runDaemon(argv: string[]): Promise<number> {
   // umask back through withUserUmask).
   restrictUmask();
   let paths;
+  let lock;
   try {
     paths = resolveScopePaths({ scope: opts.scope, home: opts.home, socket: opts.socket });
     checkSocketPathLength(paths.socketPath);
     ensurePrivateDir(paths.socketDir);
     ensurePrivateDir(paths.stateDir);
     tightenModes(paths.stateDir);
-    fs.mkdirSync(paths.logsDir, { recursive: true, mode: 0o700 });
-    acquireInstanceLock(paths.lockPath, paths.socketPath);
+    ensurePrivateDir(paths.logsDir);
+    lock = acquireInstanceLock(paths.lockPath, paths.socketPath);
   } catch (err) {
     if (err instanceof ScopePathError || err instanceof AlreadyRunningError) {
       process.stderr.write(`runpmd: ${err.message}\n`);
@@ -64,11 +67,15 @@ export async function runDaemon(argv: string[]): Promise<number> {
     requestsPerSecond: opts.rateLimit,
     ringBytes: opts.ringBytes,
     exitedRingBudgetBytes: opts.exitedRingBudget,
+    keepExited: opts.keepExited,
+    keepExitedMs: opts.keepExitedMs,
     reserveBytes: opts.reserveBytes,
     reserveRecheckMs: opts.reserveRecheckMs,
     reaperIntervalMs: opts.reaperIntervalMs,
     logMaxBytes: opts.logMaxBytes,
     logMaxFiles: opts.logMaxFiles,
+    observerStallMs: opts.observerStallMs,
+    observerPollMs: opts.observerPollMs,
     defaultEnv,
     resurrect: opts.resurrect,
     metricsAddress: opts.metrics,
@@ -76,7 +83,15 @@ export async function runDaemon(argv: string[]): Promise<number> {
   };
   // A daemon.log write that fails for lack of space releases the reserve (hooked up once state exists).
   let onLogWriteError: (err: unknown) => void = () => {};
-  const log = openDaemonLog(paths.daemonLogPath, { quiet: opts.quiet, debug: opts.debug, onWriteError: (err) => onLogWriteError(err) });
+  let log: Logger;
+  try {
+    log = openDaemonLog(paths.daemonLogPath, { quiet: opts.quiet, debug: opts.debug, onWriteError: (err) => onLogWriteError(err) });
+  } catch (err) {
+    // A daemon.log that is a symlink or another user's file: refused, said once, nothing written.
+    releaseInstanceLock(paths.lockPath);
+    process.stderr.write(`runpmd: ${(err as Error).message}\n`);
+    return 1;
+  }
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
   const state: DaemonState = {
@@ -93,8 +108,18 @@ export async function runDaemon(argv: string[]): Promise<number> {
     metricSources: [],
     shuttingDown: false,
     requestShutdown: () => {},
+    crashedPredecessorPid: lock.crashedPid,
   };
   onLogWriteError = (err) => handleEnospc(state, `a daemon.log write failed (${(err as Error).message})`, err);
+  if (opts.crashAt) {
+    try {
+      armCrashPoint(opts.crashAt);
+    } catch (err) {
+      releaseInstanceLock(paths.lockPath);
+      process.stderr.write(`runpmd: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   const entries = opts.injectFault ? injectFault(allEntries(), opts.injectFault) : allEntries();
   const server = new DaemonServer(state, buildDispatchTable(entries));
 
@@ -125,6 +150,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     process.on(signal, () => state.requestShutdown({ graceful: true, graceMs: SIGNAL_SHUTDOWN_GRACE_MS }));
   }
   process.on('SIGPIPE', () => {});
+  holdReserveFd();
 
   try {
     if (config.metricsAddress) {

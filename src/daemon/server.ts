@@ -8,6 +8,7 @@ import { RequestType, StatusCode } from '../wire/proto';
 import { Connection } from './connection';
 import type { DispatchEntry } from './dispatch';
 import type { DaemonState } from './state';
+import { describeFdUse, fdsExhausted, FD_RESERVE } from './fd-budget';
 
 /** Raised when another live daemon owns the scope. */
 export class AlreadyRunningError extends Error {
@@ -63,8 +64,14 @@ export class DaemonServer {
       const message = this.state.shuttingDown
         ? 'daemon is shutting down'
         : `too many connections: the limit is ${limit}`;
-      socket.on('error', () => {});
-      socket.end(encodeFrame(encodeResponse(errorResponse(0, StatusCode.STATUS_CODE_UNAVAILABLE, message))));
+      refuse(socket, StatusCode.STATUS_CODE_UNAVAILABLE, message);
+      return;
+    }
+    // The descriptor this socket took came out of the reserve: answer, then give it back.
+    if (fdsExhausted(0)) {
+      this.state.log.warn(`refusing a connection: too many open files (${describeFdUse()})`);
+      refuse(socket, StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED,
+        `too many open files (EMFILE): ${describeFdUse()}; the daemon keeps ${FD_RESERVE} in reserve to say so, and takes no new connection until some are closed`);
       return;
     }
     const conn = new Connection(this.nextConnectionId++, socket, this.state, this.table, (c) => {
@@ -94,6 +101,14 @@ export class DaemonServer {
   dropConnections(): void {
     for (const conn of this.connections) conn.destroy();
   }
+}
+
+/** Answers a connection it will not serve with one error frame, then closes it. */
+function refuse(socket: net.Socket, code: StatusCode, message: string): void {
+  socket.on('error', () => {});
+  socket.end(encodeFrame(encodeResponse(errorResponse(0, code, message))));
+  // A peer that never reads must not keep the descriptor.
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 /** True when something accepts connections on the socket path. */

@@ -5,6 +5,8 @@ import { openDatabase } from '../registry/db';
 import { startRegistry } from '../registry/reaper';
 import { startSessions } from '../sessions/start';
 import { startTees } from '../tee/start';
+import { startObservers } from '../observers/start';
+import { retryAfterEnospc } from './emergency-reserve';
 
 /** Runs once at daemon start, before the socket accepts connections. */
 export async function startSubsystems(state: DaemonState): Promise<void> {
@@ -14,13 +16,22 @@ export async function startSubsystems(state: DaemonState): Promise<void> {
   startRegistry(state);
   startTees(state); // before sessions: closed after them, so tees flush the streams' last bytes
   startSessions(state);
+  startObservers(state); // after sessions: closed before them, so receivers hear "shutting down" first
   startServices(state);
 }
 
 /** Services load after the database (their table) and stop before it closes. */
 function startServices(state: DaemonState): void {
   const { ServiceManager } = require('../services/service-manager') as typeof import('../services/service-manager');
-  const services = new ServiceManager(state);
+  const db = state.db;
+  if (!db) throw new Error('the services subsystem needs the database');
+  const { config } = state;
+  const services = new ServiceManager({
+    db, log: state.log, events: state.events, cwd: state.cwd,
+    logsDir: config.paths.logsDir, stateDir: config.paths.stateDir, scopeTag: config.paths.scopeHash,
+    defaultEnv: config.defaultEnv, logMaxBytes: config.logMaxBytes, logMaxFiles: config.logMaxFiles,
+    retryAfterEnospc: (what, write) => retryAfterEnospc(state, what, write),
+  });
   services.load();
   state.services = services;
   state.metricSources.push(() => services.metricSamples());

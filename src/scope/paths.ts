@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { checkTrustedDirectory, UnsafePathError } from '../files/trusted-path';
 
 export const DEFAULT_SCOPE = 'default';
 const SCOPE_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -63,6 +64,7 @@ export function resolveScopePaths(opts: ScopeOptions = {}, env: NodeJS.ProcessEn
     stateDir = path.join(stateBase, 'runpm', scope);
   }
   if (opts.socket) socketPath = path.resolve(opts.socket);
+  let hash: string | undefined;
   return {
     scope,
     socketDir: path.dirname(socketPath),
@@ -72,10 +74,14 @@ export function resolveScopePaths(opts: ScopeOptions = {}, env: NodeJS.ProcessEn
     dbPath: path.join(stateDir, 'registry.sqlite3'),
     logsDir: path.join(stateDir, 'logs'),
     daemonLogPath: path.join(stateDir, 'daemon.log'),
-    // A getter: node:crypto is loaded only by who reads it (the daemon), not by every CLI start.
+    // A getter: node:crypto is loaded only by who reads it (the daemon), not by every CLI start;
+    // computed once (each session spawn reads it).
     get scopeHash(): string {
-      const { createHash } = require('node:crypto') as typeof import('node:crypto');
-      return createHash('sha256').update(`${scope}\0${stateDir}`).digest('hex').slice(0, 16);
+      if (hash === undefined) {
+        const { createHash } = require('node:crypto') as typeof import('node:crypto');
+        hash = createHash('sha256').update(`${scope}\0${stateDir}`).digest('hex').slice(0, 16);
+      }
+      return hash;
     },
   };
 }
@@ -92,11 +98,23 @@ export function checkSocketPathLength(socketPath: string): void {
 
 /**
  * Creates dir (0700) if missing; otherwise refuses it unless it is a directory owned by us and
- * not writable by group or others. Returns nothing; throws ScopePathError saying why.
+ * not reachable by group or others. Runs on every daemon start (not only when it creates dir),
+ * and checks the directories above it too: one another user could write to (a non-sticky 0777
+ * parent, a parent of theirs) would let them rename dir and put their own in its place.
+ * Throws ScopePathError saying why.
  */
 export function ensurePrivateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    checkTrustedDirectory(path.dirname(path.resolve(dir)), { allowMissing: true });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Again once created: a missing parent made meanwhile by someone else is caught here.
+    checkTrustedDirectory(path.dirname(path.resolve(dir)));
+  } catch (err) {
+    if (err instanceof UnsafePathError) throw new ScopePathError(`refusing ${dir}: ${err.message}`);
+    throw err;
+  }
   const st = fs.lstatSync(dir);
+  if (st.isSymbolicLink()) throw new ScopePathError(`refusing ${dir}: it is a symbolic link, not a directory`);
   if (!st.isDirectory()) throw new ScopePathError(`refusing ${dir}: it is not a directory`);
   const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid;
   if (st.uid !== uid) {

@@ -2,6 +2,7 @@
 // when it changes (inotify through fs.watch, coalesced) and on a timer as a fallback, and rotated
 // by copy-truncate once it reaches its size limit (see log-files.ts).
 import * as fs from 'node:fs';
+import { openNoFollowSync } from '../files/no-follow';
 import type { Logger } from '../daemon/log';
 import { rotateIfNeeded, type LogPaths } from './log-files';
 
@@ -37,7 +38,7 @@ export class LogRotator {
     const w: Watched = { paths, limits, watchers: [], pending: null };
     for (const file of [paths.out, paths.err]) {
       try {
-        fs.closeSync(fs.openSync(file, 'a', 0o600));
+        fs.closeSync(openNoFollowSync(file, 'append', { private: true }));
         const watcher = fs.watch(file, { persistent: false }, () => this.schedule(w));
         watcher.on('error', () => watcher.close());
         w.watchers.push(watcher);

@@ -26,6 +26,14 @@ export interface ServiceRow {
   lastError: string;
 }
 
+/** The row of a service just defined: stopped, never run. */
+export function newServiceRow(id: number, config: ServiceConfigData): ServiceRow {
+  return {
+    id, name: config.name, config, desired: 'stopped', status: 'stopped', pid: 0, startTime: 0, restartCount: 0,
+    unstableRestarts: 0, backoffMs: 0, createdAt: Date.now(), lastStartedAt: 0, lastExitedAt: 0, lastExitCode: 0, lastError: '',
+  };
+}
+
 interface DbRow {
   id: number; name: string; config: string; desired: DesiredState; status: ServiceStatus; pid: number; start_time: number;
   restart_count: number; unstable_restarts: number; backoff_ms: number; created_at: number; last_started_at: number;

@@ -3,6 +3,7 @@
 // Read only by ServiceResurrect; a missing, corrupt or unknown-version file changes nothing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { openNoFollowSync } from '../files/no-follow';
 import { InvalidArgumentError, NotFoundError } from '../wire/errors';
 import { checkServiceConfig, type ServiceConfigData, type ServiceDefaults } from './service-config';
 
@@ -30,7 +31,7 @@ export interface Snapshot {
 export function writeSnapshot(file: string, services: SnapshotEntry[]): void {
   const snapshot: Snapshot = { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, savedAt: Date.now(), services };
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
+  const fd = openNoFollowSync(tmp, 'truncate', { private: true });
   try {
     fs.writeSync(fd, `${JSON.stringify(snapshot, null, 2)}\n`);
     fs.fsyncSync(fd);

@@ -1,45 +1,15 @@
 // OutputStream: one attachable output stream (pipe stdout, pipe stderr or PTY output) = a ByteRing,
 // how far the last attached client got, at most one attachment, and taps (tees). Lives as long as
 // its session is in the session table. Frame encoding is the caller's (AttachFrameCodec), so pipe
-// and PTY attachments share this pump; it never touches protobuf itself.
-import { bytesFieldFrameLength, encodeBytesFieldFrame, encodeBytesFieldFrameInto } from '../wire/frame';
-import { MIN_POOLED_FRAME_BYTES, attachFramePool } from './frame-pool';
-import type { StreamChannel } from '../daemon/dispatch';
+// and PTY attachments share one pump (attachment.ts); it never touches protobuf or sockets itself.
 import { AlreadyAttachedError } from '../wire/errors';
 import { ByteRing } from '../ring/byte-ring';
+import { Attachment, type AttachFrameCodec, type AttachmentEnd, type StreamEnd } from './attachment';
 import { TapSet, type StreamTap } from './tap-set';
 
 export type { StreamTap } from './tap-set';
-
-/** Largest byte payload per frame (the protocol caps frames at 64 KiB); with its header it fits the 64 KiB pooled size class. */
-export const MAX_ATTACH_CHUNK_BYTES = 64 * 1024 - 16;
-/**
- * Bytes an attachment may leave queued in its socket before waiting for 'drain'. Waiting after
- * every 64 KiB frame (the socket's 16 KiB high-water mark) made the pipeline one frame deep and
- * capped delivery at ~100 MiB/s; a bounded budget keeps memory per client fixed instead.
- */
-export const ATTACH_SOCKET_BUDGET_BYTES = 1024 * 1024;
-
-/** Encodes the frames one kind of attachment sends (PipeStreamFrame, PtyStreamFrame bodies). */
-export interface AttachFrameCodec {
-  bytes(buf: Buffer): Uint8Array;
-  /** Field number of the bytes/output field: the pump frames chunks itself (one copy, no encode). */
-  readonly bytesField: number;
-  missed(n: number): Uint8Array;
-  eof(): Uint8Array;
-  exitCode(code: number): Uint8Array;
-  error(message: string): Uint8Array;
-  stolenBy(label: string): Uint8Array;
-}
-
-/** How the stream itself ended: the terminal frame an attachment gets after the last byte. */
-export type StreamEnd =
-  | { kind: 'eof' }
-  | { kind: 'exit'; code: number }
-  | { kind: 'error'; message: string };
-
-/** Why one attachment ended: the stream's end, or a steal, or a detach (closed union). */
-export type AttachmentEnd = StreamEnd | { kind: 'stolen'; by: string } | { kind: 'detached' };
+export { Attachment, ATTACH_SOCKET_BUDGET_BYTES, MAX_ATTACH_CHUNK_BYTES } from './attachment';
+export type { AttachFrameCodec, AttachmentEnd, StreamEnd } from './attachment';
 
 /** What backlog an attach starts with: what the last client missed, or all the ring holds. */
 export type ReplayMode = 'missed' | 'ring';
@@ -99,11 +69,6 @@ export class OutputStream {
   /** The client label of the current attachment, or null. */
   get attachedBy(): string | null {
     return this.current?.label ?? null;
-  }
-
-  /** Offset up to which the last attached client has been sent bytes. */
-  get lastSeenOffset(): number {
-    return this.lastSeen;
   }
 
   /**
@@ -228,120 +193,5 @@ export class OutputStream {
   /** Records progress of the current attachment (stale ones do not move the mark). */
   noteSeen(attachment: Attachment, offset: number): void {
     if (this.current === attachment) this.lastSeen = offset;
-  }
-}
-
-/**
- * One client's attachment: a cursor into the ring and a channel. Writes while the socket accepts,
- * waits for 'drain' otherwise, and reports bytes the ring dropped past its cursor as one missed frame.
- */
-export class Attachment {
-  private channel: StreamChannel | null = null;
-  private done = false;
-  private waitingDrain = false;
-
-  constructor(
-    private readonly stream: OutputStream,
-    private readonly codec: AttachFrameCodec,
-    readonly label: string,
-    private cursor: number,
-  ) {}
-
-  /** True once the terminal frame was sent or the client went away. */
-  get finished(): boolean {
-    return this.done;
-  }
-
-  /** Starts pumping on the channel; the attach response must already have been written. */
-  start(channel: StreamChannel): void {
-    this.channel = channel;
-    channel.onClose(() => {
-      // The client went away (or we ended it): no frame, just free the slot.
-      this.done = true;
-      this.stream.release(this, 'client gone');
-    });
-    if (this.done) {
-      // Stolen or detached between the response and start(): deliver the terminal frame now.
-      this.deliverTerminal();
-      return;
-    }
-    this.pump();
-  }
-
-  /** Sends what the ring holds past the cursor until the socket pushes back; ends after the last byte. */
-  pump(): void {
-    const ch = this.channel;
-    if (this.done || !ch || this.waitingDrain) return;
-    if (ch.closed || ch.socket.destroyed) return;
-    const ring = this.stream.ring;
-    // Corked: the frames of one pump (a 256 KiB read makes four) leave in one writev, so the
-    // client is woken once per batch rather than once per frame.
-    const socket = ch.socket;
-    socket.cork();
-    try {
-      this.pumpFrames(ch, ring);
-    } finally {
-      socket.uncork();
-    }
-  }
-
-  /** The loop of pump(): frames from the cursor on, until caught up or over the socket budget. */
-  private pumpFrames(ch: StreamChannel, ring: ByteRing): void {
-    while (this.cursor < ring.writeOffset) {
-      const r = ring.viewFrom(this.cursor, MAX_ATTACH_CHUNK_BYTES);
-      let ok = true;
-      if (r.missed > 0) ok = ch.writeFrame(this.codec.missed(r.missed));
-      if (r.bytes.length > 0) ok = this.writeBytesFrame(ch, r.bytes) && ok;
-      this.cursor = r.nextOffset;
-      this.stream.noteSeen(this, this.cursor);
-      if (!ok && ch.socket.writableLength >= ATTACH_SOCKET_BUDGET_BYTES) {
-        // At most ATTACH_SOCKET_BUDGET_BYTES (+ one frame) wait in the socket; resume on drain.
-        this.waitingDrain = true;
-        ch.socket.once('drain', () => {
-          this.waitingDrain = false;
-          this.pump();
-        });
-        return;
-      }
-    }
-    const end = this.stream.ended;
-    if (end) this.finish(end);
-  }
-
-  /** One bytes frame: big ones in pooled memory handed back once the socket wrote them. */
-  private writeBytesFrame(ch: StreamChannel, bytes: Buffer): boolean {
-    const length = bytesFieldFrameLength(this.codec.bytesField, bytes.length);
-    if (length < MIN_POOLED_FRAME_BYTES) return ch.writeEncodedFrame(encodeBytesFieldFrame(this.codec.bytesField, bytes));
-    const buf = attachFramePool.take(length);
-    return ch.writeEncodedFrame(encodeBytesFieldFrameInto(buf, this.codec.bytesField, bytes), () => attachFramePool.give(buf));
-  }
-
-  /** Sends exactly one terminal frame, closes the connection and frees the slot. Idempotent. */
-  finish(how: AttachmentEnd): void {
-    if (this.done) return;
-    this.done = true;
-    this.endReason = how;
-    this.stream.release(this, how.kind);
-    if (this.channel) this.deliverTerminal();
-  }
-
-  private endReason: AttachmentEnd | null = null;
-
-  private deliverTerminal(): void {
-    const ch = this.channel;
-    const how = this.endReason;
-    if (!ch || !how || ch.closed) return;
-    ch.writeFrame(this.terminalFrame(how));
-    ch.end();
-  }
-
-  private terminalFrame(how: AttachmentEnd): Uint8Array {
-    switch (how.kind) {
-      case 'eof': return this.codec.eof();
-      case 'exit': return this.codec.exitCode(how.code);
-      case 'error': return this.codec.error(how.message);
-      case 'stolen': return this.codec.stolenBy(how.by);
-      case 'detached': return this.codec.error('detached');
-    }
   }
 }

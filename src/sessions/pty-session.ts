@@ -1,27 +1,34 @@
 // PtySession: a daemon-owned child on a pseudo-terminal. Owns the PtyHost (node-pty, drained before
 // exit), one OutputStream named "output", the headless screen for replay, the kill schedule and
 // what the attached client said about its terminal. Lives from spawn until the table drops it.
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { InvalidArgumentError, UnavailableError } from '../wire/errors';
+import { UnavailableError } from '../wire/errors';
 import { ChildSession } from './child-session';
 import { OutputStream, type AttachFrameCodec, type AttachGrant } from './output-stream';
 import { PtyHost } from './pty-host';
 import { PtyScreen } from './pty-screen';
 import type { Session } from './session-table';
-import { checkSpawnCwd } from './spawn-env';
 import { TapSet, type StreamTap } from './tap-set';
 
 export const DEFAULT_PTY_ROWS = 24;
 export const DEFAULT_PTY_COLS = 80;
 /** The kernel's winsize fields are unsigned shorts. */
 export const MAX_PTY_DIMENSION = 65535;
-const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 const MAX_SCREEN_PENDING_BYTES = 1024 * 1024;
 
 /** What the backlog of an attach holds (PtyReplayMode on the wire). */
 export type PtyReplay = 'missed' | 'ring' | 'screen';
+
+/** How a client attaches (AttachPtySessionRequest, checked). */
+export interface AttachOptions {
+  steal: boolean;
+  replay: PtyReplay;
+  terminal: AttachedTerminal;
+  /** The client's terminal size (TTY clients only; 0 keeps a dimension). */
+  size?: { rows: number; cols: number } | null;
+  /** True once the requesting client has gone away. */
+  clientGone?: () => boolean;
+}
 
 /** What the attached client reported about its terminal (PtySessionInfo attached_*). */
 export interface AttachedTerminal {
@@ -32,6 +39,7 @@ export interface AttachedTerminal {
 
 export interface PtySpawnOptions {
   id: string;
+  /** Checked (spawn-plan.ts found argv[0]); node-pty's execvp looks it up again in the child. */
   argv: string[];
   /** Absolute path. */
   cwd: string;
@@ -43,35 +51,8 @@ export interface PtySpawnOptions {
   codec: AttachFrameCodec;
 }
 
-/** Finds what execvp would run, or INVALID_ARGUMENT naming argv[0] (node-pty fails late and vaguely). */
-export function resolveExecutable(program: string, cwd: string, envPath: string | undefined): string {
-  const candidates = program.includes('/')
-    ? [path.resolve(cwd, program)]
-    : (envPath ?? DEFAULT_PATH).split(':').map((dir) => path.resolve(cwd, dir || '.', program));
-  for (const file of candidates) {
-    try {
-      // No exception for a directory without it (the common miss): one per PATH entry cost ~0.1 ms a spawn.
-      const st = fs.statSync(file, { throwIfNoEntry: false });
-      if (!st?.isFile()) continue;
-      fs.accessSync(file, fs.constants.X_OK);
-      return file;
-    } catch {
-      // Not executable by us, or the PATH entry is not a directory: try the next one.
-    }
-  }
-  throw new InvalidArgumentError(program.includes('/')
-    ? `argv[0] ${JSON.stringify(program)} is not an executable file`
-    : `argv[0] ${JSON.stringify(program)} was not found as an executable on PATH`);
-}
-
-/** Checks argv and cwd, then starts the child; INVALID_ARGUMENT naming what is wrong. */
+/** Starts the planned child on a new PTY (spawn-plan.ts checked argv, cwd and the program). */
 export function spawnPtySession(opts: PtySpawnOptions): PtySession {
-  if (opts.argv.length === 0) throw new InvalidArgumentError('argv must not be empty');
-  if (opts.argv[0] === '') throw new InvalidArgumentError('argv[0] (the program) must not be empty');
-  const nul = opts.argv.findIndex((a) => a.includes('\0'));
-  if (nul >= 0) throw new InvalidArgumentError(`argv[${nul}] contains NUL`);
-  checkSpawnCwd(opts.cwd);
-  resolveExecutable(opts.argv[0]!, opts.cwd, opts.env.PATH);
   return new PtySession(opts);
 }
 
@@ -93,6 +74,8 @@ export class PtySession extends ChildSession implements Session {
   undecodableInputFrames = 0;
   private readonly host: PtyHost;
   private readonly screen: PtyScreen;
+  /** Settles after the last attach decided (granted or refused); attaches chain on it. */
+  private attachQueue: Promise<void> = Promise.resolve();
 
   constructor(opts: PtySpawnOptions) {
     super();
@@ -169,22 +152,38 @@ export class PtySession extends ChildSession implements Session {
   /**
    * Acquires the output for a client. Screen replay renders the emulator first and streams live
    * output from exactly the offset the rendering reflects, so nothing is shown twice or skipped.
+   * `size` (a TTY client's terminal) is applied only once the attach is sure to be granted (before
+   * the rendering, so it is drawn at that size): a refused attach never resizes the attached
+   * client's terminal. Attaches run one at a time, so none can take the slot while another renders.
    */
-  async attach(
-    label: string,
-    opts: { steal: boolean; replay: PtyReplay; terminal: AttachedTerminal; clientGone?: () => boolean },
-  ): Promise<AttachGrant> {
+  attach(label: string, opts: AttachOptions): Promise<AttachGrant> {
+    const run = this.attachQueue.then(() => this.attachNow(label, opts));
+    this.attachQueue = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  private async attachNow(label: string, opts: AttachOptions): Promise<AttachGrant> {
     let grant: AttachGrant;
     if (opts.replay === 'screen') {
-      // Fail fast (no rendering) when the attach would be refused anyway.
+      // Fail fast (no resize, no rendering) when the attach would be refused anyway.
       if (this.output.attachedBy !== null && !opts.steal) this.output.attach(label, { steal: false });
-      const snap = await this.screen.snapshot();
-      // The rendering takes a while: a client gone by now must not take the slot (nor steal it).
-      if (opts.clientGone?.()) throw new UnavailableError(`${label} left before its attach to session ${this.id} was ready`);
-      grant = this.output.attach(label, { steal: opts.steal, startAt: snap.offset });
-      grant.backlog = snap.bytes;
+      const before = { rows: this.rows, cols: this.cols };
+      if (opts.size) this.resize(opts.size.rows, opts.size.cols);
+      const resizedTo = { rows: this.rows, cols: this.cols };
+      try {
+        const snap = await this.screen.snapshot();
+        // The rendering takes a while: a client gone by now must not take the slot (nor steal it).
+        if (opts.clientGone?.()) throw new UnavailableError(`${label} left before its attach to session ${this.id} was ready`);
+        grant = this.output.attach(label, { steal: opts.steal, startAt: snap.offset });
+        grant.backlog = snap.bytes;
+      } catch (err) {
+        // Not granted after all: the client still attached keeps its size (unless resized since).
+        if (this.rows === resizedTo.rows && this.cols === resizedTo.cols) this.resize(before.rows, before.cols);
+        throw err;
+      }
     } else {
       grant = this.output.attach(label, { steal: opts.steal, replay: opts.replay });
+      if (opts.size) this.resize(opts.size.rows, opts.size.cols);
     }
     this.attachedTerminal = opts.terminal;
     return grant;

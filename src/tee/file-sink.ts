@@ -1,6 +1,8 @@
 // The file end of a tee: opens an OS-native path (APPEND or TRUNCATE), owns the fd until close,
 // and writes batches asynchronously. The TeeSink interface lets tests inject slow or failing sinks.
 import * as fs from 'node:fs';
+import { openNoFollow, UnsafePathError } from '../files/no-follow';
+import { checkTrustedDirectory } from '../files/trusted-path';
 
 /** How a tee file is opened. */
 export type TeeFileMode = 'append' | 'truncate';
@@ -35,24 +37,30 @@ export function testWriteDelayMs(env: NodeJS.ProcessEnv = process.env): number {
 const EAGAIN_RETRY_MS = 10;
 
 /**
- * Opens path (raw bytes, not decoded) for a tee. O_NONBLOCK so that a FIFO without a reader fails
- * (ENXIO) instead of hanging a threadpool thread; EAGAIN on writes is retried. libuv adds O_CLOEXEC.
+ * Opens path (raw bytes, not decoded) for a tee, refusing a path outside the user's control: a
+ * directory on the way that another user could change (see checkTrustedDirectory), a symlink at
+ * the last component (never followed: O_NOFOLLOW), a file or FIFO of another owner, a hard link in
+ * a shared directory. A character device (/dev/null, a terminal) is fine. O_NONBLOCK so that a FIFO
+ * without a reader fails (ENXIO) instead of hanging a threadpool thread; EAGAIN on writes is
+ * retried. libuv adds O_CLOEXEC. TRUNCATE empties the file only after those checks passed.
  */
 export async function openFileSink(path: Buffer, mode: TeeFileMode, writeDelayMs = 0): Promise<FileSink> {
-  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NONBLOCK
-    | (mode === 'append' ? fs.constants.O_APPEND : fs.constants.O_TRUNC);
   try {
-    const fd = await new Promise<number>((resolve, reject) => fs.open(path, flags, 0o600, (err, fd) => (err ? reject(err) : resolve(fd))));
-    const isDir = await new Promise<boolean>((resolve) => fs.fstat(fd, (err, st) => resolve(!err && st.isDirectory())));
-    if (isDir) {
-      fs.close(fd, () => {});
-      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    }
+    checkTrustedDirectory(parentDirectory(path));
+    const fd = await openNoFollow(path, mode === 'append' ? 'append' : 'truncate', { allowFifo: true, allowCharDevice: true });
     return new FileSink(fd, writeDelayMs);
   } catch (err) {
+    if (err instanceof UnsafePathError) throw new TeeOpenError(path, err.code, err.message.replace(/^refusing [^:]*: /, ''));
     const e = err as NodeJS.ErrnoException;
     throw new TeeOpenError(path, e.code ?? 'EIO', describeOsError(e));
   }
+}
+
+/** The directory of a raw-bytes path ('.' for a bare name: the daemon's cwd, as open(2) would). */
+function parentDirectory(path: Buffer): Buffer | string {
+  const i = path.lastIndexOf(0x2f);
+  if (i < 0) return '.';
+  return i === 0 ? '/' : path.subarray(0, i);
 }
 
 function describeOsError(e: NodeJS.ErrnoException): string {

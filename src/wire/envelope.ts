@@ -48,3 +48,16 @@ export function payloadFieldOf(type: RequestType): string {
 export function errorResponse(requestId: number, code: StatusCode, message: string): IDaemonResponse {
   return { requestId, code, message };
 }
+
+/**
+ * The payload message a request of this type carries when it arrives without one: the message
+ * with every field at its default, exactly what an empty payload decodes to. A proto3 sender may
+ * omit an all-default payload (the reference's client does for LIST_PTY_SESSIONS), and the
+ * reference answers it like the empty message, so we do too. Decoded from one empty
+ * length-delimited field numbered like the type (payload field = RequestType by convention).
+ */
+export function defaultPayloadOf(type: RequestType, payloadField: string): unknown {
+  const writer = protobufRuntime.Writer.create();
+  writer.uint32(((type << 3) | 2) >>> 0).bytes(new Uint8Array(0));
+  return (pb.DaemonRequest.decode(writer.finish()) as unknown as Record<string, unknown>)[payloadField] ?? null;
+}

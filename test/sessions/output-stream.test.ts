@@ -1,8 +1,7 @@
-// Unit tests of OutputStream: the attach pump over a fake channel, taps, source pausing, release by identity.
-import { EventEmitter } from 'node:events';
+// Unit tests of OutputStream: the attach pump over a fake sink, taps, source pausing, release by identity.
 import { describe, expect, it } from 'vitest';
 import { OutputStream, type AttachFrameCodec } from '../../src/sessions/output-stream';
-import type { StreamChannel } from '../../src/daemon/dispatch';
+import type { AttachSink } from '../../src/sessions/attach-sink';
 
 const codec: AttachFrameCodec = {
   bytes: (b) => Buffer.concat([Buffer.from('B:'), b]),
@@ -12,33 +11,44 @@ const codec: AttachFrameCodec = {
   exitCode: (c) => Buffer.from(`X:${c}`),
   error: (m) => Buffer.from(`E:${m}`),
   stolenBy: (l) => Buffer.from(`S:${l}`),
+  detached: (explicit) => Buffer.from(explicit ? 'D' : 'E:detached'),
 };
 
-/** A channel whose socket accepts `budget` frames before it says "wait for drain". */
-class FakeChannel implements StreamChannel {
+/** A sink that accepts `budget` frames before it reports being over the pump's byte budget. */
+class FakeSink implements AttachSink {
   readonly frames: string[] = [];
-  readonly socket = Object.assign(new EventEmitter(), { destroyed: false, cork() {}, uncork() {} }) as unknown as StreamChannel['socket'];
   closed = false;
   ended = false;
+  /** onWritten callbacks of frames the "kernel" has not taken yet (see flushWrites). */
+  private readonly unwritten: Array<(ok: boolean) => void> = [];
+  private drainers: Array<() => void> = [];
   private closeListeners: Array<() => void> = [];
-  constructor(readonly clientLabel: string, public budget = Infinity) {
-    // Out of budget = the socket holds more than the pump's byte budget: wait for 'drain'.
-    Object.defineProperty(this.socket, 'writableLength', { get: () => (this.budget > 0 ? 0 : Number.MAX_SAFE_INTEGER) });
+  constructor(readonly label: string, public budget = Infinity) {}
+  get queuedBytes(): number {
+    return this.budget > 0 ? 0 : Number.MAX_SAFE_INTEGER;
   }
-  writeFrame(body: Uint8Array): boolean {
-    this.frames.push(Buffer.from(body).toString());
-    return --this.budget > 0;
+  write(frame: Uint8Array, onWritten?: (ok: boolean) => void): void {
+    // [4-byte length][body]; a bytes frame's body is [0x0a][varint length][payload] → "B:payload".
+    const body = Buffer.from(frame).subarray(4);
+    if (body[0] === 0x0a) {
+      let at = 1;
+      while (body[at] & 0x80) at++;
+      this.frames.push(`B:${body.subarray(at + 1).toString()}`);
+    } else this.frames.push(body.toString());
+    this.budget--;
+    if (onWritten) this.unwritten.push(onWritten);
   }
-  writeEncodedFrame(frame: Buffer): boolean {
-    // [4-byte length][0x0a][varint length][payload] → "B:payload", like codec.bytes above.
-    let at = 5;
-    while (frame[at] & 0x80) at++;
-    return this.writeFrame(Buffer.concat([Buffer.from('B:'), frame.subarray(at + 1)]));
-  }
-  onInput(): void {}
+  onceDrained(fn: () => void): void { this.drainers.push(fn); }
+  batch(fn: () => void): void { fn(); }
   onClose(l: () => void): void { this.closeListeners.push(l); }
   end(): void { this.ended = true; }
-  drain(budget: number): void { this.budget = budget; this.socket.emit('drain'); }
+  /** The kernel took every frame queued so far. */
+  flushWrites(): void { for (const cb of this.unwritten.splice(0)) cb(true); }
+  drain(budget: number): void {
+    this.budget = budget;
+    this.flushWrites();
+    for (const fn of this.drainers.splice(0)) fn();
+  }
   close(): void { this.closed = true; for (const l of this.closeListeners) l(); }
 }
 
@@ -48,7 +58,7 @@ describe('OutputStream', () => {
     s.push(Buffer.from('before'));
     const g = s.attach('a');
     expect(g.backlog.toString()).toBe('before');
-    const ch = new FakeChannel('a');
+    const ch = new FakeSink('a');
     g.attachment.start(ch);
     s.push(Buffer.from('live'));
     s.end({ kind: 'exit', code: 3 });
@@ -61,7 +71,7 @@ describe('OutputStream', () => {
   it('stops at backpressure and reports exactly what the ring dropped past the cursor', () => {
     const s = new OutputStream('stdout of test', 8, codec);
     const g = s.attach('slow');
-    const ch = new FakeChannel('slow', 1);
+    const ch = new FakeSink('slow', 1);
     g.attachment.start(ch);
     s.push(Buffer.from('abcd')); // written, socket now full
     s.push(Buffer.from('efghijklmnop')); // 16 bytes total, ring holds 8: cursor at 4, oldest 8
@@ -73,20 +83,27 @@ describe('OutputStream', () => {
   it('refuses a second attach, lets a steal evict by identity, and ignores the evicted client closing', () => {
     const s = new OutputStream('stdout of test', 64, codec);
     const first = s.attach('one');
-    const ch1 = new FakeChannel('one');
+    const ch1 = new FakeSink('one');
     first.attachment.start(ch1);
     expect(() => s.attach('two')).toThrow(/already attached by one/);
     const second = s.attach('two', { steal: true });
     expect(ch1.frames).toEqual(['S:two']);
     ch1.close(); // the evicted socket closing must not clear the stealer's slot
     expect(s.attachedBy).toBe('two');
-    const ch2 = new FakeChannel('two');
+    const ch2 = new FakeSink('two');
     second.attachment.start(ch2);
     s.push(Buffer.from('x'));
     expect(ch2.frames).toEqual(['B:x']);
     expect(s.detach()).toBe(true);
     expect(ch2.frames).toEqual(['B:x', 'E:detached']);
     expect(s.detach()).toBe(false);
+    // A client that reads the explicit detached frame gets it instead of the v1 one.
+    const third = s.attach('three');
+    third.attachment.explicitDetach = true;
+    const ch3 = new FakeSink('three');
+    third.attachment.start(ch3);
+    expect(s.detach()).toBe(true);
+    expect(ch3.frames).toEqual(['D']);
   });
 
   it('calls taps in order after the ring got the chunk, ends them once, and ref-counts source pauses', () => {
@@ -124,7 +141,7 @@ describe('OutputStream', () => {
   it('splits output into frames of at most 64 KiB', () => {
     const s = new OutputStream('stdout of test', 1 << 20, codec);
     const g = s.attach('a');
-    const ch = new FakeChannel('a');
+    const ch = new FakeSink('a');
     g.attachment.start(ch);
     s.push(Buffer.alloc(200 * 1024, 0x61));
     const sizes = ch.frames.map((f) => f.length - 2);

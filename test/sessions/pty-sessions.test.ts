@@ -158,14 +158,35 @@ describe('PTY sessions: attach rules', () => {
     expect(second.text).not.toContain('EVICTED\r\n');
     second.att.detach();
     await second.done;
-    expect(second.terminal).toEqual({ kind: 'error', message: 'detached' });
+    expect(second.terminal).toEqual({ kind: 'detached' });
     // DetachPtySession releases whoever is attached; the session keeps running.
     const third = new Reader(await c.attachPty(sessionId));
     await c.detachPty(sessionId);
     await third.done;
-    expect(third.terminal).toEqual({ kind: 'error', message: 'detached' });
+    expect(third.terminal).toEqual({ kind: 'detached' });
     expect((await c.listPtys())[0]).toMatchObject({ exited: false, attached: false });
     await c.terminatePty(sessionId, 500);
+  });
+
+  it('a refused attach (ALREADY_ATTACHED) leaves the attached client\'s terminal size alone, in every replay mode', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const { sessionId } = await c.spawnPty({ argv: BASH, rows: 30, cols: 100 });
+    const first = new Reader(await c.attachPty(sessionId, { isTty: true, rows: 30, cols: 100 }));
+    for (const replay of ['missed', 'ring', 'screen'] as const) {
+      await expectDaemonError(c.attachPty(sessionId, { isTty: true, rows: 10, cols: 20, replay }),
+        StatusCode.STATUS_CODE_ALREADY_ATTACHED, /already attached/);
+      expect((await c.listPtys())[0]).toMatchObject({ rows: 30, cols: 100, attached: true });
+    }
+    // The attached client's shell still sees its own size.
+    first.att.write('echo "size=$(tput lines)x$(tput cols)"\r');
+    await first.waitText(/size=30x100/, 'the attached client\'s size');
+    // A steal does resize: the stealer's terminal is the one shown from then on.
+    const second = new Reader(await c.attachPty(sessionId, { isTty: true, rows: 12, cols: 40, steal: true }));
+    await first.done;
+    expect((await c.listPtys())[0]).toMatchObject({ rows: 12, cols: 40 });
+    second.att.detach();
+    await second.done;
   });
 
   it('spawns attached in one request: every byte from the first, input, the attach slot held, the exit', async () => {
@@ -262,7 +283,7 @@ describe('PTY sessions: attach rules', () => {
     for await (const _ of ring) { /* until detached */ }
     const screen = await c.attachPty(sessionId, { replay: 'screen' });
     const shown = screen.backlog.toString();
-    expect(shown.startsWith('\x1b[0m\x1b[H\x1b[2J')).toBe(true);
+    expect(shown).toContain('\x1b[H\x1b[2J');
     expect(shown).toContain('two');
     expect(shown).not.toContain('one');
     screen.write('\r');
@@ -423,18 +444,18 @@ describe('PTY sessions: bad inputs', () => {
     const bad = StatusCode.STATUS_CODE_INVALID_ARGUMENT;
     await expectDaemonError(c.spawnPty({ argv: [] }), bad, /argv must not be empty/);
     await expectDaemonError(c.spawnPty({ argv: [''] }), bad, /argv\[0\]/);
-    await expectDaemonError(c.spawnPty({ argv: ['no-such-program-xyz'] }), bad, /"no-such-program-xyz" was not found/);
+    await expectDaemonError(c.spawnPty({ argv: ['no-such-program-xyz'] }), StatusCode.STATUS_CODE_COMMAND_NOT_FOUND, /^no-such-program-xyz: command not found$/);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-ptybad-'));
     const plain = path.join(tmp, 'plain.txt');
     fs.writeFileSync(plain, 'not a program', { mode: 0o644 });
-    await expectDaemonError(c.spawnPty({ argv: [plain] }), bad, new RegExp(`"${plain}" is not an executable`));
+    await expectDaemonError(c.spawnPty({ argv: [plain] }), StatusCode.STATUS_CODE_COMMAND_NOT_EXECUTABLE, new RegExp(`^${plain}: Permission denied$`));
     await expectDaemonError(c.spawnPty({ argv: ['sh'], cwd: '/no/such/dir' }), bad, /cwd "\/no\/such\/dir" does not exist/);
     await expectDaemonError(c.spawnPty({ argv: ['sh'], cwd: plain }), bad, /is not a directory/);
     await expectDaemonError(c.spawnPty({ argv: ['sh'], rows: 70000 }), bad, /rows must be between 0 and 65535, got 70000/);
     await expectDaemonError(c.spawnPty({ argv: ['sh'], env: [{ key: 'A=B', value: '1' }] }), bad, /"A=B"/);
     // Spawning attached: the attach options are checked before anything is spawned.
     await expectDaemonError(c.spawnPtyAttached({ argv: ['sh'] }, { rows: 70000 }), bad, /attach\.rows must be between 0 and 65535, got 70000/);
-    await expectDaemonError(c.spawnPtyAttached({ argv: ['no-such-program-xyz'] }), bad, /"no-such-program-xyz" was not found/);
+    await expectDaemonError(c.spawnPtyAttached({ argv: ['no-such-program-xyz'] }), StatusCode.STATUS_CODE_COMMAND_NOT_FOUND, /no-such-program-xyz: command not found/);
     const { RequestType } = await import('../../src/wire/proto');
     const spawnAttached = (attach: Record<string, unknown>) =>
       c.openStream(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', { argv: ['sh'], attach });

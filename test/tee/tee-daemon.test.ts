@@ -262,7 +262,14 @@ describe('session tees: bad input', () => {
     await expectError(registerRaw(c, { sessionId: 'no-such-id' }), StatusCode.STATUS_CODE_NOT_FOUND, /no session with id "no-such-id"/);
     await expectError(registerRaw(c, { sessionId: id, sessionKind: 0 }), INVALID, /session_kind .*TEE_SESSION_KIND_UNSPECIFIED \(0\)/);
     await expectError(registerRaw(c, { sessionId: id, sessionKind: 9 }), INVALID, /session_kind .*got 9/);
-    await expectError(registerRaw(c, { sessionId: id, sessionKind: pb.TeeSessionKind.TEE_SESSION_KIND_PTY }), INVALID, /is a PIPE session, but session_kind says PTY/);
+    await expectError(registerRaw(c, { sessionId: id, sessionKind: pb.TeeSessionKind.TEE_SESSION_KIND_PTY, stream: pb.TeeStreamKind.TEE_STREAM_KIND_PTY_OUTPUT }),
+      INVALID, /is a PIPE session, but session_kind says PTY/);
+    // The request is checked before the session is looked up: malformed is INVALID_ARGUMENT even
+    // when the session does not exist (the reference's order), well-formed is NOT_FOUND.
+    await expectError(registerRaw(c, { sessionId: 'no-such-id', sinkKind: 0 }), INVALID, /only file sinks are supported/);
+    await expectError(registerRaw(c, { sessionId: 'no-such-id', stream: 12 }), INVALID, /stream 12 is not valid/);
+    await expectError(registerRaw(c, { sessionId: 'no-such-id', filePath: Buffer.alloc(0) }), INVALID, /file_path must not be empty/);
+    await expectError(registerRaw(c, { sessionId: 'no-such-id', backpressure: 3 }), INVALID, /backpressure must be/);
     await expectError(registerRaw(c, { sessionId: id, stream: pb.TeeStreamKind.TEE_STREAM_KIND_PTY_OUTPUT }), INVALID, /stream TEE_STREAM_KIND_PTY_OUTPUT \(1\) is not valid for a PIPE session; use one of .*STDOUT/);
     await expectError(registerRaw(c, { sessionId: id, stream: 0 }), INVALID, /stream TEE_STREAM_KIND_UNSPECIFIED/);
     await expectError(registerRaw(c, { sessionId: id, stream: 12 }), INVALID, /stream 12 is not valid/);
@@ -282,7 +289,7 @@ describe('session tees: bad input', () => {
     await c.writeStdin(merged, 'go\n');
   });
 
-  it('UnregisterSessionTee and GetSessionTeeStatus: unknown session or handle is NOT_FOUND, bad ids and kinds INVALID_ARGUMENT', async () => {
+  it('UnregisterSessionTee and GetSessionTeeStatus: unknown session or handle is NOT_FOUND, bad ids, kinds and handle 0 INVALID_ARGUMENT (checked first)', async () => {
     daemon = await startDaemon();
     const c = daemon.client;
     const id = await gatedSession(c, 'true');
@@ -296,7 +303,8 @@ describe('session tees: bad input', () => {
       await expectError(send({ sessionId: id, sessionKind: 0 }), StatusCode.STATUS_CODE_INVALID_ARGUMENT, /session_kind/);
       await expectError(send({ sessionId: id, sessionKind: pb.TeeSessionKind.TEE_SESSION_KIND_PTY }), StatusCode.STATUS_CODE_INVALID_ARGUMENT, /is a PIPE session/);
       await expectError(send({ sessionId: id, teeHandle: 1 }), StatusCode.STATUS_CODE_NOT_FOUND, /has no tee with handle 1/);
-      await expectError(send({ sessionId: id, teeHandle: 0 }), StatusCode.STATUS_CODE_NOT_FOUND, /has no tee with handle 0/);
+      await expectError(send({ sessionId: id, teeHandle: 0 }), StatusCode.STATUS_CODE_INVALID_ARGUMENT, /tee_handle is required/);
+      await expectError(send({ sessionId: 'nope', teeHandle: 0 }), StatusCode.STATUS_CODE_INVALID_ARGUMENT, /tee_handle is required/);
     }
     await c.writeStdin(id, 'go\n');
   });

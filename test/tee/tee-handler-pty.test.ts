@@ -18,6 +18,7 @@ import { waitFor } from '../helpers/daemon';
 const codec: AttachFrameCodec = {
   bytes: (b) => b, missed: () => Buffer.alloc(0), eof: () => Buffer.alloc(0),
   exitCode: () => Buffer.alloc(0), error: () => Buffer.alloc(0), stolenBy: () => Buffer.alloc(0),
+  detached: () => Buffer.alloc(0),
 };
 
 class FakePtySession {
@@ -94,7 +95,7 @@ describe('tees on PTY sessions (handler level)', () => {
     const f = Buffer.from(path.join(dir, 'x.log'));
     await expect(register(call, { filePath: f, stream: pb.TeeStreamKind.TEE_STREAM_KIND_STDOUT }))
       .rejects.toMatchObject({ code: StatusCode.STATUS_CODE_INVALID_ARGUMENT, message: expect.stringMatching(/TEE_STREAM_KIND_STDOUT \(2\) is not valid for a PTY session; use one of .*PTY_OUTPUT/) });
-    await expect(register(call, { filePath: f, sessionKind: pb.TeeSessionKind.TEE_SESSION_KIND_PIPE }))
+    await expect(register(call, { filePath: f, sessionKind: pb.TeeSessionKind.TEE_SESSION_KIND_PIPE, stream: pb.TeeStreamKind.TEE_STREAM_KIND_STDOUT }))
       .rejects.toMatchObject({ code: StatusCode.STATUS_CODE_INVALID_ARGUMENT, message: expect.stringMatching(/is a PTY session, but session_kind says PIPE/) });
   });
 });

@@ -30,19 +30,31 @@ function teesOf(state: DaemonState): TeeRegistry {
   return state.tees;
 }
 
-/** The session a request names: INVALID_ARGUMENT for a missing id or bad kind, NOT_FOUND, kind must match. */
-function lookupSession(ctx: HandlerContext, sessionId: string, sessionKind: number): { session: Session; kind: TeeSessionKindName } {
+/** The session id and kind a request names, checked without looking anything up (INVALID_ARGUMENT). */
+function checkSessionRef(sessionId: string, sessionKind: number): TeeSessionKindName {
   if (sessionId === '') throw new InvalidArgumentError('session_id is required');
   const kind = sessionKindName(sessionKind);
   if (!kind) {
     throw new InvalidArgumentError(`session_kind must be TEE_SESSION_KIND_PTY or TEE_SESSION_KIND_PIPE, got ${enumLabel(pb.TeeSessionKind, sessionKind)}`);
   }
+  return kind;
+}
+
+/** The session a checked reference names: NOT_FOUND, and its kind must match. */
+function lookupSession(ctx: HandlerContext, sessionId: string, kind: TeeSessionKindName): { session: Session; kind: TeeSessionKindName } {
   const session = ctx.state.sessions?.find(sessionId);
   if (!session) throw new NotFoundError(`no session with id ${JSON.stringify(sessionId)}`);
   if (session.kind !== kind) {
     throw new InvalidArgumentError(`session ${sessionId} is a ${session.kind.toUpperCase()} session, but session_kind says ${kind.toUpperCase()}`);
   }
   return { session, kind };
+}
+
+/** A tee reference (session id, kind, handle), checked before any lookup; handles start at 1. */
+function checkTeeRef(sessionId: string, sessionKind: number, teeHandle: number): TeeSessionKindName {
+  const kind = checkSessionRef(sessionId, sessionKind);
+  if (teeHandle === 0) throw new InvalidArgumentError('tee_handle is required (handles start at 1)');
+  return kind;
 }
 
 /** Connects a tee to the session's stream; returns how to disconnect it again. */
@@ -71,8 +83,10 @@ function flowFor(session: Session, stream: TeeStreamName, key: object) {
 }
 
 export const teeEntries: DispatchEntry[] = [
+  // Every field is checked before the session is looked up: a malformed request is
+  // INVALID_ARGUMENT whether or not its session exists (the reference's order).
   unary(RequestType.REQUEST_TYPE_REGISTER_SESSION_TEE, 'registerSessionTee', async (req, ctx) => {
-    const { session, kind } = lookupSession(ctx, req.sessionId, req.sessionKind);
+    const kind = checkSessionRef(req.sessionId, req.sessionKind);
     const stream = streamName(req.stream);
     if (!stream || !STREAMS_OF_KIND[kind].includes(stream)) {
       const allowed = STREAMS_OF_KIND[kind].map((s) => enumLabel(pb.TeeStreamKind, STREAMS[s])).join(', ');
@@ -88,6 +102,7 @@ export const teeEntries: DispatchEntry[] = [
     if (req.backpressure !== pb.TeeBackpressure.TEE_BACKPRESSURE_DROP_OLDEST && req.backpressure !== pb.TeeBackpressure.TEE_BACKPRESSURE_BLOCK) {
       throw new InvalidArgumentError(`backpressure must be TEE_BACKPRESSURE_DROP_OLDEST or TEE_BACKPRESSURE_BLOCK, got ${enumLabel(pb.TeeBackpressure, req.backpressure)}`);
     }
+    const { session } = lookupSession(ctx, req.sessionId, kind);
     if (session.exit) throw new InvalidArgumentError(`session ${session.id} has exited; there is nothing left to tee`);
     if (stream !== 'stdin' && !session.streams.has(OUTPUT_STREAM_KEY[stream]!)) {
       throw new InvalidArgumentError(`session ${session.id} has no separate ${stream} stream (stderr is merged into stdout)`);
@@ -122,7 +137,7 @@ export const teeEntries: DispatchEntry[] = [
   }),
 
   unary(RequestType.REQUEST_TYPE_UNREGISTER_SESSION_TEE, 'unregisterSessionTee', async (req, ctx) => {
-    const { session } = lookupSession(ctx, req.sessionId, req.sessionKind);
+    const { session } = lookupSession(ctx, req.sessionId, checkTeeRef(req.sessionId, req.sessionKind, req.teeHandle));
     if (!(await teesOf(ctx.state).remove(session, req.teeHandle))) {
       throw new NotFoundError(`session ${session.id} has no tee with handle ${req.teeHandle}`);
     }
@@ -130,7 +145,7 @@ export const teeEntries: DispatchEntry[] = [
   }),
 
   unary(RequestType.REQUEST_TYPE_GET_SESSION_TEE_STATUS, 'getSessionTeeStatus', (req, ctx) => {
-    const { session } = lookupSession(ctx, req.sessionId, req.sessionKind);
+    const { session } = lookupSession(ctx, req.sessionId, checkTeeRef(req.sessionId, req.sessionKind, req.teeHandle));
     const entry = teesOf(ctx.state).get(session, req.teeHandle);
     if (!entry) throw new NotFoundError(`session ${session.id} has no tee with handle ${req.teeHandle}`);
     const st = entry.tee.status();

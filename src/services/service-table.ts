@@ -1,0 +1,83 @@
+// The table of defined services, by id and by name, for the daemon's life: adding, forgetting,
+// resolving a target (name, id or "all") and the depends_on graph of what is defined.
+import { InvalidArgumentError, NotFoundError } from '../wire/errors';
+import { serviceNameProblem } from './service-config';
+import type { ServiceRow } from './service-store';
+import { Service, type ServiceHost } from './service';
+
+/** What else follows a service's life in the table (its log rotation). */
+export interface TableHooks {
+  added(svc: Service): void;
+  removed(svc: Service): void;
+}
+
+export class ServiceTable {
+  private readonly byId = new Map<number, Service>();
+  private readonly byName = new Map<string, Service>();
+
+  constructor(private readonly host: ServiceHost, private readonly hooks: TableHooks) {}
+
+  /** Creates the live service of a row and files it under its id and name. */
+  add(row: ServiceRow): Service {
+    const svc = new Service(row, this.host);
+    this.byId.set(row.id, svc);
+    this.byName.set(row.name, svc);
+    this.hooks.added(svc);
+    return svc;
+  }
+
+  /** Forgets a service (delete); its row is removed by the caller. */
+  remove(svc: Service): void {
+    this.byId.delete(svc.row.id);
+    this.byName.delete(svc.name);
+    this.hooks.removed(svc);
+  }
+
+  /** The service of that exact name, if defined. */
+  get(name: string): Service | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The service of that name; throws if it is not defined (callers pass names from the graph). */
+  must(name: string): Service {
+    const svc = this.byName.get(name);
+    if (!svc) throw new NotFoundError(`no service named '${name}'`);
+    return svc;
+  }
+
+  hasId(id: number): boolean {
+    return this.byId.has(id);
+  }
+
+  /** Every service, by id. */
+  list(): Service[] {
+    return [...this.byId.values()].sort((a, b) => a.row.id - b.row.id);
+  }
+
+  /** Smallest id above every id in use (ids start at 0 like pm2's and are never renumbered). */
+  nextId(): number {
+    let max = -1;
+    for (const id of this.byId.keys()) max = Math.max(max, id);
+    return max + 1;
+  }
+
+  /** name → depends_on of every defined service. */
+  graph(): Map<string, readonly string[]> {
+    return new Map([...this.byName].map(([name, s]) => [name, s.row.config.dependsOn]));
+  }
+
+  /** Name, id or "all" → services; "" means all only where allowed. Throws naming the target. */
+  resolve(target: string, emptyMeansAll: boolean): Service[] {
+    if (target === '' && !emptyMeansAll) throw new InvalidArgumentError(`target is required: a service name, an id or 'all'`);
+    if (target === '' || target === 'all') return this.list();
+    const byName = this.byName.get(target);
+    if (byName) return [byName];
+    if (/^\d+$/.test(target)) {
+      const byId = this.byId.get(Number(target));
+      if (byId) return [byId];
+      throw new NotFoundError(`no service with id ${target}`);
+    }
+    if (serviceNameProblem(target)) throw new InvalidArgumentError(`invalid target ${JSON.stringify(target)}: expected a service name, an id or 'all'`);
+    throw new NotFoundError(`no service named '${target}'`);
+  }
+}

@@ -1,0 +1,157 @@
+// Attachment: one client's attachment to an OutputStream: a cursor into the stream's ring and the
+// sink its frames go to. Writes while the sink is under its byte budget, waits for it to drain
+// otherwise, and reports bytes the ring dropped past its cursor as one missed frame. Lives from the
+// attach until its terminal frame, a steal, a detach or the client going away.
+import { bytesFieldFrameLength, encodeBytesFieldFrame, encodeBytesFieldFrameInto, encodeFrame } from '../wire/frame';
+import type { ByteRing } from '../ring/byte-ring';
+import type { AttachSink } from './attach-sink';
+import { MIN_POOLED_FRAME_BYTES, attachFramePool } from './frame-pool';
+
+/** Largest byte payload per frame (the protocol caps frames at 64 KiB); with its header it fits the 64 KiB pooled size class. */
+export const MAX_ATTACH_CHUNK_BYTES = 64 * 1024 - 16;
+/**
+ * Bytes an attachment may leave queued in its sink before waiting for it to drain. Waiting after
+ * every 64 KiB frame (the socket's 16 KiB high-water mark) made the pipeline one frame deep and
+ * capped delivery at ~100 MiB/s; a bounded budget keeps memory per client fixed instead.
+ */
+export const ATTACH_SOCKET_BUDGET_BYTES = 1024 * 1024;
+
+/** Encodes the frames one kind of attachment sends (PipeStreamFrame, PtyStreamFrame bodies). */
+export interface AttachFrameCodec {
+  bytes(buf: Buffer): Uint8Array;
+  /** Field number of the bytes/output field: the pump frames chunks itself (one copy, no encode). */
+  readonly bytesField: number;
+  missed(n: number): Uint8Array;
+  eof(): Uint8Array;
+  exitCode(code: number): Uint8Array;
+  error(message: string): Uint8Array;
+  stolenBy(label: string): Uint8Array;
+  /** Terminal frame of a detach: `explicit` for clients that read the detached field, else the v1 frame. */
+  detached(explicit: boolean): Uint8Array;
+}
+
+/** How the stream itself ended: the terminal frame an attachment gets after the last byte. */
+export type StreamEnd =
+  | { kind: 'eof' }
+  | { kind: 'exit'; code: number }
+  | { kind: 'error'; message: string };
+
+/** Why one attachment ended: the stream's end, or a steal, or a detach (closed union). */
+export type AttachmentEnd = StreamEnd | { kind: 'stolen'; by: string } | { kind: 'detached' };
+
+/** What an attachment needs of its stream (OutputStream). */
+export interface AttachmentHost {
+  readonly ring: ByteRing;
+  /** How the stream ended, or null while it is open. */
+  readonly ended: StreamEnd | null;
+  /** Frees the stream's slot if this attachment still holds it. */
+  release(attachment: Attachment, reason: AttachmentEnd['kind'] | 'client gone'): void;
+  /** The bytes before `offset` reached this attachment's client. */
+  noteSeen(attachment: Attachment, offset: number): void;
+}
+
+export class Attachment {
+  private sink: AttachSink | null = null;
+  private done = false;
+  private waitingDrain = false;
+  private endReason: AttachmentEnd | null = null;
+  /** The client reads the explicit detached frame (it said so in its attach request); set before start(). */
+  explicitDetach = false;
+
+  constructor(
+    private readonly stream: AttachmentHost,
+    private readonly codec: AttachFrameCodec,
+    readonly label: string,
+    private cursor: number,
+  ) {}
+
+  /** True once the terminal frame was sent or the client went away. */
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Starts pumping into the sink; the attach response must already have been written. */
+  start(sink: AttachSink): void {
+    this.sink = sink;
+    sink.onClose(() => {
+      // The client went away (or we ended it): no frame, just free the slot.
+      this.done = true;
+      this.stream.release(this, 'client gone');
+    });
+    if (this.done) {
+      // Stolen or detached between the response and start(): deliver the terminal frame now.
+      this.deliverTerminal();
+      return;
+    }
+    this.pump();
+  }
+
+  /** Sends what the ring holds past the cursor until the sink is over budget; ends after the last byte. */
+  pump(): void {
+    const sink = this.sink;
+    if (this.done || !sink || this.waitingDrain || sink.closed) return;
+    // Batched: the frames of one pump (a 256 KiB read makes four) leave in one writev, so the
+    // client is woken once per batch rather than once per frame.
+    sink.batch(() => this.pumpFrames(sink, this.stream.ring));
+  }
+
+  /** The loop of pump(): frames from the cursor on, until caught up or over the sink budget. */
+  private pumpFrames(sink: AttachSink, ring: ByteRing): void {
+    while (this.cursor < ring.writeOffset) {
+      const r = ring.viewFrom(this.cursor, MAX_ATTACH_CHUNK_BYTES);
+      if (r.missed > 0) sink.write(encodeFrame(this.codec.missed(r.missed)));
+      if (r.bytes.length > 0) this.writeBytesFrame(sink, r.bytes);
+      this.cursor = r.nextOffset;
+      this.stream.noteSeen(this, this.cursor);
+      if (sink.queuedBytes >= ATTACH_SOCKET_BUDGET_BYTES) {
+        // At most ATTACH_SOCKET_BUDGET_BYTES (+ one frame) wait in the sink; resume once it drained.
+        this.waitingDrain = true;
+        sink.onceDrained(() => {
+          this.waitingDrain = false;
+          this.pump();
+        });
+        return;
+      }
+    }
+    const end = this.stream.ended;
+    if (end) this.finish(end);
+  }
+
+  /** One bytes frame: big ones in pooled memory handed back once the sink wrote them. */
+  private writeBytesFrame(sink: AttachSink, bytes: Buffer): void {
+    const length = bytesFieldFrameLength(this.codec.bytesField, bytes.length);
+    if (length < MIN_POOLED_FRAME_BYTES) {
+      sink.write(encodeBytesFieldFrame(this.codec.bytesField, bytes));
+      return;
+    }
+    const buf = attachFramePool.take(length);
+    sink.write(encodeBytesFieldFrameInto(buf, this.codec.bytesField, bytes), () => attachFramePool.give(buf));
+  }
+
+  /** Sends exactly one terminal frame, closes the connection and frees the slot. Idempotent. */
+  finish(how: AttachmentEnd): void {
+    if (this.done) return;
+    this.done = true;
+    this.endReason = how;
+    this.stream.release(this, how.kind);
+    if (this.sink) this.deliverTerminal();
+  }
+
+  private deliverTerminal(): void {
+    const sink = this.sink;
+    const how = this.endReason;
+    if (!sink || !how || sink.closed) return;
+    sink.write(encodeFrame(this.terminalFrame(how)));
+    sink.end();
+  }
+
+  private terminalFrame(how: AttachmentEnd): Uint8Array {
+    switch (how.kind) {
+      case 'eof': return this.codec.eof();
+      case 'exit': return this.codec.exitCode(how.code);
+      case 'error': return this.codec.error(how.message);
+      case 'stolen': return this.codec.stolenBy(how.by);
+      case 'detached': return this.codec.detached(this.explicitDetach);
+    }
+  }
+}

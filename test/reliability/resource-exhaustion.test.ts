@@ -1,0 +1,107 @@
+// Running out is a status, not a bug: a daemon whose fd limit is lowered (prlimit) refuses new
+// sessions with RESOURCE_EXHAUSTED naming the limit, keeps serving LIST and KILL, answers a new
+// client "too many open files" instead of resetting it, and takes clients again once fds are back.
+// A too-long argv is RESOURCE_EXHAUSTED (E2BIG), never INTERNAL.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import '../../src/client';
+import { DaemonError } from '../../src/wire/errors';
+import { FrameDecoder } from '../../src/wire/frame';
+import { decodeResponse } from '../../src/wire/envelope';
+import { StatusCode } from '../../src/wire/proto';
+import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
+
+let daemon: TestDaemon | null = null;
+const sockets: net.Socket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await daemon?.stop();
+  daemon = null;
+});
+
+function fdCountOf(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** Connects a raw socket and resolves with the first frame the daemon sends unasked, or 'idle' once it answers nothing in the window it is given to refuse. */
+function connectRaw(socketPath: string): Promise<{ socket: net.Socket; refusal: Promise<{ code: number; message: string } | 'closed' | Error> }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath);
+    sockets.push(socket);
+    const refusal = new Promise<{ code: number; message: string } | 'closed' | Error>((done) => {
+      const decoder = new FrameDecoder((body) => {
+        const r = decodeResponse(body);
+        done({ code: r.code, message: r.message });
+      });
+      socket.on('data', (d) => decoder.push(d));
+      socket.on('error', (err) => done(err));
+      socket.on('close', () => done('closed'));
+    });
+    socket.once('connect', () => resolve({ socket, refusal }));
+    socket.once('error', reject);
+  });
+}
+
+describe('file descriptor exhaustion', () => {
+  it('refuses new work with RESOURCE_EXHAUSTED, tells a new client "too many open files", and recovers', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const limit = fdCountOf(daemon.pid) + 40;
+    expect(spawnSync('prlimit', ['--pid', String(daemon.pid), `--nofile=${limit}:${limit}`]).status).toBe(0);
+    // The daemon reads its limit at most once a second: wait until it refuses.
+    const ids: string[] = [];
+    let refusal: DaemonError | null = null;
+    await waitFor(async () => {
+      try {
+        ids.push((await c.spawnPipe({ argv: ['sleep', '60'] })).sessionId);
+        expect(ids.length).toBeLessThan(40);
+        return false;
+      } catch (err) {
+        refusal = err as DaemonError;
+        return true;
+      }
+    }, 'a spawn to be refused');
+    expect(refusal, String(refusal)).toBeInstanceOf(DaemonError);
+    expect(refusal!.code).toBe(StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED);
+    expect(refusal!.message).toMatch(new RegExp(`SPAWN_PIPE_SESSION refused: too many open files \\(EMFILE\\): \\d+ of ${limit} file descriptors open, and the daemon keeps 16 in reserve`));
+    // Requests that open nothing still work.
+    expect((await c.listPipes()).length).toBe(ids.length);
+
+    // New connections eat into the reserve until the daemon says so: never a bare reset.
+    let told: { code: number; message: string } | null = null;
+    for (let i = 0; i < 40 && !told; i++) {
+      const { refusal: first } = await connectRaw(daemon.paths.socketPath);
+      const outcome = await Promise.race([first, new Promise<'open'>((r) => setTimeout(() => r('open'), 100))]);
+      if (outcome === 'open') continue;
+      expect(outcome).not.toBeInstanceOf(Error);
+      expect(outcome).not.toBe('closed');
+      told = outcome as { code: number; message: string };
+    }
+    expect(told, 'a connection refused with a message').not.toBeNull();
+    expect(told!.code).toBe(StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED);
+    expect(told!.message).toMatch(new RegExp(`too many open files \\(EMFILE\\): \\d+ of ${limit} file descriptors open`));
+
+    // Give the fds back: the held connections close, the sessions are killed; a new client is served.
+    for (const s of sockets.splice(0)) s.destroy();
+    for (const id of ids) await c.terminate(id, 0);
+    await waitFor(() => fdCountOf(daemon!.pid) < limit - 30, 'the daemon to close the fds');
+    const fresh = await daemon.connect();
+    expect((await fresh.ping()).serverTimeMs).toBeGreaterThan(0);
+    expect((await fresh.spawnPipe({ argv: ['true'] })).sessionId).toBeTruthy();
+  });
+});
+
+describe('argument space', () => {
+  it('a 1 MiB argv is RESOURCE_EXHAUSTED naming E2BIG, not INTERNAL; the daemon goes on', async () => {
+    daemon = await startDaemon();
+    // One argument over MAX_ARG_STRLEN (128 KiB), as in the report.
+    const argv = ['echo', 'x'.repeat(1024 * 1024)];
+    const err = await daemon.client.spawnPipe({ argv }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DaemonError);
+    expect((err as DaemonError).code).toBe(StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED);
+    expect((err as DaemonError).message).toMatch(/E2BIG/);
+    expect((await daemon.client.ping()).serverTimeMs).toBeGreaterThan(0);
+  });
+});
