@@ -49,7 +49,7 @@ function toInfo(s: WireService | null | undefined): ServiceInfo {
       name: c?.name ?? '', cmd: [...(c?.cmd ?? [])], cwd: c?.cwd ?? '', env: { ...(c?.env ?? {}) }, autorestart: c?.autorestart ?? false,
       maxRestarts: c?.maxRestarts ?? 0, restartDelayMs: c?.restartDelayMs ?? 0, killTimeoutMs: c?.killTimeoutMs ?? 0,
       minUptimeMs: c?.minUptimeMs ?? 0, dependsOn: [...(c?.dependsOn ?? [])], logMaxBytes: Number(c?.logMaxBytes ?? 0),
-      logMaxFiles: c?.logMaxFiles ?? 0,
+      logMaxFiles: c?.logMaxFiles ?? 0, environmentPolicy: c?.environmentPolicy ?? 0,
     },
   };
 }

@@ -17,11 +17,15 @@ export interface DaemonFlags {
   rateLimit: number;
   ringBytes: number;
   exitedRingBudget: number;
+  keepExited: number;
+  keepExitedMs: number;
   reserveBytes: number;
   reserveRecheckMs: number;
   reaperIntervalMs: number;
   logMaxBytes: number;
   logMaxFiles: number;
+  observerStallMs: number;
+  observerPollMs: number;
   env: Array<{ key: string; value: string }>;
   envFrom: string[];
   resurrect: boolean;
@@ -39,11 +43,15 @@ const INT_FLAGS = [
   ['rateLimit', '--rate-limit', 1, DEFAULTS.requestsPerSecond],
   ['ringBytes', '--ring-bytes', 1024, DEFAULTS.ringBytes],
   ['exitedRingBudget', '--exited-ring-budget', 0, DEFAULTS.exitedRingBudgetBytes],
+  ['keepExited', '--keep-exited', 1, DEFAULTS.keepExited],
+  ['keepExitedMs', '--keep-exited-ms', 1000, DEFAULTS.keepExitedMs],
   ['reserveBytes', '--reserve-bytes', 0, DEFAULTS.reserveBytes],
   ['reserveRecheckMs', '--reserve-recheck-ms', 0, DEFAULTS.reserveRecheckMs],
   ['reaperIntervalMs', '--reaper-interval-ms', 0, DEFAULTS.reaperIntervalMs],
   ['logMaxBytes', '--log-max-bytes', 1024, DEFAULTS.logMaxBytes],
   ['logMaxFiles', '--log-max-files', 0, DEFAULTS.logMaxFiles],
+  ['observerStallMs', '--observer-stall-ms', 0, DEFAULTS.observerStallMs],
+  ['observerPollMs', '--observer-poll-ms', 10, DEFAULTS.observerPollMs],
 ] as const;
 
 function intValue(name: string, min: number, value: string): number | null {
@@ -88,8 +96,8 @@ function fastParse(argv: string[]): DaemonFlags | null {
     scope: v.scope as string | undefined,
     home: v.home as string | undefined,
     socket: v.socket as string | undefined,
-    maxFrameBytes: 0, maxConnections: 0, rateLimit: 0, ringBytes: 0, exitedRingBudget: 0, reserveBytes: 0,
-    reserveRecheckMs: 0, reaperIntervalMs: 0, logMaxBytes: 0, logMaxFiles: 0,
+    maxFrameBytes: 0, maxConnections: 0, rateLimit: 0, ringBytes: 0, exitedRingBudget: 0, keepExited: 0, keepExitedMs: 0, reserveBytes: 0,
+    reserveRecheckMs: 0, reaperIntervalMs: 0, logMaxBytes: 0, logMaxFiles: 0, observerStallMs: 0, observerPollMs: 0,
     env: [],
     envFrom: (v['env-from'] as string[] | undefined) ?? [],
     resurrect: v.resurrect === true,
@@ -138,11 +146,15 @@ function commanderParse(argv: string[]): DaemonFlags {
     .option('--rate-limit <n>', 'requests per second per connection', intOption('--rate-limit', 1), DEFAULTS.requestsPerSecond)
     .option('--ring-bytes <n>', 'ring capacity per session stream', intOption('--ring-bytes', 1024), DEFAULTS.ringBytes)
     .option('--exited-ring-budget <n>', 'ring bytes kept for exited sessions', intOption('--exited-ring-budget', 0), DEFAULTS.exitedRingBudgetBytes)
+    .option('--keep-exited <n>', 'exited sessions kept (the newest; older ones are forgotten)', intOption('--keep-exited', 1), DEFAULTS.keepExited)
+    .option('--keep-exited-ms <n>', 'how long an exited session is kept', intOption('--keep-exited-ms', 1000), DEFAULTS.keepExitedMs)
     .option('--reserve-bytes <n>', 'emergency reserve size (0 disables)', intOption('--reserve-bytes', 0), DEFAULTS.reserveBytes)
     .option('--reserve-recheck-ms <n>', 'how often a released reserve is re-armed when space is back (0 disables)', intOption('--reserve-recheck-ms', 0), DEFAULTS.reserveRecheckMs)
     .option('--reaper-interval-ms <n>', 'zombie reaper period (0 disables)', intOption('--reaper-interval-ms', 0), DEFAULTS.reaperIntervalMs)
     .option('--log-max-bytes <n>', 'service log rotation size', intOption('--log-max-bytes', 1024), DEFAULTS.logMaxBytes)
     .option('--log-max-files <n>', 'rotated service logs kept', intOption('--log-max-files', 0), DEFAULTS.logMaxFiles)
+    .option('--observer-stall-ms <n>', 'a BLOCK session observer whose full queue nobody reads is cut loose after this (0 = never)', intOption('--observer-stall-ms', 0), DEFAULTS.observerStallMs)
+    .option('--observer-poll-ms <n>', 'how often PROCESS session observers look for descendants', intOption('--observer-poll-ms', 10), DEFAULTS.observerPollMs)
     .option('--env <KEY=VALUE>', 'default environment for every session and service (repeatable; visible in ps: prefer --env-from for secrets)', envEntry, [])
     .option('--env-from <file>', 'KEY=VALUE lines added to the default environment before --env (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--resurrect', 'restore the saved services at start', false)

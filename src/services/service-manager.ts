@@ -19,6 +19,7 @@ import { resurrectServices, saveServices, type SnapshotContext } from './save-re
 import { ServiceLogs } from './service-logs';
 import { serviceMetricSamples } from './service-metrics';
 import { SNAPSHOT_FILE, removeInterruptedSaves } from './snapshot';
+import { buildSpawnEnv, environmentPolicyOf } from '../sessions/spawn-env';
 
 /** How often adopted runs (not our children) are checked in /proc. */
 const ADOPTED_POLL_MS = 250;
@@ -72,14 +73,18 @@ export class ServiceManager {
 
   /** What each Service uses of the daemon: its base environment, log paths, and saving its row. */
   private serviceHost(): ServiceHost {
-    const baseEnv: NodeJS.ProcessEnv = { ...process.env };
-    for (const { key, value } of this.deps.defaultEnv) baseEnv[key] = value;
     return {
       log: this.deps.log,
-      baseEnv: () => baseEnv,
-      // Every run carries it (with its service id and run token): a daemon that died between
-      // spawning a run and recording its pid can still find that run (see readoption.ts).
-      scopeTag: this.deps.scopeTag,
+      runEnv: (name, id, config, runToken) => buildSpawnEnv({
+        policy: environmentPolicyOf(config.environmentPolicy ?? 0, false),
+        defaults: this.deps.defaultEnv,
+        request: Object.entries(config.env).map(([key, value]) => ({ key, value })),
+        // Tags every run with its scope, id and run token: a daemon that died between spawning a
+        // run and recording its pid can still find that run (see readoption.ts).
+        marks: {
+          RUNPM_SERVICE_NAME: name, RUNPM_SERVICE_ID: String(id), RUNPM_SERVICE_SCOPE: this.deps.scopeTag, RUNPM_SERVICE_RUN: runToken,
+        },
+      }),
       logPaths: (name) => this.logPaths(name),
       persist: (row, opts) => {
         // Runs from child exit/timer callbacks too: a row that cannot be written is logged, and the

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../daemon/log';
-import { backoffDelayMs, killTimeoutOf, minUptimeOf } from './service-config';
+import { backoffDelayMs, killTimeoutOf, minUptimeOf, type ServiceConfigData } from './service-config';
 import type { ServiceRow, ServiceStatus } from './service-store';
 import { openLogFds, type LogPaths } from './log-files';
 import { checkLiveness, readProcStat } from '../proc/process-table';
@@ -17,10 +17,8 @@ import { crashPoint } from '../daemon/crash-points';
 /** What a service needs from its manager. */
 export interface ServiceHost {
   readonly log: Logger;
-  /** Environment beneath the service's own (daemon env + daemon --env defaults). */
-  baseEnv(): NodeJS.ProcessEnv;
-  /** This scope's tag (RUNPM_SERVICE_SCOPE in every run's environment). */
-  readonly scopeTag: string;
+  /** A run's whole environment: the config's policy base, daemon defaults, its env, the RUNPM_SERVICE_* marks (with the run's token). */
+  runEnv(name: string, id: number, config: ServiceConfigData, runToken: string): Record<string, string>;
   logPaths(name: string): LogPaths;
   /** Writes the row; `quiet` leaves the status event for the next change (a run about to be forked). */
   persist(row: ServiceRow, opts?: { quiet?: boolean }): void;
@@ -80,11 +78,7 @@ export class Service {
       const fd = fds;
       child = withUserUmask(() => spawn(c.cmd[0], c.cmd.slice(1), {
         cwd: c.cwd,
-        // The daemon's marks come last: a service's env cannot hide a run from crash adoption.
-        env: {
-          ...this.host.baseEnv(), ...c.env, RUNPM_SERVICE_NAME: this.name, RUNPM_SERVICE_ID: String(this.row.id),
-          RUNPM_SERVICE_SCOPE: this.host.scopeTag, RUNPM_SERVICE_RUN: this.row.runToken,
-        },
+        env: this.host.runEnv(this.name, this.row.id, c, this.row.runToken),
         stdio: ['ignore', fd[0], fd[1]],
         // Own session and process group: the group is what stop signals, and the run does not
         // share the daemon's fate.

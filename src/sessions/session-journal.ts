@@ -4,7 +4,7 @@
 // RUNPM_SESSION_SCOPE tag in the child's environment) for every session child. Lives as long as
 // the session table.
 import type { SessionChildrenStore } from '../registry/session-children';
-import { ProcUnreadableError } from '../proc/process-table';
+import { ProcUnreadableError, readProcStat } from '../proc/process-table';
 import type { Session } from './session-table';
 
 /** Exited leaders are forgotten in batches: the row of a dead leader is harmless until then. */
@@ -19,6 +19,9 @@ export class SessionJournal {
   /** Records a just-spawned session's leader; throws when it cannot be recorded (the caller kills it). */
   record(session: Session): void {
     if (session.startTicks === null) {
+      // A leader that exits at once may be reaped before its start time is read (node-pty reaps
+      // its children itself): gone, it leaves nothing to recover. Only an unreadable table refuses.
+      if (readProcStat(session.pid) === null) return;
       throw new ProcUnreadableError(`the start time of session ${session.id}'s new process (pid ${session.pid})`, 'unreadable');
     }
     this.store.insert({

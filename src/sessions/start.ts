@@ -42,6 +42,7 @@ export function startSessions(state: DaemonState): SessionManager {
   const journal = new SessionJournal(store, (err) => state.log.error(`session journal: ${(err as Error).message}`));
   const manager = new SessionManager({
     log: state.log, exitedRingBudgetBytes: state.config.exitedRingBudgetBytes, events: state.events, journal,
+    keepExitedCount: state.config.keepExited, keepExitedMs: state.config.keepExitedMs,
   });
   state.metricSources.push(() => sessionMetrics(manager));
   state.sessions = manager;

@@ -37,10 +37,10 @@ describe('bad service requests', () => {
     await expectBad(T, 'serviceStart', { config: { name: '', cmd: ['true'] } }, BAD, 'invalid service name ""');
     await expectBad(T, 'serviceStart', { config: { name: 'x'.repeat(65), cmd: ['true'] } }, BAD, 'invalid service name');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: [] } }, BAD, 'cmd must be a non-empty argv');
-    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: [''] } }, BAD, 'cmd[0]');
+    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: [''] } }, BAD, "service 'ok': cmd[0] (the program) must not be empty");
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], cwd: 'relative/dir' } }, BAD, '"relative/dir" must be an absolute path');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], cwd: '/nonexistent/dir' } }, BAD, '"/nonexistent/dir" is not an existing directory');
-    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], env: { 'A=B': 'x' } } }, BAD, 'invalid env name "A=B"');
+    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], env: { 'A=B': 'x' } } }, BAD, "service 'ok': env key \"A=B\" is invalid");
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], killTimeoutMs: 700_000 } }, BAD, 'kill_timeout_ms');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], logMaxBytes: 10 } }, BAD, 'log_max_bytes');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], logMaxFiles: 1000 } }, BAD, 'log_max_files');

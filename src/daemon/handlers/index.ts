@@ -9,6 +9,7 @@ import { serviceEntries } from './services';
 import { serviceLogEntries } from './service-logs';
 import { teeEntries } from './tee';
 import { ptySessionEntries } from './pty-sessions';
+import { observerEntries } from './observers';
 
 export function allEntries(): DispatchEntry[] {
   return [
@@ -21,5 +22,6 @@ export function allEntries(): DispatchEntry[] {
     ...serviceLogEntries,
     ...teeEntries,
     ...ptySessionEntries,
+    ...observerEntries,
   ];
 }

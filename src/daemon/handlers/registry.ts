@@ -32,6 +32,7 @@ export const registryEntries: DispatchEntry[] = [
   unary(RequestType.REQUEST_TYPE_SPAWN_DAEMON, 'spawnDaemon', async (req, ctx) => {
     const row = await spawnDaemonProcess(registryOf(ctx), {
       command: req.command, cwd: req.cwd, originator: req.originator, clearInheritedEnv: req.clearInheritedEnv,
+      environmentPolicy: req.environmentPolicy,
       env: req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
     }, { defaultEnv: ctx.state.config.defaultEnv, daemonCwd: ctx.state.cwd, log: ctx.state.log });
     return {

@@ -39,7 +39,7 @@ function toWire(m: ServiceManager, s: Service, usage: Map<number, Usage>, withEn
     config: {
       name: c.name, cmd: c.cmd, cwd: c.cwd, env: withEnv ? c.env : {}, autorestart: c.autorestart, maxRestarts: c.maxRestarts,
       restartDelayMs: c.restartDelayMs, killTimeoutMs: c.killTimeoutMs, minUptimeMs: c.minUptimeMs, dependsOn: c.dependsOn,
-      logMaxBytes: c.logMaxBytes, logMaxFiles: c.logMaxFiles,
+      logMaxBytes: c.logMaxBytes, logMaxFiles: c.logMaxFiles, environmentPolicy: c.environmentPolicy ?? 0,
     },
     outLogPath: logs.out,
     errLogPath: logs.err,
