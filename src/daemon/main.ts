@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { resolveScopePaths, checkSocketPathLength, ensurePrivateDir, ScopePathError } from '../scope/paths';
 import { restrictUmask, tightenModes } from '../scope/umask';
 import { packageVersion } from '../version';
-import type { DaemonConfig } from './config';
+import { DEFAULTS, type DaemonConfig } from './config';
 import { parseDaemonFlags, type DaemonFlags } from './flags';
 import { openDaemonLog, type Logger } from './log';
 import type { DaemonState } from './state';
@@ -63,6 +63,11 @@ export async function runDaemon(argv: string[]): Promise<number> {
     maxFrameBytes: opts.maxFrameBytes,
     maxConnections: opts.maxConnections,
     requestsPerSecond: opts.rateLimit,
+    maxInFlightRequests: opts.maxInFlight,
+    maxQueuedRequestBytes: DEFAULTS.maxQueuedRequestBytes,
+    responseBudgetBytes: opts.responseBudgetBytes,
+    partialFrameBudgetBytes: opts.partialFrameBudgetBytes,
+    frameDeadlineMs: opts.frameDeadlineMs,
     ringBytes: opts.ringBytes,
     exitedRingBudgetBytes: opts.exitedRingBudget,
     reserveBytes: opts.reserveBytes,
