@@ -22,13 +22,23 @@ export interface BenchResult {
   unit: string;
   /** Spread of the runs (min and max), when there were several. */
   spread?: { min: number; max: number; runs: number };
-  /** The floor or peer measured in the same run, if any ("raw unix-socket echo", "tmux", ...). */
-  baseline?: { label: string; value: number; unit: string };
+  /**
+   * The floor or peer measured in the same run, if any ("raw unix-socket echo", "tmux", ...), with
+   * the bytes its reader missed where that can happen: a floor that loses bytes is no floor, so such
+   * a row is not met either.
+   */
+  baseline?: { label: string; value: number; unit: string; missedBytes?: number };
   /** value / baseline.value when both exist. */
   ratio?: number;
   /** The target as text, e.g. "<= 2x" or "<= 250 us"; and whether this run met it. */
   target?: string;
   met?: boolean;
+  /**
+   * Throughput rows: bytes the measured readers (the attached client, a tee's file) missed, summed
+   * over the runs. A row whose reader lost bytes is never met, however fast it was (completeRow).
+   * Absent where no reader is measured (a detached session, an ingest-only figure).
+   */
+  missedBytes?: number;
   /** Why a row could not be measured (peer not installed, ...). */
   note?: string;
 }

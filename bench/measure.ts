@@ -84,7 +84,7 @@ export async function timeInBlocks(
 /** Builds a row compared to a baseline: ratio = value / baseline, `met` from an upper bound on the ratio. */
 export function ratioRow(
   row: Omit<BenchResult, 'ratio' | 'met' | 'baseline'>,
-  baseline: { label: string; value: number; unit: string },
+  baseline: NonNullable<BenchResult['baseline']>,
   maxRatio: number | null,
 ): BenchResult {
   const ratio = row.value / baseline.value;
@@ -134,15 +134,21 @@ export async function attachedCatRun(client: DaemonClient, file: string, prepare
   return { sessionId, secs: Number(process.hrtime.bigint() - started) / 1e9, gotBytes, missedBytes };
 }
 
-/** Raw floor of the `cat` figures: the same cat read straight from its pipe; MiB/s. */
+/**
+ * Raw floor of the pipe `cat` figures: the same gated cat read straight from its pipe, its clock
+ * started at "go" as attachedCatRun's is; MiB/s. Throws if it read less than the file (a floor
+ * that loses bytes is no floor).
+ */
 export async function rawCatMiBs(file: string, bytes: number): Promise<number> {
-  const started = process.hrtime.bigint();
   let got = 0;
+  let started = 0n;
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('cat', [file], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn('sh', ['-c', 'read go; exec cat "$0"', file], { stdio: ['pipe', 'pipe', 'ignore'] });
     child.stdout!.on('data', (c: Buffer) => (got += c.length));
     child.once('error', reject);
     child.once('close', () => resolve());
+    started = process.hrtime.bigint();
+    child.stdin!.end('go\n');
   });
   if (got !== bytes) throw new Error(`raw cat read ${got} of ${bytes} bytes`);
   return bytes / (1024 * 1024) / (Number(process.hrtime.bigint() - started) / 1e9);

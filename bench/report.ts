@@ -28,8 +28,14 @@ export function parseTarget(target: string | undefined): ParsedTarget | null {
   return { op: m[1] === '>=' || m[1] === '≥' ? '>=' : '<=', limit: Number(m[2]), onRatio: Boolean(m[3]) };
 }
 
-/** Fills `met` from a parsable target when the figure left it unset. */
+/**
+ * Fills `met` from a parsable target when the figure left it unset; a row with a target whose
+ * readers (or whose floor's reader) missed bytes is not met, whatever its speed: a lossy reader is
+ * not a fast one, and a lossy floor proves nothing.
+ */
 export function completeRow(row: BenchResult): BenchResult {
+  const lost = (row.missedBytes ?? 0) + (row.baseline?.missedBytes ?? 0);
+  if (row.target !== undefined && lost > 0) return { ...row, met: false };
   if (row.met !== undefined) return row;
   const t = parseTarget(row.target);
   const measured = t?.onRatio ? row.ratio : row.value;
@@ -48,7 +54,7 @@ export function formatNumber(n: number | undefined): string {
 
 /** The report as an aligned text table (one row per result, notes indented beneath). */
 export function formatTable(rows: BenchResult[]): string {
-  const header = ['figure', 'value', 'unit', 'baseline', 'ratio', 'target', 'met', 'spread (min..max, runs)'];
+  const header = ['figure', 'value', 'unit', 'baseline', 'ratio', 'target', 'met', 'missed B', 'spread (min..max, runs)'];
   const cells = rows.map((r) => [
     r.label,
     formatNumber(r.value),
@@ -57,10 +63,11 @@ export function formatTable(rows: BenchResult[]): string {
     r.ratio === undefined ? '-' : `${formatNumber(r.ratio)}x`,
     r.target ?? '-',
     r.met === undefined ? '-' : r.met ? 'yes' : 'NO',
+    r.missedBytes === undefined ? '-' : String(r.missedBytes),
     r.spread ? `${formatNumber(r.spread.min)}..${formatNumber(r.spread.max)} (${r.spread.runs})` : '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((v, i) => (i === 1 || i === 4 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (c: string[]) => c.map((v, i) => (i === 1 || i === 4 || i === 7 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
   rows.forEach((r, i) => {
     out.push(line(cells[i]));

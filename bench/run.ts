@@ -1,12 +1,16 @@
 // `npm run bench`: finds the figure modules compiled into dist/bench/figures/, runs them in a fixed
-// order, prints one table and writes bench/results/latest.json and latest.svg. One process per run;
-// every daemon and scratch file of the run lives under a temporary work directory removed at the end.
+// order and prints one table. A run of every figure writes bench/results/latest.json and latest.svg
+// (both committed) and regenerates the README's table from them (bench/readme.ts); a run of some
+// figures (--only) writes partial.json and partial.svg there instead (git-ignored), so a quick look at
+// one family never replaces the figures the README quotes. One process per run; every daemon and
+// scratch file of the run lives under a temporary work directory removed at the end.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BenchFigure, BenchResult } from './harness';
 import { REPO_ROOT } from './bench-daemon';
 import { completeRow, formatTable, renderSvg, toJson, type RunReport } from './report';
+import { updateReadme } from './readme';
 
 /** Figures run in this order; any other figure module follows, alphabetically. */
 const FIGURE_ORDER = ['core', 'pipe-sessions', 'pty-sessions', 'tee', 'services', 'scale'];
@@ -14,17 +18,22 @@ const USAGE = `usage: npm run bench -- [--quick | --smoke] [--only NAME[,NAME...
   --quick       fewer iterations: the whole run takes under a minute
   --smoke       tiniest counts (the harness's own test); implies --only core unless --only is given
   --only NAMES  run only these figures (repeatable or comma-separated)
-  --out DIR     write latest.json and latest.svg to DIR (default bench/results)`;
+  --out DIR     write latest.json and latest.svg to DIR and leave README.md alone
+                (default: bench/results/latest.* and the README's table after a run of every
+                figure, bench/results/partial.* after --only)`;
 
 interface RunArgs {
   mode: 'full' | 'quick' | 'smoke';
   only: string[];
-  outDir: string;
+  /** --out DIR, or null for bench/results (and the README). */
+  outDir: string | null;
 }
+
+const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
 
 /** Parses the runner's flags; throws naming an unknown flag or a missing value. */
 export function parseArgs(argv: string[]): RunArgs | null {
-  const args: RunArgs = { mode: 'full', only: [], outDir: path.join(REPO_ROOT, 'bench', 'results') };
+  const args: RunArgs = { mode: 'full', only: [], outDir: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -114,14 +123,26 @@ export async function runBench(argv: string[]): Promise<number> {
     fs.rmSync(runDir, { recursive: true, force: true });
   }
   report.durationMs = Date.now() - started;
-  fs.mkdirSync(args.outDir, { recursive: true });
-  fs.writeFileSync(path.join(args.outDir, 'latest.json'), toJson(report));
-  fs.writeFileSync(path.join(args.outDir, 'latest.svg'), renderSvg(report));
+  const written = writeReport(report, args, selected.length === all.length);
   const missed = report.results.filter((r) => r.met === false).length;
   const met = report.results.filter((r) => r.met === true).length;
   process.stdout.write(`\n== all figures (${(report.durationMs / 1000).toFixed(1)} s) ==\n${formatTable(report.results)}\n`
-    + `\ntargets met: ${met}, missed: ${missed}; wrote ${path.join(args.outDir, 'latest.json')} and latest.svg\n`);
+    + `\ntargets met: ${met}, missed: ${missed}; wrote ${written}\n`);
   return report.figures.some((f) => f.error) ? 1 : 0;
+}
+
+/** Writes the report where RunArgs say (see the file's header); returns what it wrote, for the log. */
+function writeReport(report: RunReport, args: RunArgs, everyFigure: boolean): string {
+  const dir = args.outDir ?? RESULTS_DIR;
+  const base = args.outDir !== null || everyFigure ? 'latest' : 'partial';
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${base}.json`), toJson(report));
+  fs.writeFileSync(path.join(dir, `${base}.svg`), renderSvg(report));
+  const files = `${path.join(dir, base)}.json and ${base}.svg`;
+  if (args.outDir !== null || !everyFigure) return files;
+  // Regenerated from the file just written, as `node dist/bench/readme.js` would.
+  updateReadme(JSON.parse(toJson(report)) as RunReport);
+  return `${files}, and README.md's benchmark table`;
 }
 
 if (require.main === module) {

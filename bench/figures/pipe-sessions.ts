@@ -39,6 +39,7 @@ export const figure: BenchFigure = {
         rawMiBs.push(await rawCatMiBs(file, bytes));
         const r = await attachedCatRun(d.client, file);
         await d.client.purge();
+        if (r.gotBytes + r.missedBytes !== bytes) throw new Error(`pipe session delivered ${r.gotBytes} + ${r.missedBytes} missed of ${bytes} bytes`);
         sessMiBs.push(r.gotBytes / (1024 * 1024) / r.secs);
         missed += r.missedBytes;
       }
@@ -55,13 +56,14 @@ export const figure: BenchFigure = {
           id: 'pipe.spawn_then_attach_to_exit.p50', label: 'the same spawned, then attached (two requests)',
           unit: 'ms', ...summarize(twoRequests),
         }, rawBaseline, null),
-        // `met` comes from the '>=' target (completeRow).
+        // `met` comes from the '>=' target and the missed bytes (completeRow): MiB/s counts the bytes
+        // the client got, and a client that was told it missed some did not keep up.
         ratioRow({
           id: 'pipe.attached_cat_throughput',
           label: `attached client reading \`cat\` of a ${mb} MB file`,
-          unit: 'MiB/s', ...summarize(sessMiBs), target: '>= 0.5x',
-          note: missed > 0 ? `client fell behind: ${missed} bytes reported missed over the runs` : undefined,
-        }, { label: 'raw pipe read of the same cat', value: summarize(rawMiBs).value, unit: 'MiB/s' }, null),
+          unit: 'MiB/s', ...summarize(sessMiBs), target: '>= 0.5x', missedBytes: missed,
+          note: missed > 0 ? `the client was told it missed ${missed} of ${bytes * throughputRuns} bytes over the runs: not met while the daemon drops for a reader that keeps reading` : undefined,
+        }, { label: 'raw pipe read of the same gated cat', value: summarize(rawMiBs).value, unit: 'MiB/s' }, null),
       ];
     } finally {
       await d.stop();

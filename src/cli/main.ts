@@ -29,6 +29,7 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
     load: () => (require('./commands/services') as typeof import('./commands/services')).registerServiceCommands,
   },
   { words: ['tee'], load: () => (require('./commands/tee') as typeof import('./commands/tee')).registerTeeCommands },
+  { words: ['observe'], load: () => (require('./commands/observe') as typeof import('./commands/observe')).registerObserveCommands },
   { words: ['attach', 'resize'], load: () => (require('./commands/pty') as typeof import('./commands/pty')).registerPtyCommands },
 ];
 

@@ -34,6 +34,22 @@ export abstract class AttachedStream<F> implements AsyncIterable<F> {
     return body ? this.decode(body) : null;
   }
 
+  /**
+   * Bounds the frames buffered ahead of the consumer by bytes too (the socket is paused past it):
+   * a terminal client keeps few in hand, so what it shows stays close to what the session wrote.
+   */
+  limitBufferedBytes(bytes: number): void {
+    this.frames.setHighWaterBytes(bytes);
+  }
+
+  /**
+   * Stops sending and lets what was sent (a detach) reach the daemon before the connection goes:
+   * resolves once it is handed to the kernel, or after timeoutMs. Then close().
+   */
+  endSending(timeoutMs = 1000): Promise<void> {
+    return this.frames.endSending(timeoutMs);
+  }
+
   /** Closes the connection; the session keeps running and its slot is free for another client. */
   close(): void {
     this.frames.close();

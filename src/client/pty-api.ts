@@ -7,6 +7,10 @@ import { bytesFieldView } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
 import { attachResponseOf } from './spawn-attached';
+import { spawnContextPayload, type SpawnContextOptions } from './spawn-context';
+
+/** Caller variables a PTY session does not take: its terminal has its own type and size. */
+const PTY_OWN_KEYS = ['TERM', 'COLUMNS', 'LINES'];
 
 /** One decoded PtyStreamFrame. exit, error and stolen end the attachment. */
 export type PtyFrame =
@@ -14,19 +18,21 @@ export type PtyFrame =
   | { kind: 'missed'; bytes: number }
   | { kind: 'exit'; code: number }
   | { kind: 'error'; message: string }
-  | { kind: 'stolen'; by: string };
+  | { kind: 'stolen'; by: string }
+  /** Detached (this client's own detach, or DETACH_PTY_SESSION from another): the session keeps running. */
+  | { kind: 'detached' };
 
 /** What an attach's backlog holds: bytes this client missed (default), the whole ring, or the screen. */
 export type PtyReplay = 'missed' | 'ring' | 'screen';
 
-export interface SpawnPtyOptions {
-  /** Program and arguments; argv[0] is looked up on the child's PATH. */
+/**
+ * A PTY session to start: this process's cwd and environment by default (environmentPolicy
+ * `caller`), except TERM, COLUMNS and LINES, which belong to the session's terminal (TERM is
+ * xterm-256color unless `env` sets it).
+ */
+export interface SpawnPtyOptions extends SpawnContextOptions {
+  /** Program and arguments; argv[0] is looked up on the child's PATH from its cwd, like a shell. */
   argv: string[];
-  /** Working directory; default the daemon's. */
-  cwd?: string;
-  /** Ordered entries (last wins) layered on the daemon's environment; TERM defaults to xterm-256color. */
-  env?: Array<{ key: string; value: string }> | Record<string, string>;
-  clearInheritedEnv?: boolean;
   /** Terminal size; 0 or absent = 24x80. */
   rows?: number;
   cols?: number;
@@ -65,6 +71,7 @@ export function decodePtyFrame(body: Buffer): PtyFrame {
     case 'exitCode': return { kind: 'exit', code: f.exitCode };
     case 'error': return { kind: 'error', message: f.error };
     case 'stolenBy': return { kind: 'stolen', by: f.stolenBy };
+    case 'detached': return { kind: 'detached' };
     default: return { kind: 'error', message: 'empty frame from runpmd' };
   }
 }
@@ -75,8 +82,12 @@ export function decodePtyFrame(body: Buffer): PtyFrame {
  * after the terminal frame; `close()` drops the connection (the session keeps running).
  */
 export class PtyAttachment extends AttachedStream<PtyFrame> {
+  /** The session's process id (0 from a daemon too old to say). */
+  readonly sessionPid: number;
+
   constructor(response: ResponseOutput<'attachPtySession'>, frames: FrameStream) {
     super(response, frames);
+    this.sessionPid = Number(response.sessionPid ?? 0);
   }
 
   protected decode(body: Buffer): PtyFrame {
@@ -99,7 +110,7 @@ export class PtyAttachment extends AttachedStream<PtyFrame> {
     return this.frames.send(pb.PtyInputFrame.encode({ interrupt: true }).finish());
   }
 
-  /** Asks the daemon to release this attachment; the stream then ends with error "detached". */
+  /** Asks the daemon to release this attachment; the stream then ends with a `detached` frame. */
   detach(): boolean {
     return this.frames.send(pb.PtyInputFrame.encode({ detach: true }).finish());
   }
@@ -121,7 +132,10 @@ function replayToWire(replay: PtyReplay | undefined): number {
 
 declare module './daemon-client' {
   interface DaemonClient {
-    /** SPAWN_PTY_SESSION: starts a child on a new PTY; INVALID_ARGUMENT names a bad argv, cwd or size. */
+    /**
+     * SPAWN_PTY_SESSION: starts a child on a new PTY; INVALID_ARGUMENT names a bad argv, cwd or size;
+     * COMMAND_NOT_FOUND / COMMAND_NOT_EXECUTABLE when the program cannot start (127 / 126).
+     */
     spawnPty(opts: SpawnPtyOptions): Promise<ResponseOutput<'spawnPtySession'>>;
     /**
      * SPAWN_PTY_SESSION with `attach`: starts the child and attaches to it in one round trip, on a
@@ -130,24 +144,24 @@ declare module './daemon-client' {
     spawnPtyAttached(opts: SpawnPtyOptions, attach?: AttachPtyOptions): Promise<ResponseOutput<'spawnPtySession'> & { attachment: PtyAttachment }>;
     /** ATTACH_PTY_SESSION on a new connection; ALREADY_ATTACHED unless `steal`. */
     attachPty(sessionId: string, opts?: AttachPtyOptions): Promise<PtyAttachment>;
-    /** DETACH_PTY_SESSION: the attached client gets `error: "detached"`; the session keeps running. */
+    /** DETACH_PTY_SESSION: the attached client gets a `detached` frame; the session keeps running. */
     detachPty(sessionId: string): Promise<void>;
     /** LIST_PTY_SESSIONS, optionally only one originator's (exact match). */
     listPtys(originator?: string): Promise<PtySessionInfo[]>;
-    /** TERMINATE_PTY_SESSION: SIGHUP+SIGTERM, SIGKILL to the tree after graceMs (0 = 2000). Returns at once. */
-    terminatePty(sessionId: string, graceMs?: number): Promise<void>;
+    /**
+     * TERMINATE_PTY_SESSION: SIGHUP+SIGTERM, SIGKILL to the tree after graceMs (0 = 2000); or only
+     * `signal` to the leader and its group and session. Answers at once (see terminate()).
+     */
+    terminatePty(sessionId: string, graceMs?: number, opts?: { signal?: string }): Promise<ResponseOutput<'terminatePtySession'>>;
     /** RESIZE_PTY_SESSION without attaching; 0 keeps a dimension. */
     resizePty(sessionId: string, rows: number, cols: number): Promise<void>;
   }
 }
 
 function spawnPayload(opts: SpawnPtyOptions): RequestInput<'spawnPtySession'> {
-  const env = Array.isArray(opts.env) ? opts.env : Object.entries(opts.env ?? {}).map(([key, value]) => ({ key, value }));
   return {
     argv: opts.argv,
-    cwd: opts.cwd ?? '',
-    env,
-    clearInheritedEnv: opts.clearInheritedEnv ?? false,
+    ...spawnContextPayload(opts, PTY_OWN_KEYS),
     rows: opts.rows ?? 0,
     cols: opts.cols ?? 0,
     originator: opts.originator ?? '',
@@ -164,6 +178,8 @@ function attachPayload(sessionId: string, opts: AttachPtyOptions): RequestInput<
     isTty: opts.isTty ?? false,
     graphicsCapabilities: opts.graphicsCapabilities ?? null,
     replay: replayToWire(opts.replay),
+    // A detach ends the stream with the explicit `detached` frame (v1 clients get error "detached").
+    detachedFrame: true,
   };
 }
 
@@ -176,7 +192,7 @@ DaemonClient.prototype.spawnPtyAttached = async function (this: DaemonClient, op
     ...spawnPayload(opts),
     attach: attachPayload('', attach),
   });
-  const attached = await attachResponseOf(opened, 'attachPtySession', (id) => this.terminatePty(id));
+  const attached = await attachResponseOf(opened, 'attachPtySession', async (id) => { await this.terminatePty(id); });
   return { ...opened.response, attachment: new PtyAttachment(attached, opened.frames) };
 };
 
@@ -191,11 +207,12 @@ DaemonClient.prototype.detachPty = async function (this: DaemonClient, sessionId
 
 DaemonClient.prototype.listPtys = async function (this: DaemonClient, originator = '') {
   const r = await this.request(RequestType.REQUEST_TYPE_LIST_PTY_SESSIONS, 'listPtySessions', { originator });
-  return r.sessions as unknown as PtySessionInfo[];
+  // Plain objects with every field (see listPipes).
+  return r.sessions.map((row) => pb.PtySessionInfo.toObject(row as running_process.daemon.v1.PtySessionInfo, { defaults: true, longs: Number })) as unknown as PtySessionInfo[];
 };
 
-DaemonClient.prototype.terminatePty = async function (this: DaemonClient, sessionId: string, graceMs = 0) {
-  await this.request(RequestType.REQUEST_TYPE_TERMINATE_PTY_SESSION, 'terminatePtySession', { sessionId, graceMs });
+DaemonClient.prototype.terminatePty = function (this: DaemonClient, sessionId: string, graceMs = 0, opts: { signal?: string } = {}) {
+  return this.request(RequestType.REQUEST_TYPE_TERMINATE_PTY_SESSION, 'terminatePtySession', { sessionId, graceMs, signal: opts.signal ?? '' });
 };
 
 DaemonClient.prototype.resizePty = async function (this: DaemonClient, sessionId: string, rows: number, cols: number) {

@@ -17,7 +17,7 @@ declare module './daemon-client' {
     unregister(pid: number, opts?: CallOptions): Promise<void>;
     /** SPAWN_DAEMON: run `command` via /bin/sh in its own session; it outlives the daemon. */
     spawnDaemon(req: RequestInput<'spawnDaemon'>, opts?: CallOptions): Promise<ResponseOutput<'spawnDaemon'>>;
-    /** LIST_ACTIVE: every tracked process, state checked now; usage adds cpu/memory (pidusage). */
+    /** LIST_ACTIVE: every tracked process, state checked now; usage adds cpu/memory (src/proc/usage.ts). */
     listActive(options?: { includeUsage?: boolean }, opts?: CallOptions): Promise<TrackedProcess[]>;
     /** LIST_BY_ORIGINATOR: tracked processes whose originator is `tool` or starts with `tool:`. */
     listByOriginator(tool: string, options?: { includeUsage?: boolean }, opts?: CallOptions): Promise<TrackedProcess[]>;

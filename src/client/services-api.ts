@@ -1,6 +1,5 @@
 // Client methods for services (request types 50–59), installed on DaemonClient by declaration
-// merging. Log following is done here on the client side by polling the service's log files.
-import * as fs from 'node:fs';
+// merging. Following logs as they are written: service-logs-api.ts.
 import { DaemonClient, type CallOptions } from './daemon-client';
 import { RequestType } from '../wire/proto';
 import type { RequestInput, ResponseOutput } from '../wire/payload';
@@ -50,7 +49,7 @@ function toInfo(s: WireService | null | undefined): ServiceInfo {
       name: c?.name ?? '', cmd: [...(c?.cmd ?? [])], cwd: c?.cwd ?? '', env: { ...(c?.env ?? {}) }, autorestart: c?.autorestart ?? false,
       maxRestarts: c?.maxRestarts ?? 0, restartDelayMs: c?.restartDelayMs ?? 0, killTimeoutMs: c?.killTimeoutMs ?? 0,
       minUptimeMs: c?.minUptimeMs ?? 0, dependsOn: [...(c?.dependsOn ?? [])], logMaxBytes: Number(c?.logMaxBytes ?? 0),
-      logMaxFiles: c?.logMaxFiles ?? 0,
+      logMaxFiles: c?.logMaxFiles ?? 0, environmentPolicy: c?.environmentPolicy ?? 0,
     },
   };
 }
@@ -119,68 +118,3 @@ DaemonClient.prototype.resurrectServices = function (this: DaemonClient, opts) {
   return this.request(RequestType.REQUEST_TYPE_SERVICE_RESURRECT, 'serviceResurrect', {}, withTimeout(opts))
     .then((r) => ({ restoredCount: r.restoredCount, startedCount: r.startedCount }));
 };
-
-/** One file being followed: where we are in it (a shrink means it was rotated or flushed). */
-interface FollowedFile {
-  label: string;
-  path: string;
-  offset: number;
-  partial: string;
-}
-
-/** Largest read per file per poll: a fast writer never grows the follower's memory. */
-const FOLLOW_CHUNK_BYTES = 256 * 1024;
-
-/**
- * Follows log files from their current end, calling onLine for each complete new line (with its
- * label) until the signal aborts. Polls every intervalMs; a file that shrank (rotated or
- * flushed) is read again from its start. Memory stays bounded by FOLLOW_CHUNK_BYTES per file.
- */
-export async function followLogFiles(
-  files: Array<{ label: string; path: string }>, onLine: (label: string, line: string) => void,
-  opts: { signal: AbortSignal; intervalMs?: number },
-): Promise<void> {
-  const followed: FollowedFile[] = files.map((f) => ({ ...f, offset: sizeOf(f.path), partial: '' }));
-  const buf = Buffer.allocUnsafe(FOLLOW_CHUNK_BYTES);
-  while (!opts.signal.aborted) {
-    for (const f of followed) {
-      const size = sizeOf(f.path);
-      if (size < f.offset) f.offset = 0;
-      while (size > f.offset) {
-        let fd: number;
-        try {
-          fd = fs.openSync(f.path, 'r');
-        } catch {
-          break;
-        }
-        let n = 0;
-        try {
-          n = fs.readSync(fd, buf, 0, Math.min(FOLLOW_CHUNK_BYTES, size - f.offset), f.offset);
-        } finally {
-          fs.closeSync(fd);
-        }
-        if (n <= 0) break;
-        f.offset += n;
-        const parts = (f.partial + buf.subarray(0, n).toString('utf8')).split('\n');
-        f.partial = parts.pop() ?? '';
-        if (f.partial.length > FOLLOW_CHUNK_BYTES) {
-          onLine(f.label, f.partial);
-          f.partial = '';
-        }
-        for (const line of parts) onLine(f.label, line);
-      }
-    }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, opts.intervalMs ?? 200);
-      opts.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-    });
-  }
-}
-
-function sizeOf(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
-}

@@ -7,6 +7,7 @@ import { bytesFieldView } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
 import { attachResponseOf } from './spawn-attached';
+import { spawnContextPayload, type SpawnContextOptions } from './spawn-context';
 
 export type PipeStreamName = 'stdout' | 'stderr';
 
@@ -17,17 +18,17 @@ export type PipeFrame =
   | { kind: 'eof' }
   | { kind: 'exit'; code: number }
   | { kind: 'error'; message: string }
-  | { kind: 'stolen'; by: string };
+  | { kind: 'stolen'; by: string }
+  /** DETACH_PIPE_STREAM ended this attachment: the session keeps running. */
+  | { kind: 'detached' };
 
-export interface SpawnPipeOptions {
-  /** Program and arguments; argv[0] is looked up on PATH. */
+/**
+ * A pipe session to start. Like a child of this process by default: `cwd` is this process's and
+ * the environment is this process's (environmentPolicy `caller`), `env` applied on top.
+ */
+export interface SpawnPipeOptions extends SpawnContextOptions {
+  /** Program and arguments; argv[0] is looked up on the child's PATH from its cwd, like a shell. */
   argv: string[];
-  /** Working directory; default the daemon's. */
-  cwd?: string;
-  /** Ordered entries (last wins) layered on the daemon's environment; a record keeps its order. */
-  env?: Array<{ key: string; value: string }> | Record<string, string>;
-  /** Start from an empty environment instead of the daemon's. */
-  clearInheritedEnv?: boolean;
   originator?: string;
   mergeStderr?: boolean;
   /** Keep the child's output unread until the first attach of each stream (nothing dropped before it). */
@@ -55,6 +56,7 @@ export function decodePipeFrame(body: Buffer): PipeFrame {
     case 'exitCode': return { kind: 'exit', code: f.exitCode };
     case 'error': return { kind: 'error', message: f.error };
     case 'stolenBy': return { kind: 'stolen', by: f.stolenBy };
+    case 'detached': return { kind: 'detached' };
     default: return { kind: 'error', message: 'empty frame from runpmd' };
   }
 }
@@ -80,7 +82,10 @@ function streamKind(name: PipeStreamName | undefined): number {
 
 declare module './daemon-client' {
   interface DaemonClient {
-    /** SPAWN_PIPE_SESSION: starts a detached child with piped stdio; INVALID_ARGUMENT if it cannot start. */
+    /**
+     * SPAWN_PIPE_SESSION: starts a detached child with piped stdio. A program that cannot start
+     * rejects with COMMAND_NOT_FOUND / COMMAND_NOT_EXECUTABLE (startFailureExitCode: 127 / 126).
+     */
     spawnPipe(opts: SpawnPipeOptions): Promise<ResponseOutput<'spawnPipeSession'>>;
     /**
      * SPAWN_PIPE_SESSION with `attach`: starts the child and attaches to one of its streams (stdout by
@@ -89,12 +94,16 @@ declare module './daemon-client' {
     spawnPipeAttached(opts: SpawnPipeOptions, attach?: { stream?: PipeStreamName }): Promise<ResponseOutput<'spawnPipeSession'> & { attachment: PipeAttachment }>;
     /** ATTACH_PIPE_STREAM on a new connection; ALREADY_ATTACHED unless `steal`. */
     attachPipe(sessionId: string, opts?: { stream?: PipeStreamName; steal?: boolean }): Promise<PipeAttachment>;
-    /** DETACH_PIPE_STREAM: the attached client gets `error: "detached"`; the session keeps running. */
+    /** DETACH_PIPE_STREAM: the attached client gets a `detached` frame (v1 clients: eof); the session keeps running. */
     detachPipe(sessionId: string, stream?: PipeStreamName): Promise<void>;
     /** WRITE_PIPE_STDIN: resolves with bytes written once the child's pipe took them; `close` closes stdin after. */
     writeStdin(sessionId: string, data: Uint8Array | string, opts?: { close?: boolean }): Promise<number>;
-    /** TERMINATE_PIPE_SESSION: SIGTERM to the group, SIGKILL after graceMs (0 = 2000). Returns at once. */
-    terminate(sessionId: string, graceMs?: number): Promise<void>;
+    /**
+     * TERMINATE_PIPE_SESSION: SIGTERM to the group, SIGKILL after graceMs (0 = 2000); or only `signal`
+     * ("INT", "HUP", ...; "KILL" kills the tree) to the leader and its group and session. Answers at
+     * once; `processesSignalled` 0 means the session had exited and left nothing running.
+     */
+    terminate(sessionId: string, graceMs?: number, opts?: { signal?: string }): Promise<ResponseOutput<'terminatePipeSession'>>;
     /** LIST_PIPE_SESSIONS, optionally only one originator's (exact match). */
     listPipes(originator?: string): Promise<PipeSessionInfo[]>;
     /** GET_SESSION_BACKLOG (pipe or PTY): what an attach would replay now, consuming nothing. */
@@ -107,12 +116,9 @@ declare module './daemon-client' {
 }
 
 function spawnPipePayload(opts: SpawnPipeOptions): RequestInput<'spawnPipeSession'> {
-  const env = Array.isArray(opts.env) ? opts.env : Object.entries(opts.env ?? {}).map(([key, value]) => ({ key, value }));
   return {
     argv: opts.argv,
-    cwd: opts.cwd ?? '',
-    env,
-    clearInheritedEnv: opts.clearInheritedEnv ?? false,
+    ...spawnContextPayload(opts),
     originator: opts.originator ?? '',
     mergeStderrIntoStdout: opts.mergeStderr ?? false,
     holdOutputUntilAttached: opts.holdOutputUntilAttached ?? false,
@@ -126,15 +132,15 @@ DaemonClient.prototype.spawnPipe = function (this: DaemonClient, opts: SpawnPipe
 DaemonClient.prototype.spawnPipeAttached = async function (this: DaemonClient, opts: SpawnPipeOptions, attach: { stream?: PipeStreamName } = {}) {
   const opened = await this.openStream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', {
     ...spawnPipePayload(opts),
-    attach: { stream: streamKind(attach.stream) },
+    attach: { stream: streamKind(attach.stream), detachedFrame: true },
   });
-  const attached = await attachResponseOf(opened, 'attachPipeStream', (id) => this.terminate(id));
+  const attached = await attachResponseOf(opened, 'attachPipeStream', async (id) => { await this.terminate(id); });
   return { ...opened.response, attachment: new PipeAttachment(attached, opened.frames) };
 };
 
 DaemonClient.prototype.attachPipe = async function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName; steal?: boolean } = {}) {
   const { response, frames } = await this.openStream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream',
-    { sessionId, stream: streamKind(opts.stream), steal: opts.steal ?? false });
+    { sessionId, stream: streamKind(opts.stream), steal: opts.steal ?? false, detachedFrame: true });
   return new PipeAttachment(response, frames);
 };
 
@@ -149,14 +155,15 @@ DaemonClient.prototype.writeStdin = async function (this: DaemonClient, sessionI
   return Number(r.bytesWritten);
 };
 
-DaemonClient.prototype.terminate = async function (this: DaemonClient, sessionId: string, graceMs = 0) {
-  await this.request(RequestType.REQUEST_TYPE_TERMINATE_PIPE_SESSION, 'terminatePipeSession', { sessionId, graceMs });
+DaemonClient.prototype.terminate = function (this: DaemonClient, sessionId: string, graceMs = 0, opts: { signal?: string } = {}) {
+  return this.request(RequestType.REQUEST_TYPE_TERMINATE_PIPE_SESSION, 'terminatePipeSession', { sessionId, graceMs, signal: opts.signal ?? '' });
 };
 
 DaemonClient.prototype.listPipes = async function (this: DaemonClient, originator = '') {
   const r = await this.request(RequestType.REQUEST_TYPE_LIST_PIPE_SESSIONS, 'listPipeSessions', { originator });
-  // Decoded messages carry every scalar (proto3 defaults), so the rows are complete.
-  return r.sessions as unknown as PipeSessionInfo[];
+  // Plain objects with every field: a decoded message keeps its defaults on the prototype, which
+  // a spread or JSON.stringify would lose (exit code 0 printed as undefined).
+  return r.sessions.map((row) => pb.PipeSessionInfo.toObject(row as running_process.daemon.v1.PipeSessionInfo, { defaults: true, longs: Number })) as unknown as PipeSessionInfo[];
 };
 
 DaemonClient.prototype.backlog = function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName } = {}) {

@@ -13,6 +13,9 @@ export class FrameStream implements AsyncIterable<Buffer> {
   private ended = false;
   private error: Error | null = null;
   private paused = false;
+  private queuedBytes = 0;
+  /** Buffered bytes past which the socket is paused too (setHighWaterBytes); frames alone by default. */
+  private highWaterBytes = Infinity;
 
   constructor(private readonly socket: Socket) {
     socket.on('close', () => this.finish(null));
@@ -28,10 +31,16 @@ export class FrameStream implements AsyncIterable<Buffer> {
       return;
     }
     this.frames.push(body);
-    if (!this.paused && this.frames.length >= HIGH_WATER_FRAMES) {
+    this.queuedBytes += body.length;
+    if (!this.paused && (this.frames.length >= HIGH_WATER_FRAMES || this.queuedBytes >= this.highWaterBytes)) {
       this.paused = true;
       this.socket.pause();
     }
+  }
+
+  /** Pauses the socket once this many bytes are buffered unread (besides the frame count). */
+  setHighWaterBytes(bytes: number): void {
+    this.highWaterBytes = bytes;
   }
 
   /** Sends one frame to the daemon (e.g. a PtyInputFrame). Returns false if the socket is gone. */
@@ -39,6 +48,21 @@ export class FrameStream implements AsyncIterable<Buffer> {
     if (this.socket.destroyed) return false;
     this.socket.write(encodeFrame(body));
     return true;
+  }
+
+  /**
+   * Half-closes the connection once what was sent reached the kernel (the daemon reads it all,
+   * then sees the end); resolves then, or after timeoutMs. Frames may still arrive meanwhile.
+   */
+  endSending(timeoutMs: number): Promise<void> {
+    if (this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.socket.end(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Closes the connection; the iterator ends. */
@@ -65,7 +89,8 @@ export class FrameStream implements AsyncIterable<Buffer> {
   private nextResult(): Promise<IteratorResult<Buffer>> {
     const frame = this.frames.shift();
     if (frame) {
-      if (this.paused && this.frames.length <= LOW_WATER_FRAMES) {
+      this.queuedBytes -= frame.length;
+      if (this.paused && this.frames.length <= LOW_WATER_FRAMES && this.queuedBytes <= this.highWaterBytes / 4) {
         this.paused = false;
         this.socket.resume();
       }

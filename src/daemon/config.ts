@@ -25,6 +25,10 @@ export interface DaemonConfig {
   ringBytes: number;
   /** Ring bytes exited sessions may hold in total before the oldest exited sessions are dropped. */
   exitedRingBudgetBytes: number;
+  /** Exited sessions kept at most (the newest by exit time); older ones are reaped. */
+  keepExited: number;
+  /** How long an exited session is kept before it is reaped, ms. */
+  keepExitedMs: number;
   /** Size of the ENOSPC emergency reserve file; 0 disables it. */
   reserveBytes: number;
   /** How often a released (or degraded) reserve is re-armed if space is back, ms; 0 disables. */
@@ -34,6 +38,10 @@ export interface DaemonConfig {
   /** Default service log rotation: size limit per file and rotated files kept. */
   logMaxBytes: number;
   logMaxFiles: number;
+  /** A session observer's full BLOCK queue nobody takes from is cut loose after this, ms (0 = never). */
+  observerStallMs: number;
+  /** How often PROCESS observers look for a session's descendants, ms. */
+  observerPollMs: number;
   /** Environment entries every spawned session and service gets beneath its own (ordered, last wins). */
   defaultEnv: Array<{ key: string; value: string }>;
   /** Restore the saved service snapshot at start (boot units use this). */
@@ -54,9 +62,13 @@ export const DEFAULTS = {
   frameDeadlineMs: 10_000,
   ringBytes: 1024 * 1024,
   exitedRingBudgetBytes: 256 * 1024 * 1024,
+  keepExited: 100,
+  keepExitedMs: 3_600_000,
   reserveBytes: 32 * 1024 * 1024,
   reserveRecheckMs: 30_000,
   reaperIntervalMs: 30_000,
   logMaxBytes: 10 * 1024 * 1024,
   logMaxFiles: 5,
+  observerStallMs: 30_000,
+  observerPollMs: 100,
 } as const;

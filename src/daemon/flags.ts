@@ -17,6 +17,8 @@ export interface DaemonFlags {
   rateLimit: number;
   ringBytes: number;
   exitedRingBudget: number;
+  keepExited: number;
+  keepExitedMs: number;
   reserveBytes: number;
   reserveRecheckMs: number;
   reaperIntervalMs: number;
@@ -26,6 +28,8 @@ export interface DaemonFlags {
   responseBudgetBytes: number;
   partialFrameBudgetBytes: number;
   frameDeadlineMs: number;
+  observerStallMs: number;
+  observerPollMs: number;
   env: Array<{ key: string; value: string }>;
   envFrom: string[];
   resurrect: boolean;
@@ -33,6 +37,7 @@ export interface DaemonFlags {
   quiet: boolean;
   debug: boolean;
   injectFault?: string;
+  crashAt?: string;
 }
 
 /** Integer flags: option key, flag, minimum, default. */
@@ -42,6 +47,8 @@ const INT_FLAGS = [
   ['rateLimit', '--rate-limit', 1, DEFAULTS.requestsPerSecond],
   ['ringBytes', '--ring-bytes', 1024, DEFAULTS.ringBytes],
   ['exitedRingBudget', '--exited-ring-budget', 0, DEFAULTS.exitedRingBudgetBytes],
+  ['keepExited', '--keep-exited', 1, DEFAULTS.keepExited],
+  ['keepExitedMs', '--keep-exited-ms', 1000, DEFAULTS.keepExitedMs],
   ['reserveBytes', '--reserve-bytes', 0, DEFAULTS.reserveBytes],
   ['reserveRecheckMs', '--reserve-recheck-ms', 0, DEFAULTS.reserveRecheckMs],
   ['reaperIntervalMs', '--reaper-interval-ms', 0, DEFAULTS.reaperIntervalMs],
@@ -51,6 +58,8 @@ const INT_FLAGS = [
   ['responseBudgetBytes', '--response-budget-bytes', 1, DEFAULTS.responseBudgetBytes],
   ['partialFrameBudgetBytes', '--partial-frame-budget-bytes', 1, DEFAULTS.partialFrameBudgetBytes],
   ['frameDeadlineMs', '--frame-deadline-ms', 1, DEFAULTS.frameDeadlineMs],
+  ['observerStallMs', '--observer-stall-ms', 0, DEFAULTS.observerStallMs],
+  ['observerPollMs', '--observer-poll-ms', 10, DEFAULTS.observerPollMs],
 ] as const;
 
 function intValue(name: string, min: number, value: string): number | null {
@@ -81,7 +90,7 @@ function fastParse(argv: string[]): DaemonFlags | null {
       strict: true,
       allowPositionals: false,
       options: {
-        scope: str, home: str, socket: str, metrics: str, 'inject-fault': str,
+        scope: str, home: str, socket: str, metrics: str, 'inject-fault': str, 'crash-at': str,
         env: { type: 'string', multiple: true }, 'env-from': { type: 'string', multiple: true },
         resurrect: { type: 'boolean' }, quiet: { type: 'boolean' }, debug: { type: 'boolean' },
         ...Object.fromEntries(INT_FLAGS.map(([, flag]) => [flag.slice(2), str])),
@@ -95,9 +104,9 @@ function fastParse(argv: string[]): DaemonFlags | null {
     scope: v.scope as string | undefined,
     home: v.home as string | undefined,
     socket: v.socket as string | undefined,
-    maxFrameBytes: 0, maxConnections: 0, rateLimit: 0, ringBytes: 0, exitedRingBudget: 0, reserveBytes: 0,
-    reserveRecheckMs: 0, reaperIntervalMs: 0, logMaxBytes: 0, logMaxFiles: 0,
     maxInFlight: 0, responseBudgetBytes: 0, partialFrameBudgetBytes: 0, frameDeadlineMs: 0,
+    maxFrameBytes: 0, maxConnections: 0, rateLimit: 0, ringBytes: 0, exitedRingBudget: 0, keepExited: 0, keepExitedMs: 0, reserveBytes: 0,
+    reserveRecheckMs: 0, reaperIntervalMs: 0, logMaxBytes: 0, logMaxFiles: 0, observerStallMs: 0, observerPollMs: 0,
     env: [],
     envFrom: (v['env-from'] as string[] | undefined) ?? [],
     resurrect: v.resurrect === true,
@@ -105,6 +114,7 @@ function fastParse(argv: string[]): DaemonFlags | null {
     quiet: v.quiet === true,
     debug: v.debug === true,
     ...(v['inject-fault'] !== undefined ? { injectFault: v['inject-fault'] as string } : {}),
+    ...(v['crash-at'] !== undefined ? { crashAt: v['crash-at'] as string } : {}),
   };
   for (const [key, flag, min, def] of INT_FLAGS) {
     const raw = v[flag.slice(2)] as string | undefined;
@@ -145,6 +155,8 @@ function commanderParse(argv: string[]): DaemonFlags {
     .option('--rate-limit <n>', 'requests per second per connection', intOption('--rate-limit', 1), DEFAULTS.requestsPerSecond)
     .option('--ring-bytes <n>', 'ring capacity per session stream', intOption('--ring-bytes', 1024), DEFAULTS.ringBytes)
     .option('--exited-ring-budget <n>', 'ring bytes kept for exited sessions', intOption('--exited-ring-budget', 0), DEFAULTS.exitedRingBudgetBytes)
+    .option('--keep-exited <n>', 'exited sessions kept (the newest; older ones are forgotten)', intOption('--keep-exited', 1), DEFAULTS.keepExited)
+    .option('--keep-exited-ms <n>', 'how long an exited session is kept', intOption('--keep-exited-ms', 1000), DEFAULTS.keepExitedMs)
     .option('--reserve-bytes <n>', 'emergency reserve size (0 disables)', intOption('--reserve-bytes', 0), DEFAULTS.reserveBytes)
     .option('--reserve-recheck-ms <n>', 'how often a released reserve is re-armed when space is back (0 disables)', intOption('--reserve-recheck-ms', 0), DEFAULTS.reserveRecheckMs)
     .option('--reaper-interval-ms <n>', 'zombie reaper period (0 disables)', intOption('--reaper-interval-ms', 0), DEFAULTS.reaperIntervalMs)
@@ -154,6 +166,8 @@ function commanderParse(argv: string[]): DaemonFlags {
     .option('--response-budget-bytes <n>', 'unsent response bytes per connection before it is no longer read', intOption('--response-budget-bytes', 1), DEFAULTS.responseBudgetBytes)
     .option('--partial-frame-budget-bytes <n>', 'bytes of incomplete frames all connections may hold together', intOption('--partial-frame-budget-bytes', 1), DEFAULTS.partialFrameBudgetBytes)
     .option('--frame-deadline-ms <n>', 'a connection holding an incomplete frame this long is closed', intOption('--frame-deadline-ms', 1), DEFAULTS.frameDeadlineMs)
+    .option('--observer-stall-ms <n>', 'a BLOCK session observer whose full queue nobody reads is cut loose after this (0 = never)', intOption('--observer-stall-ms', 0), DEFAULTS.observerStallMs)
+    .option('--observer-poll-ms <n>', 'how often PROCESS session observers look for descendants', intOption('--observer-poll-ms', 10), DEFAULTS.observerPollMs)
     .option('--env <KEY=VALUE>', 'default environment for every session and service (repeatable; visible in ps: prefer --env-from for secrets)', envEntry, [])
     .option('--env-from <file>', 'KEY=VALUE lines added to the default environment before --env (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--resurrect', 'restore the saved services at start', false)
@@ -161,6 +175,7 @@ function commanderParse(argv: string[]): DaemonFlags {
     .option('--quiet', 'log to daemon.log only', false)
     .option('--debug', 'log debug lines', false)
     .addOption(new Option('--inject-fault <type>', 'test only: make this request type\'s handler throw').hideHelp())
+    .addOption(new Option('--crash-at <point>', 'test only: SIGKILL the daemon at this named point (POINT[:N])').hideHelp())
     .exitOverride();
   program.parse(argv, { from: 'user' });
   return program.opts() as DaemonFlags;

@@ -15,6 +15,7 @@ import { allEntries } from './handlers';
 import { startSubsystems } from './subsystems';
 import { handleEnospc, startEmergencyReserve } from './emergency-reserve';
 import { injectFault } from './fault-injection';
+import { armCrashPoint } from './crash-points';
 import { holdReserveFd } from './fd-budget';
 import { EventBus } from '../events/event-bus';
 import { readEnvFile } from './env-file';
@@ -34,6 +35,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
   // umask back through withUserUmask).
   restrictUmask();
   let paths;
+  let lock;
   try {
     paths = resolveScopePaths({ scope: opts.scope, home: opts.home, socket: opts.socket });
     checkSocketPathLength(paths.socketPath);
@@ -41,7 +43,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     ensurePrivateDir(paths.stateDir);
     tightenModes(paths.stateDir);
     ensurePrivateDir(paths.logsDir);
-    acquireInstanceLock(paths.lockPath, paths.socketPath);
+    lock = acquireInstanceLock(paths.lockPath, paths.socketPath);
   } catch (err) {
     if (err instanceof ScopePathError || err instanceof AlreadyRunningError) {
       process.stderr.write(`runpmd: ${err.message}\n`);
@@ -70,11 +72,15 @@ export async function runDaemon(argv: string[]): Promise<number> {
     frameDeadlineMs: opts.frameDeadlineMs,
     ringBytes: opts.ringBytes,
     exitedRingBudgetBytes: opts.exitedRingBudget,
+    keepExited: opts.keepExited,
+    keepExitedMs: opts.keepExitedMs,
     reserveBytes: opts.reserveBytes,
     reserveRecheckMs: opts.reserveRecheckMs,
     reaperIntervalMs: opts.reaperIntervalMs,
     logMaxBytes: opts.logMaxBytes,
     logMaxFiles: opts.logMaxFiles,
+    observerStallMs: opts.observerStallMs,
+    observerPollMs: opts.observerPollMs,
     defaultEnv,
     resurrect: opts.resurrect,
     metricsAddress: opts.metrics,
@@ -107,8 +113,18 @@ export async function runDaemon(argv: string[]): Promise<number> {
     metricSources: [],
     shuttingDown: false,
     requestShutdown: () => {},
+    crashedPredecessorPid: lock.crashedPid,
   };
   onLogWriteError = (err) => handleEnospc(state, `a daemon.log write failed (${(err as Error).message})`, err);
+  if (opts.crashAt) {
+    try {
+      armCrashPoint(opts.crashAt);
+    } catch (err) {
+      releaseInstanceLock(paths.lockPath);
+      process.stderr.write(`runpmd: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   const entries = opts.injectFault ? injectFault(allEntries(), opts.injectFault) : allEntries();
   const server = new DaemonServer(state, buildDispatchTable(entries));
 

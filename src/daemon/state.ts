@@ -9,6 +9,7 @@ import type { Registry } from '../registry/registry';
 import type { SessionManager } from '../sessions/session-table';
 import type { ServiceManager } from '../services/service-manager';
 import type { TeeRegistry } from '../tee/tee-registry';
+import type { SessionObservers } from '../observers/session-observers';
 
 /** A part of the daemon that holds resources and must be shut down with it. */
 export interface Subsystem {
@@ -55,6 +56,10 @@ export interface DaemonState {
   services?: ServiceManager;
   /** Session tees (files fed by session streams) by session and handle; flushed and closed on shutdown. */
   tees?: TeeRegistry;
+  /** Session observer subscriptions (on their sessions; fed by events); receivers ended on shutdown. */
+  observers?: SessionObservers;
+  /** Pid of the daemon of this scope that died without shutting down (its lock was stale), else null. */
+  readonly crashedPredecessorPid: number | null;
   /** Starts daemon shutdown; installed by the server. */
   requestShutdown: (opts: { graceful: boolean; graceMs: number }) => void;
 }

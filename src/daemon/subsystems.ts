@@ -5,6 +5,7 @@ import { openDatabase } from '../registry/db';
 import { startRegistry } from '../registry/reaper';
 import { startSessions } from '../sessions/start';
 import { startTees } from '../tee/start';
+import { startObservers } from '../observers/start';
 import { retryAfterEnospc } from './emergency-reserve';
 
 /** Runs once at daemon start, before the socket accepts connections. */
@@ -15,6 +16,7 @@ export async function startSubsystems(state: DaemonState): Promise<void> {
   startRegistry(state);
   startTees(state); // before sessions: closed after them, so tees flush the streams' last bytes
   startSessions(state);
+  startObservers(state); // after sessions: closed before them, so receivers hear "shutting down" first
   startServices(state);
 }
 

@@ -9,6 +9,9 @@ export type EventKind =
   | 'session.attached'
   | 'session.detached'
   | 'session.stolen'
+  | 'session.removed'
+  /** A session of a daemon that died without shutting down: reported and stopped by the next one. */
+  | 'session.lost'
   | 'service.status'
   | 'zombie.reaped'
   | 'events.dropped';

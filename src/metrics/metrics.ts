@@ -19,6 +19,7 @@ export const GAUGES = {
   runpm_attachments: { help: 'Clients currently attached to session streams', labels: [] },
   runpm_ring_dropped_bytes: { help: 'Bytes dropped from session rings before any client saw them (cumulative)', labels: [] },
   runpm_tee_dropped_bytes: { help: 'Bytes tees could not write, by reason (queue_full|sink_failed) (cumulative)', labels: ['reason'] },
+  runpm_session_observers: { help: 'Session observer subscriptions registered now', labels: [] },
   runpm_services: { help: 'Services by status', labels: ['status'] },
   runpm_service_restarts: { help: 'Restarts recorded across all services (the restart counts runpm list shows)', labels: [] },
   runpm_tracked_processes: { help: 'Processes in the registry', labels: [] },

@@ -1,32 +1,48 @@
-// Stopping a group leader's whole tree, for sessions and services alike: SIGTERM to the group, a
-// grace period, then SIGKILL to the group and to every process that escaped it (setsid, setpgid,
-// double fork). Processes are named by pid + start time so a reused pid is never signalled. One
-// GroupEscalation lives as long as its leader's session or service run.
+// Stopping a process tree, the one place the daemon does it, with two strategies over one tree walk:
+// - group escalation (sessions, services): SIGTERM to the leader's group, a grace period, then
+//   SIGKILL to the group and to every process that escaped it (setsid, setpgid, double fork);
+//   one GroupEscalation lives as long as its leader's session or service run;
+// - freeze and kill (KILL_TREE, orphan reaping): SIGSTOP the root and every descendant so nothing
+//   can fork away, then SIGKILL them all and retry until they are gone or the deadline passes.
+// Processes are named by pid + start time so a reused pid is never signalled. While the process
+// table cannot be read (EMFILE...), nothing is signalled and nothing is taken for gone: both wait
+// for a readable table until their deadline.
 import {
-  buildChildrenMap, isSameProcessAlive, readLiveProcessTable, readStartTime, type ProcIdentity, type ProcStat,
+  buildChildrenMap, checkLiveness, livenessIn, readLiveProcessTable, readProcessTable, readStartTime, ProcUnreadableError, type ProcIdentity, type ProcStat,
 } from './process-table';
 
 /** How often the tree is rescanned (new forks, exits) while waiting for it to go. */
 export const RESCAN_INTERVAL_MS = 50;
 /** After SIGKILL, how long to keep checking before giving up (a D-state process may linger). */
 export const KILL_SETTLE_MS = 5000;
+const FREEZE_RETRY_INTERVAL_MS = 20;
+/** Freeze passes before giving up on catching forks (each pass picks up new children). */
+const MAX_FREEZE_PASSES = 50;
 
-/** Many trees stopping at once (stop all, shutdown) share one /proc walk per this many ms. */
+/** Many trees stopping at once (stop all, shutdown) share one table walk per this many ms. */
 const SNAPSHOT_TTL_MS = 20;
 let snapshot: { at: number; table: Map<number, ProcStat> } | null = null;
 
-/** Live processes from a walk at most SNAPSHOT_TTL_MS old; `fresh` forces a new walk. */
-function liveProcesses(fresh = false): Map<number, ProcStat> {
+/** Live processes from a walk at most SNAPSHOT_TTL_MS old (`fresh` forces one); null when the table cannot be read. */
+function liveProcesses(fresh = false): Map<number, ProcStat> | null {
   const now = Date.now();
-  if (fresh || !snapshot || now - snapshot.at > SNAPSHOT_TTL_MS) snapshot = { at: now, table: readLiveProcessTable() };
+  if (fresh || !snapshot || now - snapshot.at > SNAPSHOT_TTL_MS) {
+    try {
+      snapshot = { at: now, table: readLiveProcessTable() };
+    } catch (err) {
+      if (err instanceof ProcUnreadableError) return null;
+      throw err;
+    }
+  }
   return snapshot.table;
 }
 
-function signal(target: number, sig: NodeJS.Signals): void {
+function signal(target: number, sig: NodeJS.Signals): boolean {
   try {
     process.kill(target, sig);
+    return true;
   } catch {
-    // ESRCH: already gone. EPERM: not ours to kill.
+    return false; // ESRCH: already gone. EPERM: not ours to kill.
   }
 }
 
@@ -35,25 +51,35 @@ function sleep(ms: number): Promise<void> {
 }
 
 /**
- * The processes of the tree led by `rootPid` in one snapshot (the leader was spawned detached, so
- * its group and session ids equal its pid): members of that group or session, and every
- * descendant by ppid even if it moved to another group or session. `exclude` (the daemon) is
- * never part of it.
+ * The tree of `root` in one snapshot: with `group`, every member of the root's group or session
+ * (a leader spawned detached has pgid = sid = its pid); then every descendant by ppid, even one that
+ * moved to another group or session. A child older than its parent is a pid-reuse artefact and
+ * is left out. `exclude` (the daemon) is never part of it.
  */
-export function collectGroupTree(rootPid: number, table: Map<number, ProcStat>, exclude = process.pid): ProcStat[] {
+export function collectTree(root: number, table: Map<number, ProcStat>, opts: { group: boolean; exclude?: number }): ProcStat[] {
+  const exclude = opts.exclude ?? process.pid;
   const children = buildChildrenMap(table);
   const found = new Map<number, ProcStat>();
-  for (const p of table.values()) if (p.pgrp === rootPid || p.session === rootPid || p.pid === rootPid) found.set(p.pid, p);
-  const queue = [...found.keys()];
+  const rootStat = table.get(root);
+  if (rootStat) found.set(root, rootStat);
+  if (opts.group) for (const p of table.values()) if (p.pgrp === root || p.session === root) found.set(p.pid, p);
+  const queue = [...found.values()];
   while (queue.length > 0) {
-    for (const child of children.get(queue.pop()!) ?? []) {
-      if (found.has(child) || child === exclude) continue;
-      found.set(child, table.get(child)!);
-      queue.push(child);
+    const parent = queue.pop()!;
+    for (const child of children.get(parent.pid) ?? []) {
+      const stat = table.get(child)!;
+      if (found.has(child) || child === exclude || stat.startTicks < parent.startTicks) continue;
+      found.set(child, stat);
+      queue.push(stat);
     }
   }
   found.delete(exclude);
   return [...found.values()];
+}
+
+/** The group-escalation tree of a leader (group, session, escaped descendants). */
+export function collectGroupTree(rootPid: number, table: Map<number, ProcStat>, exclude = process.pid): ProcStat[] {
+  return collectTree(rootPid, table, { group: true, exclude });
 }
 
 export interface GroupEscalationOptions {
@@ -75,8 +101,8 @@ export class GroupEscalation {
   private killing: { generation: number; done: Promise<number> } | null = null;
   private hardKillNoted = false;
 
-  constructor(readonly leaderPid: number, leaderStartTicks: number | null = readStartTime(leaderPid), private readonly opts: GroupEscalationOptions = {}) {
-    this.leaderStartTicks = leaderStartTicks;
+  constructor(readonly leaderPid: number, leaderStartTicks: number | null | undefined = undefined, private readonly opts: GroupEscalationOptions = {}) {
+    this.leaderStartTicks = leaderStartTicks === undefined ? startTicksOrNull(leaderPid) : leaderStartTicks;
   }
 
   /** The leader's identity (start time null when it was gone before we looked). */
@@ -90,18 +116,27 @@ export class GroupEscalation {
    */
   async terminate(graceMs: number, firstSignal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
     const generation = this.generation;
-    // The first look must be fresh: the run may have started after the last cached walk.
-    this.rescan(liveProcesses(true));
-    if (this.seen.size === 0) return 0;
-    if (this.groupAlive(liveProcesses())) signal(-this.leaderPid, firstSignal);
     const deadline = Date.now() + graceMs;
+    // The first look must be fresh: the run may have started after the last cached walk.
+    let table = liveProcesses(true);
+    while (!table && Date.now() < deadline) {
+      await sleep(RESCAN_INTERVAL_MS);
+      if (generation !== this.generation) return 0;
+      table = liveProcesses(true);
+    }
+    if (table) {
+      this.rescan(table);
+      if (this.seen.size === 0) return 0;
+      if (this.groupAlive(table)) signal(-this.leaderPid, firstSignal);
+    }
     while (Date.now() < deadline) {
       await sleep(Math.min(RESCAN_INTERVAL_MS, Math.max(1, deadline - Date.now())));
       if (generation !== this.generation) return 0;
       if (this.killing) return this.killing.done;
-      const table = liveProcesses();
-      this.rescan(table);
-      if (this.alive(table).length === 0) return 0;
+      const now = liveProcesses();
+      if (!now) continue;
+      this.rescan(now);
+      if (this.alive(now).length === 0) return 0;
     }
     return this.kill();
   }
@@ -129,19 +164,25 @@ export class GroupEscalation {
   private async killUntilGone(generation: number): Promise<number> {
     const killed = new Set<number>();
     const settleDeadline = Date.now() + KILL_SETTLE_MS;
-    for (let pass = 0; ; pass++) {
+    for (;;) {
       // Fresh reads: the processes just killed must not look alive from a cached walk.
-      this.rescan(liveProcesses(true));
-      const left = [...this.seen.values()].filter((p) => isSameProcessAlive(p.pid, p.startTicks));
-      if (left.length === 0 || Date.now() > settleDeadline) return killed.size;
-      if (!this.hardKillNoted) {
-        this.hardKillNoted = true;
-        this.opts.onHardKill?.();
-      }
-      if (left.some((p) => p.pgrp === this.leaderPid)) signal(-this.leaderPid, 'SIGKILL');
-      for (const p of left) {
-        signal(p.pid, 'SIGKILL');
-        killed.add(p.pid);
+      const table = liveProcesses(true);
+      if (table) {
+        this.rescan(table);
+        const left = this.alive(table);
+        if (left.length === 0) return killed.size;
+        if (Date.now() > settleDeadline) return killed.size;
+        if (!this.hardKillNoted) {
+          this.hardKillNoted = true;
+          this.opts.onHardKill?.();
+        }
+        if (left.some((p) => p.pgrp === this.leaderPid)) signal(-this.leaderPid, 'SIGKILL');
+        for (const p of left) {
+          signal(p.pid, 'SIGKILL');
+          killed.add(p.pid);
+        }
+      } else if (Date.now() > settleDeadline) {
+        return killed.size; // Never readable again before the deadline: nothing may be signalled blind.
       }
       await sleep(RESCAN_INTERVAL_MS);
       if (generation !== this.generation) return killed.size;
@@ -168,7 +209,7 @@ export class GroupEscalation {
 
   /** Seen processes that still run in the snapshot. */
   private alive(table: Map<number, ProcStat>): ProcStat[] {
-    return [...this.seen.values()].filter((p) => table.get(p.pid)?.startTicks === p.startTicks);
+    return [...this.seen.values()].filter((p) => livenessIn(table, p) === 'alive');
   }
 
   /** A pid in use as a group id is never handed out again, so the group is ours while a member lives. */
@@ -177,7 +218,86 @@ export class GroupEscalation {
   }
 }
 
-/** Identity helper for callers that hold pid + start ticks: stops that tree (see terminate()). */
+function startTicksOrNull(pid: number): number | null {
+  try {
+    return readStartTime(pid);
+  } catch (err) {
+    if (err instanceof ProcUnreadableError) return null;
+    throw err;
+  }
+}
+
+/** Group escalation of a leader known by pid + start ticks (services, adopted runs): see terminate(). */
 export function terminateGroupTree(leader: ProcIdentity, graceMs: number, firstSignal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
   return new GroupEscalation(leader.pid, leader.startTicks).terminate(graceMs, firstSignal);
+}
+
+export interface KillTreeResult {
+  /** Processes that received SIGKILL and are gone (exited or zombie) by the end. */
+  killed: number;
+  /** Processes that were signalled but still ran at the deadline, or could not be checked. */
+  survivors: ProcIdentity[];
+}
+
+/** The live identities of root's tree now; null when the table cannot be read. */
+function treeNow(root: ProcIdentity): ProcIdentity[] | null {
+  let table: Map<number, ProcStat>;
+  try {
+    table = readProcessTable();
+  } catch (err) {
+    if (err instanceof ProcUnreadableError) return null;
+    throw err;
+  }
+  if (livenessIn(table, root) !== 'alive') return [];
+  return collectTree(root.pid, table, { group: false }).map((p) => ({ pid: p.pid, startTicks: p.startTicks }));
+}
+
+/** Sends sig to the identity if its pid still has the same start time; false if gone, refused or unknown. */
+export function signalIdentity(identity: ProcIdentity, sig: NodeJS.Signals): boolean {
+  if (checkLiveness(identity) !== 'alive') return false;
+  // N.B. a tiny race remains between this check and kill(2); pidfds would close it, Node has none.
+  return signal(identity.pid, sig);
+}
+
+/** True unless the identity is known to be gone (a process we cannot check counts as still there). */
+function stillThere(identity: ProcIdentity): boolean {
+  const liveness = checkLiveness(identity);
+  return liveness === 'alive' || liveness === 'unknown';
+}
+
+/**
+ * Freeze-and-kill of root and all its descendants; runs when a caller asks for a tree to be torn
+ * down (KILL_TREE, orphan reaping). `protect` pids are never signalled.
+ */
+export async function killProcessTree(root: ProcIdentity, opts: { timeoutMs: number; protect?: Set<number> }): Promise<KillTreeResult> {
+  const protect = opts.protect ?? new Set<number>();
+  const members = new Map<number, ProcIdentity>();
+  const frozen = new Set<number>();
+  // Freeze top-down until a pass finds nobody new: a stopped process cannot fork.
+  for (let pass = 0; pass < MAX_FREEZE_PASSES; pass++) {
+    let found = false;
+    const roots = pass === 0 ? [root] : [...members.values()];
+    for (const r of roots) {
+      const tree = treeNow(r);
+      if (tree === null) return { killed: 0, survivors: [root, ...members.values()] };
+      for (const id of tree) {
+        if (protect.has(id.pid) || members.has(id.pid)) continue;
+        members.set(id.pid, id);
+        found = true;
+      }
+    }
+    for (const id of members.values()) {
+      if (!frozen.has(id.pid) && signalIdentity(id, 'SIGSTOP')) frozen.add(id.pid);
+    }
+    if (!found) break;
+  }
+  const signalled = [...members.values()].filter((id) => signalIdentity(id, 'SIGKILL'));
+  const deadline = Date.now() + opts.timeoutMs;
+  let survivors = signalled.filter(stillThere);
+  while (survivors.length > 0 && Date.now() < deadline) {
+    await sleep(FREEZE_RETRY_INTERVAL_MS);
+    for (const id of survivors) signalIdentity(id, 'SIGKILL');
+    survivors = survivors.filter(stillThere);
+  }
+  return { killed: signalled.length - survivors.length, survivors };
 }

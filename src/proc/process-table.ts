@@ -1,23 +1,16 @@
-// A read-only view of the Linux process table (/proc), the only module that reads it: per-process
-// stat (state, ppid, group, session, terminal group, start time in clock ticks since boot), command
-// lines, parent → children maps and descendant walks. Nothing is cached except the boot time and
-// clock tick rate, which never change while we run.
+// A read-only view of the process table, the one way the daemon reads it (from /proc, or from
+// `ps` where there is none: see proc-backend.ts): per-process stat (state, ppid, group, session,
+// start time), terminal groups, command lines, environments, parent → children maps, descendant
+// walks and liveness by identity (pid + start time). Reads that fail for another reason than
+// "no such process" throw ProcUnreadableError or say 'unknown': never "dead".
 import * as fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { ProcUnreadableError, type ProcBackend, type ProcStat } from './proc-backend';
+import { ProcfsBackend } from './procfs-backend';
+import { PsBackend } from './ps-backend';
+import { clockTicksPerSecond } from './clock';
 
-/** One line of /proc/<pid>/stat, the fields we use. */
-export interface ProcStat {
-  pid: number;
-  /** Executable name (comm), at most 15 characters, as the kernel keeps it. */
-  comm: string;
-  /** Single-letter state: R, S, D, T, t, Z (zombie), X (dead), I... */
-  state: string;
-  ppid: number;
-  pgrp: number;
-  session: number;
-  /** Start time in clock ticks since boot: with the pid, the process's identity. */
-  startTicks: number;
-}
+export { parseProcStat, parseTerminalGroup } from './procfs-backend';
+export { ProcUnreadableError, type ProcStat } from './proc-backend';
 
 /** A process identity that survives pid reuse: pid plus its start time in ticks. */
 export interface ProcIdentity {
@@ -25,120 +18,74 @@ export interface ProcIdentity {
   startTicks: number;
 }
 
-/** What has become of a process identity: ZOMBIE = exited, not yet reaped by its parent. */
-export type Liveness = 'alive' | 'zombie' | 'dead' | 'recycled';
+/**
+ * What has become of a process identity: ZOMBIE = exited, not yet reaped by its parent; UNKNOWN =
+ * the table could not be read (no fd left, no permission): nothing may be concluded from it.
+ */
+export type Liveness = 'alive' | 'zombie' | 'dead' | 'recycled' | 'unknown';
 
-/** Splits a stat line into pid, comm and the fields after comm; null when malformed. */
-function splitStat(text: string): { pid: number; comm: string; rest: string[] } | null {
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) return null;
-  const pid = Number.parseInt(text.slice(0, open), 10);
-  const rest = text.slice(close + 2).split(' ');
-  // rest[0] is field 3 (state); field n is rest[n - 3]; starttime is field 22.
-  if (rest.length < 20 || !Number.isInteger(pid)) return null;
-  return { pid, comm: text.slice(open + 1, close), rest };
+let backend: ProcBackend | null = null;
+
+/**
+ * The source for this process: /proc when it is there (RUNPM_PROC_ROOT names another root, for
+ * tests that fake one), else `ps`. Decided with a stat (no fd needed), so fd exhaustion at the
+ * first call cannot pick the wrong one.
+ */
+export function procBackend(): ProcBackend {
+  if (backend) return backend;
+  const root = process.env.RUNPM_PROC_ROOT || '/proc';
+  backend = fs.existsSync(`${root}/self/stat`) ? new ProcfsBackend(root) : new PsBackend();
+  return backend;
 }
 
-/** Parses the text of /proc/<pid>/stat; null when malformed. comm may itself contain ") ". */
-export function parseProcStat(text: string): ProcStat | null {
-  const split = splitStat(text);
-  if (!split) return null;
-  const { pid, comm, rest } = split;
-  return {
-    pid,
-    comm,
-    state: rest[0],
-    ppid: Number(rest[1]),
-    pgrp: Number(rest[2]),
-    session: Number(rest[3]),
-    startTicks: Number(rest[19]),
-  };
+/** Replaces the source (unit tests of a backend); null goes back to choosing on next use. */
+export function setProcBackend(next: ProcBackend | null): void {
+  backend = next;
 }
 
-/** Parses tpgid (field 8: the foreground group of the process's terminal, -1 without one). */
-export function parseTerminalGroup(text: string): number | null {
-  const split = splitStat(text);
-  return split ? Number(split.rest[5]) : null;
+/** True for the states of a process that has exited (zombie, dead). */
+export function isExitedState(state: string): boolean {
+  return state === 'Z' || state === 'X';
 }
 
-function readStatText(pid: number): string | null {
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-/** Reads one process's stat; null when there is no such process (or it vanished meanwhile). */
+/** One process's stat; null when there is no such process; throws ProcUnreadableError. */
 export function readProcStat(pid: number): ProcStat | null {
-  const text = readStatText(pid);
-  return text === null ? null : parseProcStat(text);
+  return procBackend().readStat(pid);
 }
 
-/** Foreground process group of pid's controlling terminal (-1 without one), null when pid is gone. */
+/** Foreground process group of pid's controlling terminal (-1 without one), null when pid is gone; throws. */
 export function readTerminalGroup(pid: number): number | null {
-  const text = readStatText(pid);
-  return text === null ? null : parseTerminalGroup(text);
+  return procBackend().readTerminalGroup(pid);
 }
 
-/** Start time of pid in clock ticks since boot, or null when it does not exist. */
+/** Start time of pid in clock ticks, or null when it does not exist; throws ProcUnreadableError. */
 export function readStartTime(pid: number): number | null {
   return readProcStat(pid)?.startTicks ?? null;
 }
 
-/** Working directory of pid, or null when it is gone or not ours to read. */
+/** Working directory of pid, or null when it is gone, not ours to read, or not available here. */
 export function readCwd(pid: number): string | null {
-  try {
-    return fs.readlinkSync(`/proc/${pid}/cwd`);
-  } catch {
-    return null;
-  }
+  return procBackend().readCwd(pid);
 }
 
-/** argv of pid (empty for kernel threads, zombies, or when unreadable). */
+/** argv of pid (empty for kernel threads, zombies, or when it cannot be read). */
 export function readCmdline(pid: number): string[] {
   try {
-    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    const parts = raw.split('\0');
-    if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-    return parts;
+    return procBackend().readCmdline(pid) ?? [];
   } catch {
     return [];
   }
 }
 
-/** Every pid currently in /proc (none when /proc cannot be read). */
-export function listPids(): number[] {
-  const pids: number[] = [];
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return pids;
-  }
-  for (const entry of entries) {
-    const pid = Number(entry);
-    if (Number.isInteger(pid) && pid > 0) pids.push(pid);
-  }
-  return pids;
-}
-
-/** A snapshot of the whole table (processes that vanish while reading are skipped). */
+/** A snapshot of the whole table (processes that vanish while reading are skipped); throws. */
 export function readProcessTable(): Map<number, ProcStat> {
-  const table = new Map<number, ProcStat>();
-  for (const pid of listPids()) {
-    const stat = readProcStat(pid);
-    if (stat) table.set(pid, stat);
-  }
-  return table;
+  return procBackend().readTable();
 }
 
-/** A snapshot of the processes that still run (zombies and dead entries left out). */
+/** A snapshot of the processes that still run (zombies and dead entries left out); throws. */
 export function readLiveProcessTable(): Map<number, ProcStat> {
   const table = readProcessTable();
-  for (const [pid, stat] of table) if (stat.state === 'Z' || stat.state === 'X') table.delete(pid);
+  for (const [pid, stat] of table) if (isExitedState(stat.state)) table.delete(pid);
   return table;
 }
 
@@ -171,7 +118,7 @@ export function listDescendants(pid: number, table: Map<number, ProcStat> = read
   return out;
 }
 
-/** pid's ancestors, parent first, up to (and including) pid 1. */
+/** pid's ancestors, parent first, up to (and including) pid 1; throws when the chain cannot be read. */
 export function listAncestors(pid: number): number[] {
   const out: number[] = [];
   let current = readProcStat(pid)?.ppid ?? 0;
@@ -182,72 +129,81 @@ export function listAncestors(pid: number): number[] {
   return out;
 }
 
-/** Whether the identity's process still runs, exited (zombie/dead), or its pid was reused. */
-export function checkLiveness(identity: ProcIdentity): Liveness {
-  const stat = readProcStat(identity.pid);
+/** Liveness of an identity in a snapshot (a pid missing from it is dead). */
+export function livenessIn(table: Map<number, ProcStat>, identity: ProcIdentity): Liveness {
+  const stat = table.get(identity.pid);
   if (!stat) return 'dead';
   if (stat.startTicks !== identity.startTicks) return 'recycled';
-  if (stat.state === 'Z' || stat.state === 'X') return 'zombie';
-  return 'alive';
+  return isExitedState(stat.state) ? 'zombie' : 'alive';
 }
 
-/** True while pid runs and is the same process that started at startTicks (zombies are gone). */
+/** Whether the identity's process still runs, exited, was replaced by another, or cannot be told now. */
+export function checkLiveness(identity: ProcIdentity): Liveness {
+  let stat: ProcStat | null;
+  try {
+    stat = readProcStat(identity.pid);
+  } catch (err) {
+    if (err instanceof ProcUnreadableError) return 'unknown';
+    throw err;
+  }
+  return livenessIn(stat ? new Map([[stat.pid, stat]]) : new Map(), identity);
+}
+
+/** True while the process with this pid and start time runs; false when it exited, was replaced, or cannot be seen now. */
 export function isSameProcessAlive(pid: number, startTicks: number): boolean {
   return checkLiveness({ pid, startTicks }) === 'alive';
 }
 
-/** True while a process with this pid exists and has not exited (zombies count as gone). */
-export function isPidRunning(pid: number): boolean {
-  const stat = readProcStat(pid);
-  return stat !== null && stat.state !== 'Z' && stat.state !== 'X';
-}
-
-let ticksPerSecond: number | null = null;
-/** sysconf(_SC_CLK_TCK): read once through getconf (100 on every mainstream Linux). */
-export function clockTicksPerSecond(): number {
-  if (ticksPerSecond === null) {
-    try {
-      const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-      ticksPerSecond = Number.isInteger(n) && n > 0 ? n : 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
+/** Whether a process holding pid runs: 'unknown' when the table cannot be read. */
+export function pidRunning(pid: number): boolean | 'unknown' {
+  try {
+    const stat = readProcStat(pid);
+    return stat !== null && !isExitedState(stat.state);
+  } catch (err) {
+    if (err instanceof ProcUnreadableError) return 'unknown';
+    throw err;
   }
-  return ticksPerSecond;
-}
-
-let bootTime: number | null = null;
-/** Boot time in epoch seconds (btime of /proc/stat). */
-export function bootTimeSeconds(): number {
-  if (bootTime === null) {
-    const match = /^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'));
-    bootTime = match ? Number(match[1]) : 0;
-  }
-  return bootTime;
 }
 
 /** Converts a start time in ticks to epoch seconds (resolution: one tick). */
 export function startTicksToEpochSeconds(startTicks: number): number {
-  return bootTimeSeconds() + startTicks / clockTicksPerSecond();
+  return procBackend().startTicksEpochSeconds() + startTicks / clockTicksPerSecond();
 }
 
 /**
- * Live session leaders (pid = session id) whose environment holds every one of `entries`
- * ("KEY=VALUE"). Used at daemon start to find a service run the last daemon spawned but died
- * before recording. Processes of other users (environ unreadable) are skipped.
+ * Live processes whose initial environment holds `tag` ("KEY=VALUE"), grouped by the value of
+ * `idKey` in it ("" when absent): the mark a daemon gives every child it spawns, inherited by their
+ * descendants, so that a daemon that died between a spawn and recording it leaves nothing the next
+ * one cannot find. Processes of other users (environ unreadable) are skipped; throws
+ * ProcUnreadableError when the table cannot be read.
  */
-export function findSessionLeadersWithEnv(entries: string[]): ProcStat[] {
-  const found: ProcStat[] = [];
+export function findTaggedProcesses(tag: string, idKey: string): Map<string, ProcStat[]> {
+  const found = new Map<string, ProcStat[]>();
+  const backend = procBackend();
+  const idPrefix = `${idKey}=`;
   for (const [pid, stat] of readLiveProcessTable()) {
-    if (stat.session !== pid) continue;
-    let environ: string;
-    try {
-      environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
-    } catch {
-      continue;
+    if (pid === process.pid) continue;
+    const environ = backend.readEnviron(pid);
+    if (!environ || !environ.includes(tag)) continue;
+    const id = environ.find((e) => e.startsWith(idPrefix))?.slice(idPrefix.length) ?? '';
+    const list = found.get(id);
+    if (list) list.push(stat);
+    else found.set(id, [stat]);
+  }
+  return found;
+}
+
+/** Live session leaders (pid = session id, or flagged as one by ps) whose environment holds every one of `entries`. */
+export function findSessionLeadersWithEnv(entries: string[]): ProcStat[] {
+  const [first, ...rest] = entries;
+  const found: ProcStat[] = [];
+  const backend = procBackend();
+  for (const list of findTaggedProcesses(first, '').values()) {
+    for (const stat of list) {
+      if (stat.session !== stat.pid) continue;
+      const environ = rest.length === 0 ? [] : backend.readEnviron(stat.pid) ?? [];
+      if (rest.every((e) => environ.includes(e))) found.push(stat);
     }
-    const vars = new Set(environ.split('\0'));
-    if (entries.every((e) => vars.has(e))) found.push(stat);
   }
   return found;
 }

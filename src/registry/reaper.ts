@@ -16,6 +16,7 @@ export function reportReaped(state: DaemonState, outcomes: ZombieOutcome[], by: 
 export function startRegistry(state: DaemonState): Registry {
   if (!state.db) throw new Error('registry needs the scope database to be open first');
   const registry = new Registry(state.db);
+  // A row whose process cannot be checked now (no fd left) is kept: it may well be alive.
   const dropped = registry.dropDeadRows();
   for (const row of dropped) {
     state.log.info(`registry: dropped pid ${row.pid} (${row.command}) at start: its process is gone`);
@@ -30,8 +31,9 @@ export function startRegistry(state: DaemonState): Registry {
     if (running || closed) return;
     running = true;
     try {
-      const outcomes = await registry.killZombies(false);
+      const { outcomes, unknown } = await registry.killZombies(false);
       reportReaped(state, outcomes, 'reaper');
+      if (unknown > 0) state.log.warn(`reaper: ${unknown} row(s) could not be checked (the process table is unreadable now); kept as they are`);
     } catch (err) {
       state.log.error(`reaper failed: ${(err as Error).message}`);
     } finally {

@@ -4,9 +4,10 @@
 import { InvalidArgumentError, NotFoundError } from '../wire/errors';
 import { pb, type running_process } from '../wire/proto';
 import {
-  readProcStat, isPidRunning, checkLiveness, listAncestors, startTicksToEpochSeconds, type ProcStat,
+  readProcStat, pidRunning, checkLiveness, isExitedState, listAncestors, startTicksToEpochSeconds, ProcUnreadableError, type ProcStat,
 } from '../proc/process-table';
-import { killProcessTree } from '../proc/kill-tree';
+import { killProcessTree } from '../proc/kill-escalation';
+import { UsageReader } from '../proc/usage';
 import { RegistryStore, type TrackedRow } from './registry-store';
 import type { Database } from './db';
 
@@ -77,7 +78,7 @@ export class Registry {
     }
     const stat = readProcStat(input.pid);
     if (!stat) throw new NotFoundError(`no process with pid ${input.pid}`);
-    if (stat.state === 'Z' || stat.state === 'X') throw new NotFoundError(`pid ${input.pid} has already exited (zombie)`);
+    if (isExitedState(stat.state)) throw new NotFoundError(`pid ${input.pid} has already exited (zombie)`);
     const osCreatedAt = startTicksToEpochSeconds(stat.startTicks);
     if (input.createdAt !== 0 && Math.abs(input.createdAt - osCreatedAt) > CREATED_AT_TOLERANCE_S) {
       // The caller describes an earlier process whose pid has since been reused.
@@ -106,38 +107,39 @@ export class Registry {
     const now = nowSeconds();
     const infos = rows.map((row) => describeRow(row, now));
     this.store.touch(rows, now);
-    if (includeUsage) await fillUsage(infos);
+    if (includeUsage) fillUsage(infos);
     return infos;
   }
 
-  /** Rows whose process is dead, recycled or orphaned, with the reason for each. */
-  findZombies(): ZombieFinding[] {
+  /**
+   * Rows whose process is dead, recycled or orphaned, with the reason for each. A row whose process
+   * (or originator) cannot be checked now (EMFILE, EACCES) is no finding: it is counted in `unknown`.
+   */
+  findZombies(): { findings: ZombieFinding[]; unknown: number } {
     const findings: ZombieFinding[] = [];
+    let unknown = 0;
     for (const row of this.store.all()) {
-      const stat = readProcStat(row.pid);
-      if (!stat) {
-        findings.push({ row, kind: 'dead', reason: `dead: pid ${row.pid} no longer exists` });
-      } else if (stat.startTicks !== row.startTicks) {
-        findings.push({
-          row, kind: 'recycled',
-          reason: `recycled: pid ${row.pid} now belongs to another process (${stat.comm}, started at tick ${stat.startTicks}, tracked one at tick ${row.startTicks}); not killed`,
-        });
-      } else if (stat.state === 'Z' || stat.state === 'X') {
-        findings.push({ row, kind: 'dead', reason: `dead: pid ${row.pid} has exited (zombie awaiting its parent ${stat.ppid})` });
-      } else {
-        const origin = originatorPid(row.originator);
-        if (origin !== null && !isPidRunning(origin)) {
-          findings.push({ row, kind: 'orphaned', reason: `orphaned: originator ${row.originator} (pid ${origin}) is dead` });
-        }
+      let finding: ZombieFinding | null;
+      try {
+        finding = zombieFindingOf(row);
+      } catch (err) {
+        if (!(err instanceof ProcUnreadableError)) throw err;
+        unknown++;
+        continue;
       }
+      if (finding) findings.push(finding);
     }
-    return findings;
+    return { findings, unknown };
   }
 
-  /** KILL_ZOMBIES and the reaper: reports every finding; unless dryRun, unregisters it (and kills orphans' trees). */
-  async killZombies(dryRun: boolean): Promise<ZombieOutcome[]> {
+  /**
+   * KILL_ZOMBIES and the reaper: reports every finding; unless dryRun, unregisters it (and kills
+   * orphans' trees). `unknown` counts rows that could not be checked now: they are left alone.
+   */
+  async killZombies(dryRun: boolean): Promise<{ outcomes: ZombieOutcome[]; unknown: number }> {
     const outcomes: ZombieOutcome[] = [];
-    for (const f of this.findZombies()) {
+    const { findings, unknown } = this.findZombies();
+    for (const f of findings) {
       let killed = false;
       let reason = f.reason;
       if (!dryRun) {
@@ -152,15 +154,15 @@ export class Registry {
       }
       outcomes.push({ pid: f.row.pid, command: f.row.command, kind: f.kind, reason, killed });
     }
-    return outcomes;
+    return { outcomes, unknown };
   }
 
-  /** At daemon start: drops rows whose process is gone or whose pid was reused; returns them. */
+  /** At daemon start: drops rows whose process is gone or whose pid was reused (never one that cannot be checked); returns them. */
   dropDeadRows(): TrackedRow[] {
     const dropped: TrackedRow[] = [];
     for (const row of this.store.all()) {
       const liveness = checkLiveness(row);
-      if (liveness === 'alive') continue;
+      if (liveness === 'alive' || liveness === 'unknown') continue;
       this.store.deleteIdentity(row.pid, row.startTicks);
       dropped.push(row);
     }
@@ -181,7 +183,7 @@ export class Registry {
     const stat = readProcStat(pid);
     // Idempotent, like the reference: a pid that is gone (or only a zombie, which no signal can
     // kill) has nothing left to kill, so the answer is OK with 0 rather than NOT_FOUND.
-    if (!stat || stat.state === 'Z' || stat.state === 'X') return 0;
+    if (!stat || isExitedState(stat.state)) return 0;
     const result = await killProcessTree({ pid, startTicks: stat.startTicks },
       { timeoutMs: (timeoutSeconds || DEFAULT_KILL_TREE_TIMEOUT_S) * 1000, protect });
     return result.killed;
@@ -189,36 +191,59 @@ export class Registry {
 }
 
 function describeRow(row: TrackedRow, now: number): TrackedProcessInfo {
-  const stat: ProcStat | null = readProcStat(row.pid);
-  let state = ProcessState.PROCESS_STATE_DEAD;
-  if (stat && stat.startTicks === row.startTicks) {
-    state = stat.state === 'Z' || stat.state === 'X' ? ProcessState.PROCESS_STATE_ZOMBIE : ProcessState.PROCESS_STATE_ALIVE;
+  let state = ProcessState.PROCESS_STATE_UNKNOWN;
+  let stat: ProcStat | null = null;
+  try {
+    stat = readProcStat(row.pid);
+    state = ProcessState.PROCESS_STATE_DEAD;
+    if (stat && stat.startTicks === row.startTicks) {
+      state = isExitedState(stat.state) ? ProcessState.PROCESS_STATE_ZOMBIE : ProcessState.PROCESS_STATE_ALIVE;
+    }
+  } catch (err) {
+    // Could not look (no fd left...): UNKNOWN, and the row stays as it is.
+    if (!(err instanceof ProcUnreadableError)) throw err;
   }
   const alive = state === ProcessState.PROCESS_STATE_ALIVE;
   const origin = originatorPid(row.originator);
-  let parentAlive = false;
-  if (origin !== null) parentAlive = isPidRunning(origin);
-  else if (alive && stat) parentAlive = stat.ppid > 0 && isPidRunning(stat.ppid);
+  let parentAlive: boolean | 'unknown' = false;
+  if (origin !== null) parentAlive = pidRunning(origin);
+  else if (alive && stat) parentAlive = stat.ppid > 0 && pidRunning(stat.ppid);
   return {
     pid: row.pid, createdAt: row.createdAt, kind: row.kind, command: row.command, cwd: row.cwd,
     originator: row.originator, containment: row.containment, registeredAt: row.registeredAt,
     uptimeSeconds: alive ? Math.max(0, now - startTicksToEpochSeconds(row.startTicks)) : 0,
-    parentAlive, state, lastValidatedAt: now, cpuPercent: 0, memoryBytes: 0,
+    parentAlive: parentAlive === true, state, lastValidatedAt: now, cpuPercent: 0, memoryBytes: 0,
   };
 }
 
-async function fillUsage(infos: TrackedProcessInfo[]): Promise<void> {
+/** The zombie finding for a row, or null when its process is fine; throws ProcUnreadableError. */
+function zombieFindingOf(row: TrackedRow): ZombieFinding | null {
+  const stat = readProcStat(row.pid);
+  if (!stat) return { row, kind: 'dead', reason: `dead: pid ${row.pid} no longer exists` };
+  if (stat.startTicks !== row.startTicks) {
+    return {
+      row, kind: 'recycled',
+      reason: `recycled: pid ${row.pid} now belongs to another process (${stat.comm}, started at tick ${stat.startTicks}, tracked one at tick ${row.startTicks}); not killed`,
+    };
+  }
+  if (isExitedState(stat.state)) return { row, kind: 'dead', reason: `dead: pid ${row.pid} has exited (zombie awaiting its parent ${stat.ppid})` };
+  const origin = originatorPid(row.originator);
+  if (origin === null) return null;
+  const running = pidRunning(origin);
+  if (running === 'unknown') throw new ProcUnreadableError(`the originator pid ${origin} of pid ${row.pid}`, 'unknown');
+  return running ? null : { row, kind: 'orphaned', reason: `orphaned: originator ${row.originator} (pid ${origin}) is dead` };
+}
+
+/** One reader for the registry's life: it keeps each process's previous reading for CPU %. */
+const usageReader = new UsageReader();
+
+function fillUsage(infos: TrackedProcessInfo[]): void {
   const alive = infos.filter((i) => i.state === ProcessState.PROCESS_STATE_ALIVE);
-  if (alive.length === 0) return;
-  // pidusage is pure JS (reads /proc on Linux); loaded only when asked.
-  const pidusage = require('pidusage') as typeof import('pidusage');
+  const usage = usageReader.read(alive.map((i) => i.pid));
   for (const info of alive) {
-    try {
-      const u = await pidusage(info.pid);
-      info.cpuPercent = u.cpu;
-      info.memoryBytes = u.memory;
-    } catch {
-      // Exited between the check and the measurement: leave zeros.
-    }
+    // Exited between the check and the measurement, or unreadable now: zeros.
+    const u = usage.get(info.pid);
+    info.cpuPercent = u?.cpu ?? 0;
+    info.memoryBytes = u?.memory ?? 0;
   }
 }

@@ -2,11 +2,11 @@
 // /dev/null, registers it (kind `daemon`, containment `detached`) and unregisters it when it
 // exits. The runpmd that spawned it stays its parent and sees the exit; after a daemon restart
 // the reaper removes rows of children that died meanwhile. The child outlives the daemon.
-import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { InvalidArgumentError, ResourceExhaustedError, isResourceErrno } from '../wire/errors';
 import { withUserUmask } from '../scope/umask';
-import { buildSpawnEnv } from '../sessions/spawn-env';
+import { checkCwd, checkEnvEntries, checkNoNul, checkShellCommand, resolveCwd, type EnvEntry } from '../sessions/spawn-checks';
+import { buildSpawnEnv, environmentPolicyOf } from '../sessions/spawn-env';
 import { readProcStat, startTicksToEpochSeconds } from '../proc/process-table';
 import type { Registry } from './registry';
 import type { TrackedRow } from './registry-store';
@@ -15,43 +15,27 @@ import type { Logger } from '../daemon/log';
 export interface SpawnDaemonInput {
   command: string;
   cwd: string;
-  env: Array<{ key: string; value: string }>;
+  env: EnvEntry[];
   clearInheritedEnv: boolean;
+  /** EnvironmentPolicy on the wire (0 = from clearInheritedEnv). */
+  environmentPolicy: number;
   originator: string;
-}
-
-/**
- * Builds the child environment: base, then defaults, then the request's entries; last wins
- * (buildSpawnEnv's layering). Entries are checked first with SpawnDaemon's own messages.
- */
-export function buildChildEnv(
-  base: NodeJS.ProcessEnv, defaults: Array<{ key: string; value: string }>,
-  entries: Array<{ key: string; value: string }>, clearInherited: boolean,
-): Record<string, string> {
-  for (const { key, value } of entries) {
-    if (key === '' || key.includes('=') || key.includes('\0')) {
-      throw new InvalidArgumentError(`env key must be non-empty without '=' or NUL, got ${JSON.stringify(key)}`);
-    }
-    if (value.includes('\0')) throw new InvalidArgumentError(`env value of ${key} contains a NUL byte`);
-  }
-  return buildSpawnEnv({ base, defaults, request: entries, clearInherited });
 }
 
 /** Spawns and registers the detached child; resolves once it runs (or rejects if it cannot start). */
 export async function spawnDaemonProcess(
   registry: Registry, input: SpawnDaemonInput, opts: { defaultEnv: Array<{ key: string; value: string }>; daemonCwd: string; log: Logger },
 ): Promise<TrackedRow> {
-  if (input.command.trim() === '') throw new InvalidArgumentError('command must not be empty');
-  if (input.command.includes('\0')) throw new InvalidArgumentError('command contains a NUL byte');
-  const cwd = input.cwd || opts.daemonCwd;
-  let isDir = false;
-  try {
-    isDir = fs.statSync(cwd).isDirectory();
-  } catch {
-    // Reported below.
-  }
-  if (!isDir) throw new InvalidArgumentError(`cwd ${JSON.stringify(cwd)} is not an existing directory`);
-  const env = buildChildEnv(process.env, opts.defaultEnv, input.env, input.clearInheritedEnv);
+  checkShellCommand(input.command);
+  checkNoNul('originator', input.originator);
+  checkEnvEntries(input.env);
+  const policy = environmentPolicyOf(input.environmentPolicy, input.clearInheritedEnv);
+  const cwd = resolveCwd(input.cwd, opts.daemonCwd);
+  checkCwd(cwd);
+  const env = buildSpawnEnv({
+    policy, defaults: opts.defaultEnv, request: input.env,
+    marks: input.originator ? { RUNNING_PROCESS_ORIGINATOR: input.originator } : {},
+  });
 
   const child = withUserUmask(() => spawn('/bin/sh', ['-c', input.command], { cwd, env, detached: true, stdio: 'ignore' }));
   await new Promise<void>((resolve, reject) => {

@@ -64,6 +64,7 @@ export function resolveScopePaths(opts: ScopeOptions = {}, env: NodeJS.ProcessEn
     stateDir = path.join(stateBase, 'runpm', scope);
   }
   if (opts.socket) socketPath = path.resolve(opts.socket);
+  let hash: string | undefined;
   return {
     scope,
     socketDir: path.dirname(socketPath),
@@ -73,10 +74,14 @@ export function resolveScopePaths(opts: ScopeOptions = {}, env: NodeJS.ProcessEn
     dbPath: path.join(stateDir, 'registry.sqlite3'),
     logsDir: path.join(stateDir, 'logs'),
     daemonLogPath: path.join(stateDir, 'daemon.log'),
-    // A getter: node:crypto is loaded only by who reads it (the daemon), not by every CLI start.
+    // A getter: node:crypto is loaded only by who reads it (the daemon), not by every CLI start;
+    // computed once (each session spawn reads it).
     get scopeHash(): string {
-      const { createHash } = require('node:crypto') as typeof import('node:crypto');
-      return createHash('sha256').update(`${scope}\0${stateDir}`).digest('hex').slice(0, 16);
+      if (hash === undefined) {
+        const { createHash } = require('node:crypto') as typeof import('node:crypto');
+        hash = createHash('sha256').update(`${scope}\0${stateDir}`).digest('hex').slice(0, 16);
+      }
+      return hash;
     },
   };
 }

@@ -1,4 +1,4 @@
-// A service's log files: logs/<name>-out.log and -err.log, opened O_APPEND and handed to the
+// A service's log files: logs/<name>-out.log and -error.log (pm2's names), opened O_APPEND and handed to the
 // child as its stdout/stderr, so output never passes through (or depends on) the daemon.
 // Rotation is copy-truncate, because the child keeps writing to its own fd: the live file's bytes
 // are copied into <file>.1 (older files shift up to .N, the oldest dropped), then the live file is
@@ -18,9 +18,15 @@ export interface LogPaths {
 /** Bytes read from the end of a file for a tail, at most. */
 export const MAX_TAIL_BYTES_PER_FILE = 1024 * 1024;
 
-/** Paths of a service's two live log files. */
+/** A service name as it appears in its log file names (pm2's: anything but [A-Za-z0-9.-] becomes '-'). */
+export function logFileStem(name: string): string {
+  return name.replace(/[^A-Za-z0-9.-]/g, '-');
+}
+
+/** Paths of a service's two live log files (pm2's names: <name>-out.log and <name>-error.log). */
 export function logPathsOf(logsDir: string, name: string): LogPaths {
-  return { out: path.join(logsDir, `${name}-out.log`), err: path.join(logsDir, `${name}-err.log`) };
+  const stem = logFileStem(name);
+  return { out: path.join(logsDir, `${stem}-out.log`), err: path.join(logsDir, `${stem}-error.log`) };
 }
 
 /**
@@ -103,24 +109,25 @@ export function flushLog(file: string): void {
 
 /**
  * The last `lines` lines of a log (the live file, then its .1 if the live file holds fewer),
- * reading at most maxBytes from the end of each; never the whole file.
+ * reading at most maxBytes from the end of each; never the whole file. `end` is the live file's
+ * size the tail was read up to (where a follow goes on from).
  */
-export function tailLines(file: string, lines: number, maxBytes = MAX_TAIL_BYTES_PER_FILE): string[] {
-  const out = tailOfFile(file, lines, maxBytes);
-  if (out.length < lines) out.unshift(...tailOfFile(`${file}.1`, lines - out.length, maxBytes));
-  return out;
+export function tailLines(file: string, lines: number, maxBytes = MAX_TAIL_BYTES_PER_FILE): { lines: string[]; end: number } {
+  const live = tailOfFile(file, lines, maxBytes);
+  if (live.lines.length < lines) live.lines.unshift(...tailOfFile(`${file}.1`, lines - live.lines.length, maxBytes).lines);
+  return live;
 }
 
-function tailOfFile(file: string, lines: number, maxBytes: number): string[] {
+function tailOfFile(file: string, lines: number, maxBytes: number): { lines: string[]; end: number } {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   } catch {
-    return [];
+    return { lines: [], end: 0 };
   }
   try {
     const size = fs.fstatSync(fd).size;
-    if (size === 0 || lines <= 0) return [];
+    if (size === 0 || lines <= 0) return { lines: [], end: size };
     const length = Math.min(size, maxBytes);
     const buf = Buffer.allocUnsafe(length);
     const n = fs.readSync(fd, buf, 0, length, size - length);
@@ -129,7 +136,7 @@ function tailOfFile(file: string, lines: number, maxBytes: number): string[] {
     const parts = text.split('\n');
     // A tail that did not start at offset 0 begins mid-line: drop that fragment.
     if (length < size && parts.length > 1) parts.shift();
-    return parts.slice(-lines);
+    return { lines: parts.slice(-lines), end: size };
   } finally {
     fs.closeSync(fd);
   }

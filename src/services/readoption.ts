@@ -2,7 +2,7 @@
 // the previous daemon (same pid and start time) are adopted, never started twice, and those that
 // died while no daemon watched are reported for a restart. Runs once per daemon.
 import type { Logger } from '../daemon/log';
-import { findSessionLeadersWithEnv, isSameProcessAlive, startTicksToEpochSeconds } from '../proc/process-table';
+import { checkLiveness, findSessionLeadersWithEnv, startTicksToEpochSeconds } from '../proc/process-table';
 import { RUNNING_STATUSES, type Service } from './service';
 import type { ServiceRow } from './service-store';
 import type { ServiceTable } from './service-table';
@@ -23,7 +23,9 @@ export function readoptServices(ctx: ReadoptionContext, rows: ServiceRow[]): Ser
   const toRestart: Service[] = [];
   for (const row of rows) {
     const svc = ctx.table.add(row);
-    let alive = row.pid !== 0 && isSameProcessAlive(row.pid, row.startTime);
+    // A run we cannot check now (no fd left) is taken as alive: restarting it could double it.
+    const liveness = row.pid === 0 ? 'dead' : checkLiveness({ pid: row.pid, startTicks: row.startTime });
+    let alive = liveness === 'alive' || liveness === 'unknown';
     if (!alive && row.desired === 'online') alive = recoverUnrecordedRun(ctx, row);
     if (alive && row.desired === 'online' && RUNNING_STATUSES.has(row.status)) {
       svc.adopt();

@@ -3,8 +3,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../wire/errors';
+import { checkArgv, checkEnvEntries } from '../sessions/spawn-checks';
+import { environmentPolicyOf } from '../sessions/spawn-env';
 
-export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** Longest service name, in UTF-16 code units. */
+export const MAX_SERVICE_NAME_LENGTH = 64;
 export const DEFAULT_RESTART_DELAY_MS = 500;
 export const MAX_BACKOFF_MS = 30_000;
 export const DEFAULT_KILL_TIMEOUT_MS = 3000;
@@ -31,6 +34,8 @@ export interface ServiceConfigData {
   dependsOn: string[];
   logMaxBytes: number;
   logMaxFiles: number;
+  /** EnvironmentPolicy of every run (0 = INHERIT); absent in configs saved before it existed. */
+  environmentPolicy?: number;
 }
 
 /** Daemon-wide defaults a config's zeros fall back to. */
@@ -48,11 +53,28 @@ function uint(value: unknown, field: string, max: number): number {
   return n;
 }
 
-/** Checks a service name; throws INVALID_ARGUMENT naming it. */
+/**
+ * Why `name` cannot be a service name, or null when it can: 1-64 printable characters (no control
+ * or format characters, no '/'), not starting with '-' (it would read as an option), not '.' or
+ * '..', no surrounding whitespace, and not 'all' (the target meaning every service).
+ */
+export function serviceNameProblem(name: string): string | null {
+  if (name.length === 0) return 'it is empty';
+  if (name.length > MAX_SERVICE_NAME_LENGTH) return `it is ${name.length} characters long, at most ${MAX_SERVICE_NAME_LENGTH}`;
+  if (/\p{C}/u.test(name)) return 'it holds a control or non-printable character';
+  if (name.includes('/')) return "it holds '/'";
+  if (name.startsWith('-')) return "it starts with '-' (it would read as an option)";
+  if (name === '.' || name === '..') return `'${name}' names a directory`;
+  if (name.trim() !== name) return 'it starts or ends with whitespace';
+  if (name === 'all') return "'all' is the target meaning every service";
+  return null;
+}
+
+/** Checks a service name; throws INVALID_ARGUMENT naming it and the rule it breaks. */
 export function checkServiceName(name: unknown, field = 'name'): string {
-  if (typeof name !== 'string' || !SERVICE_NAME_PATTERN.test(name)) {
-    throw new InvalidArgumentError(`invalid service ${field} ${JSON.stringify(name)}: expected 1-64 characters of [A-Za-z0-9._-]`);
-  }
+  if (typeof name !== 'string') throw new InvalidArgumentError(`invalid service ${field} ${JSON.stringify(name)}: expected a string`);
+  const problem = serviceNameProblem(name);
+  if (problem) throw new InvalidArgumentError(`invalid service ${field} ${JSON.stringify(name)}: ${problem}`);
   return name;
 }
 
@@ -64,10 +86,8 @@ export function checkServiceConfig(input: unknown, defaults: ServiceDefaults): S
   const cmd = Array.isArray(c.cmd) ? c.cmd : [];
   if (cmd.length === 0) throw new InvalidArgumentError(`service '${name}': cmd must be a non-empty argv`);
   if (cmd.length > MAX_CMD_ARGS) throw new InvalidArgumentError(`service '${name}': cmd has ${cmd.length} arguments, at most ${MAX_CMD_ARGS}`);
-  for (const [i, arg] of cmd.entries()) {
-    if (typeof arg !== 'string' || arg.includes('\0')) throw new InvalidArgumentError(`service '${name}': cmd[${i}] ${JSON.stringify(arg)} is not a string without NUL`);
-  }
-  if (cmd[0] === '') throw new InvalidArgumentError(`service '${name}': cmd[0] (the program) is empty`);
+  const where = `service '${name}': `;
+  checkArgv(cmd, { where, field: 'cmd' });
   let cwd = typeof c.cwd === 'string' ? c.cwd : '';
   if (cwd === '') cwd = defaults.cwd;
   if (!path.isAbsolute(cwd)) throw new InvalidArgumentError(`service '${name}': cwd ${JSON.stringify(cwd)} must be an absolute path`);
@@ -82,10 +102,12 @@ export function checkServiceConfig(input: unknown, defaults: ServiceDefaults): S
   const rawEnv = c.env && typeof c.env === 'object' ? Object.entries(c.env as Record<string, unknown>) : [];
   if (rawEnv.length > MAX_ENV_ENTRIES) throw new InvalidArgumentError(`service '${name}': env has ${rawEnv.length} entries, at most ${MAX_ENV_ENTRIES}`);
   for (const [key, value] of rawEnv) {
-    if (key === '' || key.includes('=') || key.includes('\0')) throw new InvalidArgumentError(`service '${name}': invalid env name ${JSON.stringify(key)}`);
-    if (typeof value !== 'string' || value.includes('\0')) throw new InvalidArgumentError(`service '${name}': env ${key} must be a string without NUL`);
+    if (typeof value !== 'string') throw new InvalidArgumentError(`${where}env ${JSON.stringify(key)} must be a string, got ${JSON.stringify(value)}`);
     env[key] = value;
   }
+  checkEnvEntries(Object.entries(env).map(([key, value]) => ({ key, value })), { where });
+  const policyValue = c.environmentPolicy === undefined || c.environmentPolicy === null ? 0 : Number(c.environmentPolicy);
+  environmentPolicyOf(policyValue, false, { where });
   const dependsOn: string[] = [];
   for (const dep of Array.isArray(c.dependsOn) ? c.dependsOn : []) {
     checkServiceName(dep, 'in depends_on');
@@ -109,6 +131,7 @@ export function checkServiceConfig(input: unknown, defaults: ServiceDefaults): S
     dependsOn,
     logMaxBytes,
     logMaxFiles: uint(c.logMaxFiles, 'log_max_files', MAX_LOG_MAX_FILES),
+    environmentPolicy: policyValue,
   };
 }
 

@@ -19,6 +19,7 @@ import { resurrectServices, saveServices, type SnapshotContext } from './save-re
 import { ServiceLogs } from './service-logs';
 import { serviceMetricSamples } from './service-metrics';
 import { SNAPSHOT_FILE } from './snapshot';
+import { buildSpawnEnv, environmentPolicyOf } from '../sessions/spawn-env';
 
 /** How often adopted runs (not our children) are checked in /proc. */
 const ADOPTED_POLL_MS = 250;
@@ -70,14 +71,16 @@ export class ServiceManager {
 
   /** What each Service uses of the daemon: its base environment, log paths, and saving its row. */
   private serviceHost(): ServiceHost {
-    const baseEnv: NodeJS.ProcessEnv = { ...process.env };
-    for (const { key, value } of this.deps.defaultEnv) baseEnv[key] = value;
-    // Tags every run with its scope (the service's id is added per run): a daemon that died
-    // between spawning a run and recording its pid can still find that run (see readoption.ts).
-    baseEnv.RUNPM_SERVICE_SCOPE = this.deps.scopeTag;
     return {
       log: this.deps.log,
-      baseEnv: () => baseEnv,
+      runEnv: (name, id, config) => buildSpawnEnv({
+        policy: environmentPolicyOf(config.environmentPolicy ?? 0, false),
+        defaults: this.deps.defaultEnv,
+        request: Object.entries(config.env).map(([key, value]) => ({ key, value })),
+        // Tags every run with its scope and id: a daemon that died between spawning a run and
+        // recording its pid can still find that run (see readoption.ts).
+        marks: { RUNPM_SERVICE_NAME: name, RUNPM_SERVICE_ID: String(id), RUNPM_SERVICE_SCOPE: this.deps.scopeTag },
+      }),
       logPaths: (name) => this.logPaths(name),
       persist: (row) => {
         // Runs from child exit/timer callbacks too: a row that cannot be written is logged, and the

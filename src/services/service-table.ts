@@ -1,7 +1,7 @@
 // The table of defined services, by id and by name, for the daemon's life: adding, forgetting,
 // resolving a target (name, id or "all") and the depends_on graph of what is defined.
 import { InvalidArgumentError, NotFoundError } from '../wire/errors';
-import { SERVICE_NAME_PATTERN } from './service-config';
+import { serviceNameProblem } from './service-config';
 import type { ServiceRow } from './service-store';
 import { Service, type ServiceHost } from './service';
 
@@ -77,7 +77,7 @@ export class ServiceTable {
       if (byId) return [byId];
       throw new NotFoundError(`no service with id ${target}`);
     }
-    if (!SERVICE_NAME_PATTERN.test(target)) throw new InvalidArgumentError(`invalid target ${JSON.stringify(target)}: expected a service name, an id or 'all'`);
+    if (serviceNameProblem(target)) throw new InvalidArgumentError(`invalid target ${JSON.stringify(target)}: expected a service name, an id or 'all'`);
     throw new NotFoundError(`no service named '${target}'`);
   }
 }

@@ -5,18 +5,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../daemon/log';
-import { backoffDelayMs, killTimeoutOf, minUptimeOf } from './service-config';
+import { backoffDelayMs, killTimeoutOf, minUptimeOf, type ServiceConfigData } from './service-config';
 import type { ServiceRow, ServiceStatus } from './service-store';
 import { openLogFds, type LogPaths } from './log-files';
-import { isSameProcessAlive, readProcStat } from '../proc/process-table';
-import { killServiceTree } from './kill-escalation';
+import { checkLiveness, readProcStat } from '../proc/process-table';
+import { terminateGroupTree } from '../proc/kill-escalation';
 import { withUserUmask } from '../scope/umask';
 
 /** What a service needs from its manager. */
 export interface ServiceHost {
   readonly log: Logger;
-  /** Environment beneath the service's own (daemon env + daemon --env defaults). */
-  baseEnv(): NodeJS.ProcessEnv;
+  /** A run's whole environment: the config's policy base, daemon defaults, its env, the RUNPM_SERVICE_* marks. */
+  runEnv(name: string, id: number, config: ServiceConfigData): Record<string, string>;
   logPaths(name: string): LogPaths;
   persist(row: ServiceRow): void;
 }
@@ -68,7 +68,7 @@ export class Service {
       const fd = fds;
       child = withUserUmask(() => spawn(c.cmd[0], c.cmd.slice(1), {
         cwd: c.cwd,
-        env: { ...this.host.baseEnv(), RUNPM_SERVICE_NAME: this.name, RUNPM_SERVICE_ID: String(this.row.id), ...c.env },
+        env: this.host.runEnv(this.name, this.row.id, c),
         stdio: ['ignore', fd[0], fd[1]],
         // Own session and process group: the group is what stop signals, and the run does not
         // share the daemon's fate.
@@ -88,7 +88,16 @@ export class Service {
     }
     child.on('error', (err) => this.host.log.warn(`service ${this.name}: ${err.message}`));
     // Read at once: until we reap it, even a child that already exited keeps its /proc entry.
-    const stat = readProcStat(child.pid);
+    let stat;
+    try {
+      stat = readProcStat(child.pid);
+    } catch (err) {
+      // Without its start time the run could not be told from a reused pid later: do not keep it.
+      // Our unreaped child's group cannot belong to anyone else yet.
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      this.markSpawnFailed((err as Error).message);
+      return;
+    }
     this.child = child;
     this.adopted = false;
     const now = Date.now();
@@ -116,9 +125,11 @@ export class Service {
     this.host.persist(this.row);
   }
 
-  /** Called by the manager's /proc poll: notices the exit of an adopted run. */
+  /** Called by the manager's /proc poll: notices the exit of an adopted run (a table it cannot read proves nothing). */
   pollAdopted(): void {
-    if (this.adopted && this.row.pid !== 0 && !isSameProcessAlive(this.row.pid, this.row.startTime)) this.onRunExit(null, null);
+    if (!this.adopted || this.row.pid === 0) return;
+    const liveness = checkLiveness({ pid: this.row.pid, startTicks: this.row.startTime });
+    if (liveness !== 'alive' && liveness !== 'unknown') this.onRunExit(null, null);
   }
 
   /** The run ended (child exit event, or an adopted pid that vanished). */
@@ -140,7 +151,7 @@ export class Service {
       return;
     }
     // Whatever the run left behind in its group or below it goes too: a restart must not double it.
-    void killServiceTree(pid, startTime, killTimeoutOf(this.row.config)).catch(() => undefined);
+    void terminateGroupTree({ pid, startTicks: startTime }, killTimeoutOf(this.row.config)).catch(() => undefined);
     const c = this.row.config;
     this.row.unstableRestarts = uptime >= minUptimeOf(c) ? 0 : this.row.unstableRestarts + 1;
     this.host.log.info(`service ${this.name} exited with code ${exitCode} after ${uptime} ms`);
@@ -184,7 +195,7 @@ export class Service {
     this.row.status = 'stopping';
     this.host.persist(this.row);
     const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
-    await killServiceTree(pid, startTime, graceMs);
+    await terminateGroupTree({ pid, startTicks: startTime }, graceMs);
     // Our own child reports its exit (and code) by event; an adopted run is simply gone now.
     if (this.child) await Promise.race([exited, new Promise((r) => setTimeout(r, 1000))]);
     if (this.row.pid === pid) this.onRunExit(null, null);

@@ -26,6 +26,8 @@ export interface AttachFrameCodec {
   exitCode(code: number): Uint8Array;
   error(message: string): Uint8Array;
   stolenBy(label: string): Uint8Array;
+  /** Terminal frame of a detach: `explicit` for clients that read the detached field, else the v1 frame. */
+  detached(explicit: boolean): Uint8Array;
 }
 
 /** How the stream itself ended: the terminal frame an attachment gets after the last byte. */
@@ -53,6 +55,8 @@ export class Attachment {
   private done = false;
   private waitingDrain = false;
   private endReason: AttachmentEnd | null = null;
+  /** The client reads the explicit detached frame (it said so in its attach request); set before start(). */
+  explicitDetach = false;
 
   constructor(
     private readonly stream: AttachmentHost,
@@ -147,7 +151,7 @@ export class Attachment {
       case 'exit': return this.codec.exitCode(how.code);
       case 'error': return this.codec.error(how.message);
       case 'stolen': return this.codec.stolenBy(how.by);
-      case 'detached': return this.codec.error('detached');
+      case 'detached': return this.codec.detached(this.explicitDetach);
     }
   }
 }

@@ -3,13 +3,13 @@
 // its taps, and the kill schedule. Lives from spawn until the table drops it; never sees sockets.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { InvalidArgumentError, ResourceExhaustedError, isResourceErrno } from '../wire/errors';
+import { InvalidArgumentError } from '../wire/errors';
 import { withUserUmask } from '../scope/umask';
 import { ChildSession } from './child-session';
 import { OutputStream, type AttachFrameCodec } from './output-stream';
 import type { Session } from './session-table';
-import { checkSpawnCwd } from './spawn-env';
+import { spawnErrorOf } from './spawn-checks';
+import { whenSettled } from './leftovers';
 import { TapSet, type StreamTap } from './tap-set';
 import { readPipe } from './pipe-reader';
 
@@ -22,7 +22,10 @@ export type PipeStreamName = 'stdout' | 'stderr';
 
 export interface PipeSpawnOptions {
   id: string;
+  /** Checked: the child sees argv[0] as given. */
   argv: string[];
+  /** The executable argv[0] names, absolute (spawn-plan.ts found it). */
+  file: string;
   /** Absolute, existing directory. */
   cwd: string;
   env: Record<string, string>;
@@ -34,11 +37,10 @@ export interface PipeSpawnOptions {
   codec: AttachFrameCodec;
 }
 
-/** Starts the child and resolves once it runs; INVALID_ARGUMENT naming the command if it cannot start. */
+/** Starts the planned child and resolves once it runs; rejects as a shell would report a start failure. */
 export function spawnPipeSession(opts: PipeSpawnOptions): Promise<PipeSession> {
-  if (opts.argv.length === 0 || opts.argv[0] === '') throw new InvalidArgumentError('argv must not be empty');
-  checkSpawnCwd(opts.cwd);
-  const child = withUserUmask(() => spawn(opts.argv[0]!, opts.argv.slice(1), {
+  const child = withUserUmask(() => spawn(opts.file, opts.argv.slice(1), {
+    argv0: opts.argv[0],
     cwd: opts.cwd,
     env: opts.env,
     detached: true, // own process group: terminate signals the whole group
@@ -47,9 +49,7 @@ export function spawnPipeSession(opts: PipeSpawnOptions): Promise<PipeSession> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       child.removeListener('spawn', onSpawn);
-      // Out of fds or processes is not the caller's mistake: RESOURCE_EXHAUSTED, so they may retry.
-      const Refusal = isResourceErrno(err.code) ? ResourceExhaustedError : InvalidArgumentError;
-      reject(new Refusal(`cannot start ${JSON.stringify(opts.argv[0])}: ${err.code ?? err.message}`));
+      reject(spawnErrorOf(opts.argv[0]!, err));
     };
     const onSpawn = () => {
       child.removeListener('error', onError);
@@ -186,14 +186,16 @@ export class PipeSession extends ChildSession implements Session {
   private onExit(): void {
     this.stdinClosed = true;
     this.stdinTaps.end();
-    // A grandchild may keep the pipes open: do not let attachments wait on it forever.
-    setTimeout(() => {
+    const endStreams = () => {
       for (const s of this.streams.values()) if (!s.ended) s.end({ kind: 'exit', code: this.exitInfo!.code });
+    };
+    // What the leader left running in its group or session (`sleep 30 &`) is part of the session:
+    // its output still reaches the streams, which end when it closes them or is gone. A process
+    // that left the session (a daemon that called setsid) may keep the pipes open: attachments do
+    // not wait on that beyond the drain.
+    setTimeout(() => {
+      if ([...this.streams.values()].every((s) => s.ended)) return;
+      whenSettled(this.leftovers(), endStreams);
     }, EXIT_DRAIN_MS).unref();
   }
-}
-
-/** Resolves a request's cwd against the daemon's working directory ("" = the daemon's). */
-export function resolveCwd(requested: string, daemonCwd: string): string {
-  return requested === '' ? daemonCwd : path.resolve(daemonCwd, requested);
 }

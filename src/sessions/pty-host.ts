@@ -5,6 +5,7 @@
 import { withUserUmask } from '../scope/umask';
 import * as fs from 'node:fs';
 import type { IPty } from 'node-pty';
+import { readTerminalGroup } from '../proc/process-table';
 
 /** What the child is and where it runs; env is the final environment (no layering here). */
 export interface PtyHostOptions {
@@ -171,17 +172,13 @@ export class PtyHost {
   }
 }
 
-/** The terminal's foreground process group of pid's terminal: field 8 (tpgid) of /proc/<pid>/stat. */
+/** The foreground process group of pid's terminal; -1 when pid is gone or the table cannot be read. */
 export function readForegroundPgid(pid: number): number {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 2 (comm) is parenthesised and may hold spaces: count fields after its closing ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // rest[0] is field 3 (state), so field 8 is rest[5].
-    const tpgid = Number(rest[5]);
-    return Number.isInteger(tpgid) ? tpgid : -1;
+    const tpgid = readTerminalGroup(pid);
+    return tpgid !== null && Number.isInteger(tpgid) ? tpgid : -1;
   } catch {
-    return -1;
+    return -1; // Unreadable now: the caller signals the child itself instead.
   }
 }
 

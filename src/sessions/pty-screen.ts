@@ -3,7 +3,8 @@
 // Output is queued cheaply (bounded) and parsed only when the session is quiet or on a snapshot:
 // parsing runs at 3-36 MiB/s against a PTY's 75-150 MiB/s, so parsing inline would cap throughput.
 import type { Terminal } from '@xterm/headless';
-import type { SerializeAddon } from '@xterm/addon-serialize';
+import { renderScreen } from './screen-render';
+import { hookUntrackedModes, type HookedModes } from './screen-state';
 
 export interface PtyScreenOptions {
   rows: number;
@@ -45,7 +46,7 @@ export class PtyScreen {
   private tail: { item: { kind: 'bytes'; data: Buffer }; block: Buffer; used: number } | null = null;
   // Created on first parse (after 50 ms of quiet, or at a snapshot): building one costs 0.6-2.5 ms,
   // too much for the spawn path of a short-lived session.
-  private emulator: { term: Terminal; serializer: SerializeAddon } | null = null;
+  private emulator: { term: Terminal; hooked: HookedModes } | null = null;
   private readonly rows: number;
   private readonly cols: number;
   private readonly maxPendingBytes: number;
@@ -122,22 +123,16 @@ export class PtyScreen {
   private get term(): Terminal {
     if (!this.emulator) {
       const { Terminal: HeadlessTerminal } = require('@xterm/headless') as typeof import('@xterm/headless');
-      const { SerializeAddon: Serializer } = require('@xterm/addon-serialize') as typeof import('@xterm/addon-serialize');
       const term = new HeadlessTerminal({ rows: this.rows, cols: this.cols, scrollback: 0, allowProposedApi: true, logLevel: 'off' });
-      const serializer = new Serializer();
-      // The addon's typings name the browser Terminal; the headless one has the same surface.
-      term.loadAddon(serializer as unknown as Parameters<Terminal['loadAddon']>[0]);
-      this.emulator = { term, serializer };
+      this.emulator = { term, hooked: hookUntrackedModes(term) };
     }
     return this.emulator.term;
   }
 
   private render(): Buffer {
     if (this.disposed) return Buffer.alloc(0);
-    const buf = this.term.buffer.active;
-    const body = this.emulator!.serializer.serialize({ scrollback: 0 });
-    // Reset attributes, home, clear; then the screen; then the cursor at its absolute place.
-    return Buffer.from(`\x1b[0m\x1b[H\x1b[2J${body}\x1b[${buf.cursorY + 1};${buf.cursorX + 1}H`, 'utf8');
+    const term = this.term;
+    return Buffer.from(renderScreen(term, this.emulator!.hooked), 'utf8');
   }
 
   private armIdle(): void {

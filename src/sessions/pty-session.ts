@@ -1,23 +1,19 @@
 // PtySession: a daemon-owned child on a pseudo-terminal. Owns the PtyHost (node-pty, drained before
 // exit), one OutputStream named "output", the headless screen for replay, the kill schedule and
 // what the attached client said about its terminal. Lives from spawn until the table drops it.
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { InvalidArgumentError, UnavailableError } from '../wire/errors';
+import { UnavailableError } from '../wire/errors';
 import { ChildSession } from './child-session';
 import { OutputStream, type AttachFrameCodec, type AttachGrant } from './output-stream';
 import { PtyHost } from './pty-host';
 import { PtyScreen } from './pty-screen';
 import type { Session } from './session-table';
-import { checkSpawnCwd } from './spawn-env';
 import { TapSet, type StreamTap } from './tap-set';
 
 export const DEFAULT_PTY_ROWS = 24;
 export const DEFAULT_PTY_COLS = 80;
 /** The kernel's winsize fields are unsigned shorts. */
 export const MAX_PTY_DIMENSION = 65535;
-const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 const MAX_SCREEN_PENDING_BYTES = 1024 * 1024;
 
 /** What the backlog of an attach holds (PtyReplayMode on the wire). */
@@ -43,6 +39,7 @@ export interface AttachedTerminal {
 
 export interface PtySpawnOptions {
   id: string;
+  /** Checked (spawn-plan.ts found argv[0]); node-pty's execvp looks it up again in the child. */
   argv: string[];
   /** Absolute path. */
   cwd: string;
@@ -54,35 +51,8 @@ export interface PtySpawnOptions {
   codec: AttachFrameCodec;
 }
 
-/** Finds what execvp would run, or INVALID_ARGUMENT naming argv[0] (node-pty fails late and vaguely). */
-export function resolveExecutable(program: string, cwd: string, envPath: string | undefined): string {
-  const candidates = program.includes('/')
-    ? [path.resolve(cwd, program)]
-    : (envPath ?? DEFAULT_PATH).split(':').map((dir) => path.resolve(cwd, dir || '.', program));
-  for (const file of candidates) {
-    try {
-      // No exception for a directory without it (the common miss): one per PATH entry cost ~0.1 ms a spawn.
-      const st = fs.statSync(file, { throwIfNoEntry: false });
-      if (!st?.isFile()) continue;
-      fs.accessSync(file, fs.constants.X_OK);
-      return file;
-    } catch {
-      // Not executable by us, or the PATH entry is not a directory: try the next one.
-    }
-  }
-  throw new InvalidArgumentError(program.includes('/')
-    ? `argv[0] ${JSON.stringify(program)} is not an executable file`
-    : `argv[0] ${JSON.stringify(program)} was not found as an executable on PATH`);
-}
-
-/** Checks argv and cwd, then starts the child; INVALID_ARGUMENT naming what is wrong. */
+/** Starts the planned child on a new PTY (spawn-plan.ts checked argv, cwd and the program). */
 export function spawnPtySession(opts: PtySpawnOptions): PtySession {
-  if (opts.argv.length === 0) throw new InvalidArgumentError('argv must not be empty');
-  if (opts.argv[0] === '') throw new InvalidArgumentError('argv[0] (the program) must not be empty');
-  const nul = opts.argv.findIndex((a) => a.includes('\0'));
-  if (nul >= 0) throw new InvalidArgumentError(`argv[${nul}] contains NUL`);
-  checkSpawnCwd(opts.cwd);
-  resolveExecutable(opts.argv[0]!, opts.cwd, opts.env.PATH);
   return new PtySession(opts);
 }
 

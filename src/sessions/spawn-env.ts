@@ -1,73 +1,149 @@
-// Builds a spawned child's environment: the daemon's own environment, then the daemon's
-// --env defaults, then the request's entries in order (last wins); clear_inherited_env starts
-// from nothing instead. Shared by pipe sessions, PTY sessions and services, with the cwd check both session kinds make.
-import * as fs from 'node:fs';
+// Builds a spawned child's environment from its EnvironmentPolicy: a base (the daemon's own
+// environment without the daemon's variables, the user's login baseline, or nothing), the daemon's
+// --env defaults beneath the request (except under CLEAR), the request's entries in order (last
+// wins), then the daemon's marks (RUNPM_SESSION_ID, RUNPM_SERVICE_*, ...), which nobody else sets.
+// Shared by pipe sessions, PTY sessions, SPAWN_DAEMON and services; runs once per spawn.
+import * as os from 'node:os';
 import { InvalidArgumentError } from '../wire/errors';
+import { pb } from '../wire/proto';
+import { checkEnvEntries, type CheckContext, type EnvEntry } from './spawn-checks';
 
-export interface EnvEntry {
-  key: string;
-  value: string;
+export type { EnvEntry } from './spawn-checks';
+export { checkEnvKey } from './spawn-checks';
+
+/**
+ * Where a child's environment starts (EnvironmentPolicy on the wire): `inherit` the daemon's,
+ * `user-baseline` the user's login environment, `clear` nothing (and no daemon defaults), `caller`
+ * nothing of the daemon's, because the request carries the client's own environment.
+ */
+export type EnvironmentPolicyName = 'inherit' | 'user-baseline' | 'clear' | 'caller';
+
+/** PATH of the user baseline (a login's default on Linux and macOS). */
+export const BASELINE_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/**
+ * Variables of the daemon's own that never reach a child from the daemon's environment: where it
+ * lives (RUNPM_HOME, RUNPM_SCOPE, ...), test switches, and the marks the daemon sets per child.
+ */
+export function isDaemonOwnVariable(key: string): boolean {
+  return key.startsWith('RUNPM_') || key === 'RUNNING_PROCESS_ORIGINATOR';
 }
 
-export interface SpawnEnvOptions {
-  /** The daemon's environment (process.env). */
-  base: NodeJS.ProcessEnv;
-  /** DaemonConfig.defaultEnv. */
-  defaults: readonly EnvEntry[];
-  /** The request's ordered entries. */
-  request: readonly EnvEntry[];
-  /** Replace instead of layering: the child gets only the request's entries (and the marks below). */
-  clearInherited: boolean;
-  /** Set as RUNPM_SESSION_ID when given. */
-  sessionId?: string;
-  /** Set as RUNNING_PROCESS_ORIGINATOR when given (even empty, so children see the tag). */
-  originator?: string;
-}
+/** The marks the daemon sets on every child it starts; a request cannot set them. */
+const MARK_KEYS = new Set(['RUNPM_SESSION_ID', 'RUNPM_SESSION_SCOPE', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SERVICE_NAME', 'RUNPM_SERVICE_ID', 'RUNPM_SERVICE_SCOPE']);
 
-/** Rejects a key a child environment cannot carry; names it in the message. */
-export function checkEnvKey(key: string, where: string): void {
-  if (key === '' || key.includes('=') || key.includes('\0')) {
-    throw new InvalidArgumentError(`${where}: environment key ${JSON.stringify(key)} is empty or contains '=' or NUL`);
+/**
+ * The policy a request asks for. UNSPECIFIED keeps the old boolean (clear_inherited_env false =
+ * inherit, true = clear); an explicit policy wins over the boolean, which new clients dual-write.
+ */
+export function environmentPolicyOf(value: number, clearInheritedEnv: boolean, ctx: CheckContext & { field?: string } = {}): EnvironmentPolicyName {
+  const P = pb.EnvironmentPolicy;
+  switch (value) {
+    case P.ENVIRONMENT_POLICY_UNSPECIFIED: return clearInheritedEnv ? 'clear' : 'inherit';
+    case P.ENVIRONMENT_POLICY_INHERIT: return 'inherit';
+    case P.ENVIRONMENT_POLICY_USER_BASELINE: return 'user-baseline';
+    case P.ENVIRONMENT_POLICY_CLEAR: return 'clear';
+    case P.ENVIRONMENT_POLICY_CALLER: return 'caller';
+    default:
+      throw new InvalidArgumentError(`${ctx.where ?? ''}${ctx.field ?? 'environment_policy'} must be INHERIT, USER_BASELINE, CLEAR or CALLER, got ${value}`);
   }
 }
 
-/** process.env copied once: reading it goes through getenv() per variable (~30 µs a spawn). */
+/** The wire value of a policy name. */
+export function environmentPolicyToWire(policy: EnvironmentPolicyName): number {
+  const P = pb.EnvironmentPolicy;
+  switch (policy) {
+    case 'inherit': return P.ENVIRONMENT_POLICY_INHERIT;
+    case 'user-baseline': return P.ENVIRONMENT_POLICY_USER_BASELINE;
+    case 'clear': return P.ENVIRONMENT_POLICY_CLEAR;
+    case 'caller': return P.ENVIRONMENT_POLICY_CALLER;
+  }
+}
+
+/** An environment without the daemon's own variables (isDaemonOwnVariable). */
+export function withoutDaemonVariables(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !isDaemonOwnVariable(k)) out[k] = v;
+  return out;
+}
+
+/** process.env copied once without the daemon's own variables (reading it costs a getenv() per variable). */
 let daemonEnvCopy: Record<string, string> | null = null;
 
-/** The daemon's own environment as a plain object, copied on first use (nothing changes it later). */
+/** The daemon's environment as children may inherit it, copied on first use (nothing changes it later). */
 export function daemonEnv(): Readonly<Record<string, string>> {
-  if (daemonEnvCopy === null) {
-    daemonEnvCopy = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) daemonEnvCopy[k] = v;
-  }
+  if (daemonEnvCopy === null) daemonEnvCopy = withoutDaemonVariables(process.env);
   return daemonEnvCopy;
 }
 
-/** Runs once per spawn: the final environment, with the session marks set last. */
-export function buildSpawnEnv(opts: SpawnEnvOptions): Record<string, string> {
-  const env: Record<string, string> = {};
-  if (!opts.clearInherited) {
-    if (opts.base === process.env) Object.assign(env, daemonEnv());
-    else for (const [k, v] of Object.entries(opts.base)) if (v !== undefined) env[k] = v;
-    for (const { key, value } of opts.defaults) env[key] = value;
+/** Locale, time zone and temporary directory: what the user baseline carries over from the daemon. */
+function isCarriedToBaseline(key: string): boolean {
+  return key === 'LANG' || key === 'LANGUAGE' || key.startsWith('LC_') || key === 'TZ' || key === 'TMPDIR';
+}
+
+let baselineCopy: Record<string, string> | null = null;
+
+/**
+ * The logged-in user's login environment, rebuilt from the passwd entry (a Unix has no API that
+ * gives it): USER, LOGNAME, HOME, SHELL, a default PATH, and the daemon's locale, TZ and TMPDIR.
+ * Without a passwd entry (a uid no database knows) it is the daemon's environment.
+ */
+export function userBaselineEnv(): Readonly<Record<string, string>> {
+  if (baselineCopy !== null) return baselineCopy;
+  let user: os.UserInfo<string>;
+  try {
+    user = os.userInfo();
+  } catch {
+    baselineCopy = { ...daemonEnv() };
+    return baselineCopy;
   }
-  for (const { key, value } of opts.request) {
-    checkEnvKey(key, 'env');
-    if (value.includes('\0')) throw new InvalidArgumentError(`env: value of ${JSON.stringify(key)} contains NUL`);
-    env[key] = value;
-  }
-  if (opts.sessionId !== undefined) env.RUNPM_SESSION_ID = opts.sessionId;
-  if (opts.originator !== undefined) env.RUNNING_PROCESS_ORIGINATOR = opts.originator;
+  const env: Record<string, string> = {
+    USER: user.username, LOGNAME: user.username, HOME: user.homedir, SHELL: user.shell ?? '/bin/sh', PATH: BASELINE_PATH,
+  };
+  for (const [k, v] of Object.entries(daemonEnv())) if (isCarriedToBaseline(k)) env[k] = v;
+  baselineCopy = env;
   return env;
 }
 
-/** Throws INVALID_ARGUMENT naming the directory when cwd is missing or not a directory (both session kinds). */
-export function checkSpawnCwd(cwd: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(cwd);
-  } catch {
-    throw new InvalidArgumentError(`cwd ${JSON.stringify(cwd)} does not exist`);
-  }
-  if (!st.isDirectory()) throw new InvalidArgumentError(`cwd ${JSON.stringify(cwd)} is not a directory`);
+export interface SpawnEnvOptions {
+  policy: EnvironmentPolicyName;
+  /** DaemonConfig.defaultEnv: beneath the request under every policy but `clear`. */
+  defaults: readonly EnvEntry[];
+  /** The request's ordered entries (for `caller`, the client's environment first). */
+  request: readonly EnvEntry[];
+  /** The daemon's marks for this child, set last. */
+  marks?: Record<string, string>;
+  /** Prefix for error messages. */
+  where?: string;
+  /** The bases in place of the daemon's own (unit tests). */
+  bases?: { inherit: Readonly<Record<string, string>>; userBaseline: Readonly<Record<string, string>> };
+}
+
+/** The base environment a policy starts from (a fresh copy). */
+function baseOf(opts: SpawnEnvOptions): Record<string, string> {
+  if (opts.policy === 'inherit') return { ...(opts.bases?.inherit ?? daemonEnv()) };
+  if (opts.policy === 'user-baseline') return { ...(opts.bases?.userBaseline ?? userBaselineEnv()) };
+  return {};
+}
+
+/** Runs once per spawn: the final environment. Throws INVALID_ARGUMENT naming a bad entry. */
+export function buildSpawnEnv(opts: SpawnEnvOptions): Record<string, string> {
+  checkEnvEntries(opts.request, { where: opts.where });
+  const env = baseOf(opts);
+  if (opts.policy !== 'clear') for (const { key, value } of opts.defaults) env[key] = value;
+  for (const { key, value } of opts.request) env[key] = value;
+  // Marks come from this daemon only: a caller's own (it may itself run in a session or a
+  // service) would make the child look like somebody else's.
+  for (const key of MARK_KEYS) delete env[key];
+  if (opts.marks) Object.assign(env, opts.marks);
+  return env;
+}
+
+/**
+ * The marks of a session's child: its id, the daemon's scope hash (RUNPM_SESSION_SCOPE: a crashed
+ * daemon's successor finds its children by it) and the originator tag (set even when empty, so
+ * children see the tag).
+ */
+export function sessionMarks(sessionId: string, scope: string, originator: string): Record<string, string> {
+  return { RUNPM_SESSION_ID: sessionId, RUNPM_SESSION_SCOPE: scope, RUNNING_PROCESS_ORIGINATOR: originator };
 }

@@ -30,6 +30,34 @@ export class UnimplementedError extends DaemonError {
   constructor(message: string) { super(StatusCode.STATUS_CODE_UNIMPLEMENTED, message); this.name = 'UnimplementedError'; }
 }
 
+/**
+ * A spawn whose program cannot be started, reported as a shell would: the exit status a shell gives
+ * (127 not found, 126 not executable) and its wording ("name: command not found"). Clients turn
+ * it into a result (runpm exec exits with that status) rather than a failure of the request.
+ */
+export abstract class StartFailedError extends DaemonError {
+  abstract readonly exitCode: 126 | 127;
+  constructor(code: StatusCode, readonly program: string, message: string) {
+    super(code, message);
+  }
+}
+export class CommandNotFoundError extends StartFailedError {
+  readonly exitCode = 127;
+  constructor(program: string, message: string) { super(StatusCode.STATUS_CODE_COMMAND_NOT_FOUND, program, message); this.name = 'CommandNotFoundError'; }
+}
+export class CommandNotExecutableError extends StartFailedError {
+  readonly exitCode = 126;
+  constructor(program: string, message: string) { super(StatusCode.STATUS_CODE_COMMAND_NOT_EXECUTABLE, program, message); this.name = 'CommandNotExecutableError'; }
+}
+
+/** The shell exit status a start failure stands for (127 / 126), or null for any other error. */
+export function startFailureExitCode(err: unknown): 126 | 127 | null {
+  if (!(err instanceof DaemonError)) return null;
+  if (err.code === StatusCode.STATUS_CODE_COMMAND_NOT_FOUND) return 127;
+  if (err.code === StatusCode.STATUS_CODE_COMMAND_NOT_EXECUTABLE) return 126;
+  return null;
+}
+
 /** errno codes that mean the OS ran out of something for this process (fds, memory, processes, argv space). */
 export function isResourceErrno(code: string | undefined): boolean {
   return code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM' || code === 'EAGAIN' || code === 'E2BIG';

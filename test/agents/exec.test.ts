@@ -3,8 +3,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDaemon, runCli, waitFor, isAlive, type TestDaemon } from '../helpers/daemon';
 import '../../src/client';
-import { DaemonError } from '../../src/wire/errors';
-import { StatusCode } from '../../src/wire/proto';
 
 let daemon: TestDaemon | null = null;
 afterEach(async () => {
@@ -96,12 +94,13 @@ describe('exec', () => {
     expect(result).toMatchObject({ success: false, exitCode: 7, output: 'out\n', stderr: 'err\n', timedOut: false });
   });
 
-  it('refuses a command that cannot start, naming it', async () => {
+  it('resolves a command that cannot start with the shell\'s status and message', async () => {
     daemon = await startDaemon();
-    const err = await daemon.client.exec({ argv: ['/nonexistent/tool'] }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DaemonError);
-    expect((err as DaemonError).code).toBe(StatusCode.STATUS_CODE_INVALID_ARGUMENT);
-    expect((err as DaemonError).message).toContain('/nonexistent/tool');
+    const result = await daemon.client.exec({ argv: ['/nonexistent/tool'] });
+    expect(result).toMatchObject({
+      success: false, exitCode: 127, timedOut: false, sessionId: '', pid: 0,
+      output: '/nonexistent/tool: No such file or directory\n', startError: '/nonexistent/tool: No such file or directory',
+    });
   });
 
   it('runpm exec prints the output, exits with the code, and --json gives the record', async () => {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, makeTempHome } from '../helpers/daemon';
 import { completeRow, formatTable, parseTarget, renderSvg, toJson, type RunReport } from '../../bench/report';
 import type { BenchResult } from '../../bench/harness';
+import { controlOutputBytes } from '../../bench/tmux-control';
 
 const RUNNER = path.join(ROOT, 'dist', 'bench', 'run.js');
 
@@ -72,6 +73,30 @@ describe('bench harness smoke run', () => {
     expect(report.results.find((r) => r.id === 'scale.list_many')!.baseline!.value).toBeGreaterThan(0);
   });
 
+  it('runs the PTY figure: a lossless C floor, tmux peers, missed bytes on every throughput row', async () => {
+    outDir = makeTempHome('rpb-test-');
+    const run = await runBench(['--smoke', '--only', 'pty-sessions', '--out', outDir]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(fs.readFileSync(path.join(outDir, 'latest.json'), 'utf8')) as RunReport;
+    expect(report.figures[0]!.error).toBeUndefined();
+    const byId = new Map(report.results.map((r) => [r.id, r]));
+    // The floor throws when it reads less than the file, so a row means it got every byte.
+    const floorRow = byId.get('pty.attached_cat_throughput')!;
+    expect(floorRow.baseline!.label).toMatch(/C reader of the kernel PTY|script -q/);
+    expect(floorRow.baseline!.missedBytes).toBe(0);
+    for (const id of ['pty.attached_cat_throughput', 'pty.attached_cat_throughput_vs_tmux_control']) {
+      expect(typeof byId.get(id)!.missedBytes, `${id} missedBytes`).toBe('number');
+      if (byId.get(id)!.missedBytes! > 0) expect(byId.get(id)!.met, `${id} lost bytes`).toBe(false);
+    }
+    for (const id of ['pty.attached_cat_throughput_vs_tmux_control', 'pty.detached_cat_throughput_vs_tmux_pane',
+      'pty.spawn_to_exit.p50', 'pty.spawn_to_exit_vs_tmux_control.p50', 'pty.cli_run_vs_tmux_new_session.p50']) {
+      const row = byId.get(id);
+      expect(row, `row ${id}`).toBeDefined();
+      expect(Number.isFinite(row!.value) && Number.isFinite(row!.baseline?.value), `${id} measured`).toBe(true);
+    }
+  });
+
   it('refuses an unknown figure name and an unknown flag, naming them', async () => {
     const unknownFigure = await runBench(['--only', 'nonesuch', '--out', '/nonexistent']);
     expect(unknownFigure.code).toBe(2);
@@ -95,6 +120,22 @@ describe('bench report helpers', () => {
     expect(completeRow(row({ value: 300, target: '<= 250 us' })).met).toBe(false);
     expect(completeRow(row({ target: '<= 2x' })).met).toBeUndefined();
     expect(completeRow(row({ ratio: 9, target: '<= 2x', met: true })).met).toBe(true);
+  });
+
+  it('never meets a row whose reader, or whose floor, missed bytes', () => {
+    expect(completeRow(row({ ratio: 0.9, target: '>= 0.8x', missedBytes: 0 })).met).toBe(true);
+    expect(completeRow(row({ ratio: 0.9, target: '>= 0.8x', missedBytes: 1 })).met).toBe(false);
+    expect(completeRow(row({ ratio: 0.5, target: '<= 2x', met: true, missedBytes: 7 })).met).toBe(false);
+    const lossyFloor = { label: 'floor', value: 1, unit: 'MiB/s', missedBytes: 3 };
+    expect(completeRow(row({ ratio: 0.9, target: '>= 0.8x', missedBytes: 0, baseline: lossyFloor })).met).toBe(false);
+    expect(completeRow(row({ missedBytes: 5 })).met).toBeUndefined();
+    expect(formatTable([row({ missedBytes: 220054256, target: '>= 0.5x', met: false })])).toMatch(/NO\s+220054256/);
+  });
+
+  it('counts the bytes of a tmux control-mode %output line (\\ooo escapes are one byte each)', () => {
+    const line = Buffer.from('%output %3 a\\001b\\134c\xff', 'latin1');
+    expect(controlOutputBytes(line, '%output %3 '.length)).toBe(6);
+    expect(controlOutputBytes(Buffer.from('%output %3 ', 'latin1'), '%output %3 '.length)).toBe(0);
   });
 
   it('prints unmeasured rows with their note and writes NaN as null', () => {

@@ -1,7 +1,8 @@
 // The compatibility fixes of issue 19, seen by a client built only from the reference's newest
 // proto (test/helpers/contract-client.ts): what a reference client sends and expects back.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDaemon, type TestDaemon } from '../helpers/daemon';
+import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
+import '../../src/client/index';
 import { Contract, ContractConnection } from '../helpers/contract-client';
 import { unusedPid } from '../registry/fixtures';
 
@@ -76,6 +77,55 @@ describe('reference client compatibility (issue 19)', () => {
     expect(detach.detach_pty_session).toBeUndefined();
     // The connection goes on answering after the refusals.
     expect((await c.call({ type: TYPE.REQUEST_TYPE_PING, ping: {} })).code ?? 0).toBe(CODE.STATUS_CODE_OK);
+  });
+
+  it('ends a detached pipe stream with eof for a reference client, with the explicit detached frame for ours', async () => {
+    const c = await open();
+    const spawned = await c.call({ type: TYPE.REQUEST_TYPE_SPAWN_PIPE_SESSION, spawn_pipe_session: { argv: ['sleep', '30'] } });
+    const sessionId = spawned.spawn_pipe_session.session_id as string;
+    const stream = await ContractConnection.open(head, daemon!.paths.socketPath);
+    try {
+      const attached = await stream.call({ type: TYPE.REQUEST_TYPE_ATTACH_PIPE_STREAM, attach_pipe_stream: { session_id: sessionId, stream: 1 } });
+      expect(attached.code ?? 0).toBe(CODE.STATUS_CODE_OK);
+      const detached = await c.call({ type: TYPE.REQUEST_TYPE_DETACH_PIPE_STREAM, detach_pipe_stream: { session_id: sessionId, stream: 1 } });
+      expect(detached.code ?? 0).toBe(CODE.STATUS_CODE_OK);
+      // The reference's terminal frame for a detach: eof, which a v1 client knows.
+      expect(stream.decode('PipeStreamFrame', await stream.frame(1))).toEqual({ eof: true });
+      await waitFor(() => stream.closed, 'the daemon to close the stream');
+    } finally {
+      stream.close();
+    }
+    // Our client asks for the explicit frame (AttachPipeStreamRequest.detached_frame) and gets it.
+    const ours = await daemon!.client.attachPipe(sessionId);
+    await daemon!.client.detachPipe(sessionId);
+    const frames = [];
+    for await (const f of ours) frames.push(f);
+    expect(frames).toEqual([{ kind: 'detached' }]);
+    await c.call({ type: TYPE.REQUEST_TYPE_TERMINATE_PIPE_SESSION, terminate_pipe_session: { session_id: sessionId } });
+  });
+
+  it('ends a detached PTY stream with error "detached" for a reference client (what the reference sends), explicit for ours', async () => {
+    const c = await open();
+    const spawned = await c.call({ type: TYPE.REQUEST_TYPE_SPAWN_PTY_SESSION, spawn_pty_session: { argv: ['sleep', '30'] } });
+    const sessionId = spawned.spawn_pty_session.session_id as string;
+    const stream = await ContractConnection.open(head, daemon!.paths.socketPath);
+    try {
+      const attached = await stream.call({ type: TYPE.REQUEST_TYPE_ATTACH_PTY_SESSION, attach_pty_session: { session_id: sessionId } });
+      expect(attached.code ?? 0).toBe(CODE.STATUS_CODE_OK);
+      await c.call({ type: TYPE.REQUEST_TYPE_DETACH_PTY_SESSION, detach_pty_session: { session_id: sessionId } });
+      // Frames after the response: output the shell may print, then the terminal one.
+      await waitFor(() => stream.closed, 'the daemon to close the stream');
+      const last = stream.decode('PtyStreamFrame', stream.frames.at(-1)!);
+      expect(last).toEqual({ error: 'detached' });
+    } finally {
+      stream.close();
+    }
+    const ours = await daemon!.client.attachPty(sessionId);
+    await daemon!.client.detachPty(sessionId);
+    const frames = [];
+    for await (const f of ours) frames.push(f);
+    expect(frames.at(-1)).toEqual({ kind: 'detached' });
+    await c.call({ type: TYPE.REQUEST_TYPE_TERMINATE_PTY_SESSION, terminate_pty_session: { session_id: sessionId } });
   });
 
   it('checks a tee registration before looking its session up: malformed is INVALID_ARGUMENT, not NOT_FOUND', async () => {

@@ -33,7 +33,7 @@ function readEnvFile(file: string): Map<string, string> {
 
 describe('SpawnDaemon', () => {
   it('layers daemon env, --env defaults and request env (last wins); registers kind daemon; survives `runpm daemon stop`', async () => {
-    daemon = await startDaemon({ args: ['--env', 'LAYER_DEFAULT=from-daemon', '--env', 'LAYER_OVERRIDE=daemon'] });
+    daemon = await startDaemon({ args: ['--env', 'LAYER_DEFAULT=from-daemon', '--env', 'LAYER_OVERRIDE=daemon'], env: { LAYER_INHERITED: 'from-daemon-env' } });
     const out = path.join(daemon.home, 'env.out');
     const r = await daemon.client.spawnDaemon({
       command: `env -0 > ${out}; exec sleep 1000`, cwd: daemon.home, originator: 'spawner:1',
@@ -46,7 +46,10 @@ describe('SpawnDaemon', () => {
     const env = readEnvFile(out);
     expect(env.get('LAYER_DEFAULT')).toBe('from-daemon');
     expect(env.get('LAYER_OVERRIDE')).toBe('request');
-    expect(env.get('RUNPM_TEST_RUN')).toBe(process.env.RUNPM_TEST_RUN);
+    expect(env.get('LAYER_INHERITED')).toBe('from-daemon-env');
+    // The daemon's own variables stay with the daemon; the originator is marked as in sessions.
+    expect(env.has('RUNPM_HOME')).toBe(false);
+    expect(env.get('RUNNING_PROCESS_ORIGINATOR')).toBe('spawner:1');
 
     // Own session, stdio on /dev/null: checked once the shell has become `sleep` (until then its
     // redirection to env.out may still be in place).

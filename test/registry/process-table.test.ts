@@ -1,17 +1,14 @@
 // Unit tests of the pure pieces: /proc/<pid>/stat parsing, descendant walks and tree rendering on
-// synthetic tables (pids above PID_MAX_LIMIT, so no real process can match), env layering, and
-// originator parsing. Plus readStartTime/listDescendants against real processes.
+// synthetic tables (pids above PID_MAX_LIMIT, so no real process can match), and originator
+// parsing (env layering: test/sessions/spawn-env.test.ts). Plus readStartTime/listDescendants against real processes.
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   parseProcStat, listDescendants, readStartTime, readProcStat, startTicksToEpochSeconds, type ProcStat,
 } from '../../src/proc/process-table';
 import { renderProcessTree } from '../../src/proc/tree-text';
-import { buildChildEnv } from '../../src/registry/spawn-daemon';
 import { originatorPid } from '../../src/registry/registry';
-import { InvalidArgumentError } from '../../src/wire/errors';
-import { StatusCode } from '../../src/wire/proto';
 import { startChild, waitDescendants, killAll } from './fixtures';
-import { killProcessTree, signalIdentity } from '../../src/proc/kill-tree';
+import { killProcessTree, signalIdentity } from '../../src/proc/kill-escalation';
 import { isAlive } from '../helpers/daemon';
 
 afterEach(() => killAll());
@@ -91,34 +88,6 @@ describe('start-time checked signals', () => {
     expect(result.killed).toBe(1);
     expect(isAlive(root)).toBe(false);
     expect(isAlive(kid)).toBe(true);
-  });
-});
-
-describe('buildChildEnv', () => {
-  const base = { PATH: '/bin', SHARED: 'base' };
-  const defaults = [{ key: 'SHARED', value: 'default' }, { key: 'D', value: '1' }];
-
-  it('layers base, defaults and entries with the last entry winning', () => {
-    expect(buildChildEnv(base, defaults, [{ key: 'SHARED', value: 'a' }, { key: 'SHARED', value: 'b' }], false))
-      .toEqual({ PATH: '/bin', SHARED: 'b', D: '1' });
-  });
-
-  it('keeps only the entries when clearing the inherited env', () => {
-    expect(buildChildEnv(base, defaults, [{ key: 'X', value: '1' }], true)).toEqual({ X: '1' });
-  });
-
-  it('rejects keys with = or NUL and values with NUL, naming them', () => {
-    for (const entry of [{ key: 'A=B', value: '' }, { key: '', value: '' }, { key: 'A\0', value: '' }, { key: 'V', value: 'x\0' }]) {
-      let err: unknown = null;
-      try {
-        buildChildEnv({}, [], [entry], false);
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(InvalidArgumentError);
-      expect((err as InvalidArgumentError).code).toBe(StatusCode.STATUS_CODE_INVALID_ARGUMENT);
-      expect((err as Error).message).toMatch(entry.key === 'V' ? /env value of V/ : /env key/);
-    }
   });
 });
 

@@ -4,10 +4,10 @@
 // that, starts a new one on the same home and checks what it finds. Lives for one test.
 import * as fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type BetterSqlite3 from 'better-sqlite3';
 import type { DaemonClient } from '../../src/client/daemon-client';
 import '../../src/client/index';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
+import { integrityOf } from './crash-helpers';
 
 export interface CrashOptions {
   cycles: number;
@@ -55,17 +55,7 @@ export function runsWithMarker(marker: string): number[] {
   return all.filter((p) => !pids.has(p.ppid)).map((p) => p.pid);
 }
 
-/** PRAGMA integrity_check of the scope database, read through a separate read-only handle. */
-export function integrityOf(dbPath: string): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
-  const db = new Sqlite(dbPath, { readonly: true });
-  try {
-    return (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check).join('; ');
-  } finally {
-    db.close();
-  }
-}
+export { integrityOf } from './crash-helpers';
 
 async function restartsOf(client: DaemonClient, name: string): Promise<number> {
   return (await client.listServices()).find((s) => s.name === name)?.restartCount ?? -1;

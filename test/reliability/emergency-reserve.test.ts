@@ -93,6 +93,9 @@ describe('emergency reserve', () => {
     await waitFor(async () => (await reserveState(daemon!)) === 'armed', 'the reserve to be armed');
     const svc = await daemon.client.startService({ name: 'saved', cmd: ['sleep', '30'], minUptimeMs: 10 });
     expect(svc.pid).toBeGreaterThan(0);
+    // Online first: the status change past min_uptime is itself a row write, and on a full disk it
+    // would be the write that releases the reserve instead of ServiceSave.
+    await waitFor(async () => (await daemon!.client.describeService('saved')).status === 'online', 'the service to be online');
     const filler = path.join(home, 'filler');
     fillDisk(filler);
     // The disk really is full: a one-byte write fails here, as the snapshot's would.

@@ -26,6 +26,7 @@ export const STREAM_TYPES = new Set<RequestType>([
   RequestType.REQUEST_TYPE_ATTACH_PTY_SESSION,
   RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM,
   RequestType.REQUEST_TYPE_SUBSCRIBE_EVENTS,
+  RequestType.REQUEST_TYPE_STREAM_SESSION_OBSERVER,
 ]);
 /** Never fuzzed: SHUTDOWN stops the daemon; SPAWN_DAEMON runs a detached command that outlives it. */
 export const EXCLUDED_TYPES = new Set<RequestType>([

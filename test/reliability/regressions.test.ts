@@ -58,8 +58,8 @@ describe('fuzzer regressions in handlers', () => {
     daemon = await startDaemon();
     const base = { argv: ['/bin/true'], cwd: '', env: [], clearInheritedEnv: false, originator: '' };
     const cases: Array<[Record<string, unknown>, RegExp]> = [
-      [{ argv: ['/bin/true', 'a\0b'] }, /argv\[1\] contains a NUL byte/],
-      [{ argv: ['/bin/tr\0ue'] }, /argv\[0\] contains a NUL byte/],
+      [{ argv: ['/bin/true', 'a\0b'] }, /argv\[1\] .* contains a NUL byte/],
+      [{ argv: ['/bin/tr\0ue'] }, /argv\[0\] .* contains a NUL byte/],
       [{ originator: 'tool\0:1' }, /originator .* contains a NUL byte/],
       [{ cwd: '/tm\0p' }, /cwd .* contains a NUL byte/],
     ];

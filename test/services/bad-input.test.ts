@@ -27,18 +27,24 @@ describe('bad service requests', () => {
     daemon = await startDaemon();
     const T = RequestType.REQUEST_TYPE_SERVICE_START;
     await expectBad(T, 'serviceStart', {}, BAD, 'config is required');
-    await expectBad(T, 'serviceStart', { config: { name: 'bad name!', cmd: ['true'] } }, BAD, '"bad name!"');
+    for (const [name, why] of [
+      ['-x', "starts with '-'"], ['.', 'names a directory'], ['..', 'names a directory'], ['a\x01b', 'non-printable'],
+      ['a\u200eb', 'non-printable'], ['a/b', "holds '/'"], [' x', 'whitespace'], ['all', "'all' is the target"],
+    ]) {
+      await expectBad(T, 'serviceStart', { config: { name, cmd: ['true'] } }, BAD, `invalid service name ${JSON.stringify(name)}: `);
+      await expectBad(T, 'serviceStart', { config: { name, cmd: ['true'] } }, BAD, why);
+    }
     await expectBad(T, 'serviceStart', { config: { name: '', cmd: ['true'] } }, BAD, 'invalid service name ""');
     await expectBad(T, 'serviceStart', { config: { name: 'x'.repeat(65), cmd: ['true'] } }, BAD, 'invalid service name');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: [] } }, BAD, 'cmd must be a non-empty argv');
-    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: [''] } }, BAD, 'cmd[0]');
+    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: [''] } }, BAD, "service 'ok': cmd[0] (the program) must not be empty");
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], cwd: 'relative/dir' } }, BAD, '"relative/dir" must be an absolute path');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], cwd: '/nonexistent/dir' } }, BAD, '"/nonexistent/dir" is not an existing directory');
-    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], env: { 'A=B': 'x' } } }, BAD, 'invalid env name "A=B"');
+    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], env: { 'A=B': 'x' } } }, BAD, "service 'ok': env key \"A=B\" is invalid");
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], killTimeoutMs: 700_000 } }, BAD, 'kill_timeout_ms');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], logMaxBytes: 10 } }, BAD, 'log_max_bytes');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], logMaxFiles: 1000 } }, BAD, 'log_max_files');
-    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], dependsOn: ['no way'] } }, BAD, '"no way"');
+    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], dependsOn: ['-x'] } }, BAD, 'in depends_on "-x"');
     expect(await daemon.client.listServices()).toEqual([]);
   });
 
@@ -55,7 +61,7 @@ describe('bad service requests', () => {
       await expectBad(type, key, { target: '' }, BAD, type === RequestType.REQUEST_TYPE_SERVICE_DESCRIBE ? 'describe needs one service' : 'target is required');
       await expectBad(type, key, { target: 'ghost' }, MISSING, "no service named 'ghost'");
       await expectBad(type, key, { target: '42' }, MISSING, 'no service with id 42');
-      await expectBad(type, key, { target: 'a b' }, BAD, 'invalid target "a b"');
+      await expectBad(type, key, { target: '-x' }, BAD, 'invalid target "-x"');
     }
     await expectBad(RequestType.REQUEST_TYPE_SERVICE_DESCRIBE, 'serviceDescribe', { target: 'all' }, BAD, 'describe needs one service');
     for (const [type, key] of [[RequestType.REQUEST_TYPE_SERVICE_LOGS, 'serviceLogs'], [RequestType.REQUEST_TYPE_SERVICE_FLUSH, 'serviceFlush']] as const) {

@@ -158,4 +158,31 @@ log_max_bytes = 4096
     // The build's one-file CLI is what ran (scripts/build.mjs), not the ~40 modules it was made from.
     expect(r).toContain('BUNDLE=true');
   });
+
+  it('stops a JS ecosystem file that never finishes evaluating, and refuses names like -x, . and ..', async () => {
+    daemon = await startDaemon();
+    const dir = path.join(daemon.home, 'eco-loop');
+    fs.mkdirSync(dir);
+    const file = path.join(dir, 'ecosystem.config.js');
+    fs.writeFileSync(file, 'for (;;) {}\nmodule.exports = { apps: [] };\n');
+    const started = Date.now();
+    const r = await runCli(['start', file], { ...daemon.env, RUNPM_ECOSYSTEM_TIMEOUT_MS: '500' });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('evaluating the file took longer than 500 ms');
+    console.log(`looping ecosystem file refused after ${Date.now() - started} ms (limit 500 ms)`);
+    fs.writeFileSync(file, 'throw new Error("config exploded")\n');
+    const thrown = await runCli(['start', file], daemon.env);
+    expect(thrown.code).not.toBe(0);
+    expect(thrown.stderr).toContain('config exploded');
+    fs.writeFileSync(file, `module.exports = { apps: [{ name: 'from-js', script: 'sleep', args: '30', env: { WHO: process.env.WHO } }] };\n`);
+    const ok = await runCli(['start', file], { ...daemon.env, WHO: 'caller' });
+    expect(ok.code).toBe(0);
+    expect((await daemon.client.describeService('from-js')).config.env).toMatchObject({ WHO: 'caller' });
+    for (const name of ['-x', '.', '..']) {
+      const bad = await runCli(['start', `--name=${name}`, '--', 'sleep', '30'], daemon.env);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain(`invalid service name ${JSON.stringify(name)}`);
+    }
+    expect((await daemon.client.listServices()).map((s) => s.name)).toEqual(['from-js']);
+  });
 });

@@ -24,7 +24,7 @@ describe('service logs', () => {
     const c = daemon.client;
     await c.startService(shService('talker', "printf 'one\\ntwo\\nthree\\n'; printf 'bad\\001\\n' >&2; exec sleep 30"));
     const out = path.join(daemon.paths.logsDir, 'talker-out.log');
-    const err = path.join(daemon.paths.logsDir, 'talker-err.log');
+    const err = path.join(daemon.paths.logsDir, 'talker-error.log');
     await waitFor(() => fs.existsSync(err) && fs.statSync(err).size === 5, 'stderr written');
     await waitFor(() => fs.statSync(out).size === 14, 'stdout written');
     expect(fs.readFileSync(out, 'utf8')).toBe('one\ntwo\nthree\n');

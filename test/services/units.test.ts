@@ -42,9 +42,9 @@ describe('log files', () => {
     expect(fs.existsSync(`${file}.3`)).toBe(false);
     fs.writeFileSync(file, 'line1\nline2\n');
     expect(rotateIfNeeded(file, 1000, 2)).toBe(false);
-    expect(tailLines(file, 1)).toEqual(['line2']);
+    expect(tailLines(file, 1).lines).toEqual(['line2']);
     // Fewer lines than asked: the rest comes from .1.
-    expect(tailLines(file, 3)).toEqual(['c'.repeat(500), 'line1', 'line2']);
+    expect(tailLines(file, 3).lines).toEqual(['c'.repeat(500), 'line1', 'line2']);
     flushLog(file);
     expect(fs.readdirSync(dir)).toEqual(['x-out.log']);
     fs.rmSync(dir, { recursive: true });
@@ -53,8 +53,8 @@ describe('log files', () => {
     const dir = makeTempHome();
     const file = path.join(dir, 'big.log');
     fs.writeFileSync(file, Array.from({ length: 1000 }, (_, i) => `line ${i}`).join('\n') + '\n');
-    expect(tailLines(file, 10_000, 100).every((l) => l.startsWith('line '))).toBe(true);
-    expect(tailLines(file, 10_000, 100).length).toBeLessThan(20);
+    expect(tailLines(file, 10_000, 100).lines.every((l) => l.startsWith('line '))).toBe(true);
+    expect(tailLines(file, 10_000, 100).lines.length).toBeLessThan(20);
     fs.rmSync(dir, { recursive: true });
   });
 });

@@ -11,6 +11,7 @@ const codec: AttachFrameCodec = {
   exitCode: (c) => Buffer.from(`X:${c}`),
   error: (m) => Buffer.from(`E:${m}`),
   stolenBy: (l) => Buffer.from(`S:${l}`),
+  detached: (explicit) => Buffer.from(explicit ? 'D' : 'E:detached'),
 };
 
 /** A sink that accepts `budget` frames before it reports being over the pump's byte budget. */
@@ -96,6 +97,13 @@ describe('OutputStream', () => {
     expect(s.detach()).toBe(true);
     expect(ch2.frames).toEqual(['B:x', 'E:detached']);
     expect(s.detach()).toBe(false);
+    // A client that reads the explicit detached frame gets it instead of the v1 one.
+    const third = s.attach('three');
+    third.attachment.explicitDetach = true;
+    const ch3 = new FakeSink('three');
+    third.attachment.start(ch3);
+    expect(s.detach()).toBe(true);
+    expect(ch3.frames).toEqual(['D']);
   });
 
   it('calls taps in order after the ring got the chunk, ends them once, and ref-counts source pauses', () => {

@@ -66,7 +66,7 @@ describe('pipe session output', () => {
     const att = await c.attachPipe(s.sessionId);
     const got = await collect(att);
     const keys = got.data.toString().trim().split('\n').map((l) => l.split('=')[0]).sort();
-    expect(keys).toEqual(['ONLY', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SESSION_ID']);
+    expect(keys).toEqual(['ONLY', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SESSION_ID', 'RUNPM_SESSION_SCOPE']);
   });
 
   it('attaches stdout and stderr of one session from two different clients', async () => {
@@ -187,7 +187,7 @@ describe('attach rules', () => {
     expect(await att.next()).toEqual({ kind: 'bytes', data: Buffer.from('seen\n') });
     await c.detachPipe(s.sessionId);
     const rest = await collect(att);
-    expect(rest.terminal).toEqual({ kind: 'error', message: 'detached' });
+    expect(rest.terminal).toEqual({ kind: 'detached' });
     expect((await c.listPipes())[0]).toMatchObject({ exited: false, stdoutAttached: false });
     await c.writeStdin(s.sessionId, 'unseen\n');
     await waitFor(async () => (await c.backlog(s.sessionId)).backlog.toString() === 'unseen\n', 'backlog of what the detached client missed');

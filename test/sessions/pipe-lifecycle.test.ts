@@ -163,21 +163,21 @@ describe('bad input', () => {
     const bad = StatusCode.STATUS_CODE_INVALID_ARGUMENT;
     await expectDaemonError(c.spawnPipe({ argv: [] }), bad, /argv must not be empty/);
     await expectDaemonError(c.spawnPipe({ argv: [''] }), bad, /argv\[0\]/);
-    await expectDaemonError(c.spawnPipe({ argv: ['no-such-program-xyz'] }), bad, /no-such-program-xyz.*ENOENT/);
+    await expectDaemonError(c.spawnPipe({ argv: ['no-such-program-xyz'] }), StatusCode.STATUS_CODE_COMMAND_NOT_FOUND, /^no-such-program-xyz: command not found$/);
     const plain = path.join(daemon.home, 'not-executable');
     fs.writeFileSync(plain, 'data', { mode: 0o644 });
-    await expectDaemonError(c.spawnPipe({ argv: [plain] }), bad, /not-executable.*EACCES/);
+    await expectDaemonError(c.spawnPipe({ argv: [plain] }), StatusCode.STATUS_CODE_COMMAND_NOT_EXECUTABLE, /not-executable: Permission denied$/);
     await expectDaemonError(c.spawnPipe({ argv: ['true'], cwd: '/no/such/dir' }), bad, /\/no\/such\/dir/);
     await expectDaemonError(c.spawnPipe({ argv: ['true'], cwd: plain }), bad, /not-executable.*not a directory/);
     await expectDaemonError(c.spawnPipe({ argv: ['true'], env: [{ key: 'A=B', value: '1' }] }), bad, /"A=B"/);
-    await expectDaemonError(c.spawnPipe({ argv: ['true'], env: [{ key: '', value: '1' }] }), bad, /environment key ""/);
+    await expectDaemonError(c.spawnPipe({ argv: ['true'], env: [{ key: '', value: '1' }] }), bad, /env key "" is invalid/);
     // Spawning attached: the attach's own fields are checked before anything is spawned.
     const spawnAttached = (fields: Record<string, unknown>, attach: Record<string, unknown>) =>
       c.openStream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', { argv: ['true'], ...fields, attach });
     await expectDaemonError(spawnAttached({}, { sessionId: 'x', stream: 1 }), bad, /attach\.session_id must be empty/);
     await expectDaemonError(spawnAttached({}, { stream: 0 }), bad, /attach\.stream must be STDOUT or STDERR, got PIPE_STREAM_KIND_UNSPECIFIED/);
     await expectDaemonError(spawnAttached({ mergeStderrIntoStdout: true }, { stream: 2 }), bad, /attach\.stream is STDERR but merge_stderr_into_stdout/);
-    await expectDaemonError(c.spawnPipeAttached({ argv: ['no-such-program-xyz'] }), bad, /no-such-program-xyz.*ENOENT/);
+    await expectDaemonError(c.spawnPipeAttached({ argv: ['no-such-program-xyz'] }), StatusCode.STATUS_CODE_COMMAND_NOT_FOUND, /no-such-program-xyz: command not found/);
     expect(await c.listPipes()).toEqual([]);
   });
 

@@ -18,6 +18,7 @@ import { waitFor } from '../helpers/daemon';
 const codec: AttachFrameCodec = {
   bytes: (b) => b, missed: () => Buffer.alloc(0), eof: () => Buffer.alloc(0),
   exitCode: () => Buffer.alloc(0), error: () => Buffer.alloc(0), stolenBy: () => Buffer.alloc(0),
+  detached: () => Buffer.alloc(0),
 };
 
 class FakePtySession {

@@ -4,8 +4,10 @@
 import type { Command } from 'commander';
 import type { DaemonClient } from '../../client/daemon-client';
 import type { PtyReplay } from '../../client/pty-api';
-import { action, connectFor, emit, withClient } from '../context';
+import type { SpawnContextOptions } from '../../client/spawn-context';
+import { action, connectFor, emit, globalsOf, withClient } from '../context';
 import { DEFAULT_DETACH_KEY, parseDetachKey } from '../terminal-attach';
+import { spawnOrStatus } from '../spawn-flags';
 
 function parseSize(name: string, value: string): number {
   const n = Number(value);
@@ -13,9 +15,44 @@ function parseSize(name: string, value: string): number {
   return n;
 }
 
+// The scope's paths as the client resolves them (the daemon's lock file names its pid).
+function scopePathsFor(cmd: Command): { lockPath: string } {
+  const { resolveScopePaths } = require('../../scope/paths') as typeof import('../../scope/paths');
+  const g = globalsOf(cmd);
+  return resolveScopePaths({ scope: g.scope, home: g.home, socket: g.socket });
+}
+
 function parseReplay(value: string): PtyReplay {
   if (value === 'missed' || value === 'ring' || value === 'screen') return value;
   throw new Error(`--replay must be missed, ring or screen, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The size of the terminal runpm was started from: stdout's, else stderr's (ID=$(runpm run --pty ...)
+ * captures stdout), else the controlling terminal's; null when there is none.
+ */
+export function callerTerminalSize(): { rows: number; cols: number } | null {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.isTTY && stream.rows > 0 && stream.columns > 0) return { rows: stream.rows, cols: stream.columns };
+  }
+  let fd = -1;
+  try {
+    const fs = require('node:fs') as typeof import('node:fs');
+    const tty = require('node:tty') as typeof import('node:tty');
+    fd = fs.openSync('/dev/tty', 'r+');
+    const [cols, rows] = new tty.WriteStream(fd).getWindowSize();
+    return rows > 0 && cols > 0 ? { rows, cols } : null;
+  } catch {
+    return null; // No controlling terminal (a service, cron, CI).
+  } finally {
+    if (fd >= 0) {
+      try {
+        require('node:fs').closeSync(fd);
+      } catch {
+        // The stream may have closed it.
+      }
+    }
+  }
 }
 
 /** "pty" or "pipe" for an id (GetSessionBacklog names the kind); NOT_FOUND for an unknown id. */
@@ -24,12 +61,16 @@ export async function sessionKindOf(c: DaemonClient, id: string): Promise<'pty' 
 }
 
 /** `runpm run --pty`: spawns and prints the id (or a record with --json). */
-export async function runPtyCommand(cmd: Command, argv: string[], opts: { originator: string; cwd: string; env: Array<{ key: string; value: string }>; clearEnv: boolean; rows?: string; cols?: string }): Promise<void> {
-  const rows = opts.rows === undefined ? 0 : parseSize('--rows', opts.rows);
-  const cols = opts.cols === undefined ? 0 : parseSize('--cols', opts.cols);
-  const r = await withClient(cmd, (c) => c.spawnPty({
-    argv, cwd: opts.cwd, env: opts.env, clearInheritedEnv: opts.clearEnv, originator: opts.originator, rows, cols,
-  }), { autoStart: true });
+export async function runPtyCommand(cmd: Command, argv: string[], opts: { originator: string; context: SpawnContextOptions; rows?: string; cols?: string }): Promise<number | void> {
+  // Started from a terminal, the session gets that terminal's size (like tmux new-session).
+  const here = opts.rows === undefined || opts.cols === undefined ? callerTerminalSize() : null;
+  const rows = opts.rows === undefined ? here?.rows ?? 0 : parseSize('--rows', opts.rows);
+  const cols = opts.cols === undefined ? here?.cols ?? 0 : parseSize('--cols', opts.cols);
+  const spawned = await spawnOrStatus(cmd, () => withClient(cmd, (c) => c.spawnPty({
+    argv, ...opts.context, originator: opts.originator, rows, cols,
+  }), { autoStart: true }));
+  if (!spawned.ok) return spawned.status;
+  const r = spawned.value;
   emit(cmd, { sessionId: r.sessionId, pid: r.pid, createdAt: r.createdAt, kind: 'pty' }, () => r.sessionId);
 }
 
@@ -47,16 +88,21 @@ export function registerPtyCommands(program: Command): void {
     .description('attach this terminal to a PTY session (detach with Ctrl-\\ unless --detach-key)')
     .argument('<id>', 'session id')
     .option('--steal', 'take the session over from another attached client', false)
-    .option('--replay <mode>', 'backlog shown first: missed (what you have not seen), ring (all buffered) or screen (the current screen)', 'missed')
+    .option('--replay <mode>', 'what is shown first: screen (the current screen; the default on a terminal), missed (what you have not seen; the default without one) or ring (all buffered)')
     .option('--detach-key <key>', 'detach key in ^X notation, or "none"', '^\\')
-    .action(action(async (id: string, opts: { steal: boolean; replay: string; detachKey: string }, cmd: Command) => {
-      const replay = parseReplay(opts.replay);
+    .action(action(async (id: string, opts: { steal: boolean; replay?: string; detachKey: string }, cmd: Command) => {
+      const replay = opts.replay === undefined ? undefined : parseReplay(opts.replay);
       const detachKey = opts.detachKey === '^\\' ? DEFAULT_DETACH_KEY : parseDetachKey(opts.detachKey);
       const client = await connectFor(cmd, { autoStart: false });
       let code: number;
       try {
         const { runTerminalAttach } = require('../terminal-attach') as typeof import('../terminal-attach');
-        code = await runTerminalAttach(client, { sessionId: id, steal: opts.steal, replay, detachKey });
+        code = await runTerminalAttach(client, {
+          sessionId: id, steal: opts.steal, replay, detachKey, lockPath: scopePathsFor(cmd).lockPath,
+          // A round trip, not just a connect: a dying daemon's listening socket may still accept.
+          daemonAnswers: () => connectFor(cmd, { autoStart: false, callTimeoutMs: 1000 }).then(
+            (c) => c.ping().then(() => true, () => false).finally(() => c.close()), () => false),
+        });
       } finally {
         client.close();
       }

@@ -99,13 +99,51 @@ export function toServiceConfig(entry: Record<string, unknown>, baseDir: string,
   return config;
 }
 
+/** How long a JS ecosystem file may take to evaluate (RUNPM_ECOSYSTEM_TIMEOUT_MS overrides). */
+export const ECOSYSTEM_JS_TIMEOUT_MS = 10_000;
+/** Largest JSON a JS ecosystem file may produce. */
+const MAX_ECOSYSTEM_JSON_BYTES = 16 * 1024 * 1024;
+
+/** Runs in the child: loads the file (CommonJS or ES module) and prints its export as JSON. */
+const JS_CONFIG_LOADER = `
+const { pathToFileURL } = require('node:url');
+import(pathToFileURL(process.argv[1]).href)
+  .then((m) => {
+    const v = m && m.default !== undefined ? m.default : m;
+    process.stdout.write(JSON.stringify(v === undefined ? null : v));
+  })
+  .catch((err) => { process.stderr.write(String(err && err.stack || err)); process.exit(3); });
+`;
+
+/**
+ * Evaluates a JS ecosystem file like pm2 does (with the caller's environment and cwd), but in a
+ * child process with a time limit: a file that loops forever or waits on something fails with a
+ * clear error instead of hanging `runpm start`.
+ */
+function evaluateJsConfig(abs: string, shown: string): unknown {
+  const timeoutMs = Number(process.env.RUNPM_ECOSYSTEM_TIMEOUT_MS) || ECOSYSTEM_JS_TIMEOUT_MS;
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  const r = spawnSync(process.execPath, ['-e', JS_CONFIG_LOADER, abs], {
+    encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: MAX_ECOSYSTEM_JSON_BYTES, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
+    throw new Error(`${shown}: evaluating the file took longer than ${timeoutMs} ms (stopped; set RUNPM_ECOSYSTEM_TIMEOUT_MS to allow more)`);
+  }
+  if (r.error) throw new Error(`${shown}: cannot evaluate it: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${shown}: ${(r.stderr || `exited with code ${r.status}`).trim().split('\n').slice(0, 6).join('\n')}`);
+  try {
+    return JSON.parse(r.stdout);
+  } catch (err) {
+    throw new Error(`${shown}: its export cannot be read as JSON: ${(err as Error).message}`);
+  }
+}
+
 /** Reads an ecosystem file (JS is evaluated like pm2 does; YAML/TOML parsers load only here). */
 export function loadEcosystem(file: string, warn: (m: string) => void): ServiceConfigInput[] {
   const abs = path.resolve(file);
   let data: unknown;
   if (/\.(c?js|mjs)$/.test(abs)) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    data = require(abs);
+    data = evaluateJsConfig(abs, file);
   } else {
     const text = fs.readFileSync(abs, 'utf8');
     try {

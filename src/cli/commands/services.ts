@@ -147,28 +147,26 @@ export function registerServiceCommands(program: Command): void {
     .action(action(async (target: string | undefined, opts: { lines?: number; follow: boolean; err: boolean; out: boolean; timestamp: boolean }, cmd: Command) => {
       if (opts.err && opts.out) throw new Error('--err and --out exclude each other (leave both off for both)');
       const t = target ?? '';
-      const { text, files } = await withClient(cmd, async (c) => {
-        const tail = await c.serviceLogs({ target: t, lines: opts.lines ?? 0, outOnly: opts.out, errOnly: opts.err });
-        const services = opts.follow ? (t === '' || t === 'all' ? await c.listServices() : [await c.describeService(t)]) : [];
-        return { text: tail, files: services };
-      }, { autoStart: false });
-      if (globalsOf(cmd).json && !opts.follow) {
-        emit(cmd, { lines: text.split('\n').filter(Boolean) }, () => '');
+      const query = { target: t, lines: opts.lines ?? 0, outOnly: opts.out, errOnly: opts.err };
+      if (!opts.follow) {
+        const text = await withClient(cmd, (c) => c.serviceLogs(query), { autoStart: false });
+        if (globalsOf(cmd).json) emit(cmd, { lines: text.split('\n').filter(Boolean) }, () => '');
+        else process.stdout.write(text);
         return;
       }
-      process.stdout.write(text);
-      if (!opts.follow) return;
-      const { followLogFiles } = require('../../client') as typeof import('../../client');
-      const followed = files.flatMap((s) => [
-        ...(opts.err ? [] : [{ label: `[${s.name}:out]`, path: s.outLogPath }]),
-        ...(opts.out ? [] : [{ label: `[${s.name}:err]`, path: s.errLogPath }]),
-      ]);
-      const abort = new AbortController();
-      process.once('SIGINT', () => abort.abort());
-      process.once('SIGTERM', () => abort.abort());
-      await followLogFiles(followed, (label, line) => {
-        process.stdout.write(`${opts.timestamp ? `${new Date().toISOString()} ` : ''}${label} ${line}\n`);
-      }, { signal: abort.signal });
+      await withClient(cmd, async (c) => {
+        const follow = await c.followServiceLogs(query);
+        process.stdout.write(follow.tail);
+        const stop = () => follow.close();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        for await (const l of follow) {
+          // Waiting for a slow stdout keeps memory bounded: the daemon pauses reading meanwhile.
+          if (!process.stdout.write(`${opts.timestamp ? `${new Date().toISOString()} ` : ''}[${l.service}:${l.stream}] ${l.line}\n`)) {
+            await new Promise((resolve) => process.stdout.once('drain', resolve));
+          }
+        }
+      }, { autoStart: false });
     }));
 
   program.command('flush [target]')

@@ -4,12 +4,9 @@
 import type { Command } from 'commander';
 import { action, emit, withClient } from '../context';
 import { runPtyCommand, sendToPty, sessionKindOf } from './pty';
-
-function collectEnv(value: string, previous: Array<{ key: string; value: string }>): Array<{ key: string; value: string }> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new Error(`--env expects KEY=VALUE, got ${JSON.stringify(value)}`);
-  return [...previous, { key: value.slice(0, eq), value: value.slice(eq + 1) }];
-}
+import { addSpawnFlags, spawnContextOf, spawnOrStatus, type SpawnFlagValues } from '../spawn-flags';
+import { parseSignal } from '../../sessions/signal-names';
+import { NotFoundError } from '../../wire/errors';
 
 function parseGrace(value: string | undefined): number {
   if (value === undefined) return 0;
@@ -28,31 +25,35 @@ function writeOut(data: Uint8Array): Promise<void> {
   return new Promise((resolve) => (process.stdout.write(data) ? resolve() : process.stdout.once('drain', resolve)));
 }
 
+/** Exited, and nothing it left behind still runs. */
+function isDone(s: { exited: boolean; leftoverPids: number[] }): boolean {
+  return s.exited && s.leftoverPids.length === 0;
+}
+
 function age(createdAt: number): string {
   const s = Math.max(0, Math.floor(Date.now() / 1000 - createdAt));
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m` : `${Math.floor(s / 3600)}h`;
 }
 
 export function registerSessionCommands(program: Command): void {
-  program.command('run')
-    .description('start a detachable session running CMD and print its id')
+  addSpawnFlags(program.command('run')
+    .description('start a detachable session running CMD (in your directory and environment) and print its id'))
     .option('--pipe', 'pipe session: stdin/stdout/stderr are pipes', false)
     .option('--pty', 'PTY session: the command runs on a pseudo-terminal (attach with runpm attach)', false)
     .option('--rows <n>', 'with --pty: terminal rows (default 24)')
     .option('--cols <n>', 'with --pty: terminal columns (default 80)')
     .option('--originator <tag>', 'tag the session (filters list/purge)', '')
     .option('--merge-stderr', 'send stderr into stdout', false)
-    .option('--cwd <dir>', 'working directory (default: the daemon\'s)')
-    .option('--env <KEY=VALUE>', 'environment entry, repeatable (last wins)', collectEnv, [])
-    .option('--clear-env', 'start from an empty environment', false)
     .argument('<cmd...>', 'command and arguments (put them after --)')
-    .action(action(async (cmdArgs: string[], opts: { pipe: boolean; pty: boolean; rows?: string; cols?: string; originator: string; mergeStderr: boolean; cwd?: string; env: Array<{ key: string; value: string }>; clearEnv: boolean }, cmd: Command) => {
+    .action(action(async (cmdArgs: string[], opts: SpawnFlagValues & { pipe: boolean; pty: boolean; rows?: string; cols?: string; originator: string; mergeStderr: boolean }, cmd: Command) => {
       if (opts.pipe === opts.pty) throw new Error('runpm run needs one session kind: --pipe or --pty');
-      const cwd = opts.cwd ? require('node:path').resolve(opts.cwd) as string : process.cwd();
-      if (opts.pty) return runPtyCommand(cmd, cmdArgs, { ...opts, cwd });
-      const r = await withClient(cmd, (c) => c.spawnPipe({
-        argv: cmdArgs, cwd, env: opts.env, clearInheritedEnv: opts.clearEnv, originator: opts.originator, mergeStderr: opts.mergeStderr,
-      }), { autoStart: true });
+      const context = spawnContextOf(opts);
+      if (opts.pty) return runPtyCommand(cmd, cmdArgs, { ...opts, context });
+      const spawned = await spawnOrStatus(cmd, () => withClient(cmd, (c) => c.spawnPipe({
+        argv: cmdArgs, ...context, originator: opts.originator, mergeStderr: opts.mergeStderr,
+      }), { autoStart: true }));
+      if (!spawned.ok) return spawned.status;
+      const r = spawned.value;
       emit(cmd, { sessionId: r.sessionId, pid: r.pid, createdAt: r.createdAt, kind: 'pipe' }, () => r.sessionId);
     }));
 
@@ -62,11 +63,12 @@ export function registerSessionCommands(program: Command): void {
     .action(action(async (opts: { originator: string }, cmd: Command) => {
       const [pipes, ptys] = await withClient(cmd, (c) => Promise.all([c.listPipes(opts.originator), c.listPtys(opts.originator)]), { autoStart: false });
       const list = [...pipes.map((s) => ({ kind: 'pipe' as const, ...s })), ...ptys.map((s) => ({ kind: 'pty' as const, ...s }))]
-        .sort((a, b) => a.createdAt - b.createdAt);
+        // Running first (with exited ones whose leftovers still run), newest first within each.
+        .sort((a, b) => Number(isDone(a)) - Number(isDone(b)) || b.createdAt - a.createdAt);
       emit(cmd, list, () => {
         if (list.length === 0) return 'no sessions';
         const rows = list.map((s) => [
-          s.sessionId, s.kind, String(s.pid), s.exited ? `exited ${s.exitCode}` : 'running', age(s.createdAt),
+          s.sessionId, s.kind, String(s.pid), s.exited ? `exited ${s.exitCode}${s.leftoverPids.length > 0 ? ` +${s.leftoverPids.length} left` : ''}` : 'running', age(s.createdAt),
           s.kind === 'pty' ? `${s.attached ? (s.attachedIsTty ? 'tty' : 'stream') : '-'} ${s.rows}x${s.cols}`
             : [s.stdoutAttached ? 'out' : '', s.stderrAttached ? 'err' : ''].filter(Boolean).join('+') || '-',
           s.originator || '-', s.command,
@@ -101,6 +103,7 @@ export function registerSessionCommands(program: Command): void {
             else if (f.kind === 'exit') return 0;
             else if (f.kind === 'error') { process.stderr.write(`runpm: ${f.message}\n`); return 1; }
             else if (f.kind === 'stolen') { process.stderr.write(`runpm: stream taken over by ${f.by}\n`); return 1; }
+            else if (f.kind === 'detached') { process.stderr.write(`runpm: detached by another client; session ${id} keeps running\n`); return 0; }
           }
           return 0;
         }
@@ -115,6 +118,7 @@ export function registerSessionCommands(program: Command): void {
             case 'exit': return 0;
             case 'error': process.stderr.write(`runpm: ${f.message}\n`); return 1;
             case 'stolen': process.stderr.write(`runpm: stream taken over by ${f.by}\n`); return 1;
+            case 'detached': process.stderr.write(`runpm: detached by another client; session ${id} keeps running\n`); return 0;
           }
         }
         return 0;
@@ -135,13 +139,22 @@ export function registerSessionCommands(program: Command): void {
     }));
 
   program.command('kill')
-    .description('terminate a session: SIGTERM to its process group, SIGKILL to the tree after the grace')
+    .description('terminate a session: SIGTERM to its process group, SIGKILL to the tree after the grace; or send one --signal')
     .argument('<id>', 'session id')
     .option('--grace <ms>', 'grace before SIGKILL (default 2000)')
-    .action(action(async (id: string, opts: { grace?: string }, cmd: Command) => {
+    .option('--signal <sig>', 'send only this signal (INT, TERM, KILL, HUP, USR1, ... or a number) to the session\'s processes')
+    .action(action(async (id: string, opts: { grace?: string; signal?: string }, cmd: Command) => {
       const graceMs = parseGrace(opts.grace);
-      await withClient(cmd, async (c) => (await sessionKindOf(c, id) === 'pty' ? c.terminatePty(id, graceMs) : c.terminate(id, graceMs)), { autoStart: false });
-      emit(cmd, { sessionId: id, terminating: true }, () => '');
+      const signal = opts.signal === undefined ? undefined : parseSignal(opts.signal, '--signal');
+      if (signal !== undefined && opts.grace !== undefined) throw new Error('--grace goes with the SIGTERM schedule, not with --signal');
+      const r = await withClient(cmd, async (c) => (await sessionKindOf(c, id) === 'pty'
+        ? c.terminatePty(id, graceMs, { signal })
+        : c.terminate(id, graceMs, { signal })), { autoStart: false });
+      if (r.processesSignalled === 0) {
+        // Like kill(1) of a pid that is gone: an error, not a silent success.
+        throw new NotFoundError(`session ${id} has already exited (code ${r.exitCode}) and left nothing running: nothing to kill`);
+      }
+      emit(cmd, { sessionId: id, signal: signal ?? 'SIGTERM', processesSignalled: r.processesSignalled, alreadyExited: r.alreadyExited }, () => '');
     }));
 
   program.command('purge')

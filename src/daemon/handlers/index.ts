@@ -6,8 +6,10 @@ import { registryEntries } from './registry';
 import { pipeSessionEntries } from './pipe-sessions';
 import { sessionOpEntries } from './session-ops';
 import { serviceEntries } from './services';
+import { serviceLogEntries } from './service-logs';
 import { teeEntries } from './tee';
 import { ptySessionEntries } from './pty-sessions';
+import { observerEntries } from './observers';
 
 export function allEntries(): DispatchEntry[] {
   return [
@@ -17,7 +19,9 @@ export function allEntries(): DispatchEntry[] {
     ...pipeSessionEntries,
     ...sessionOpEntries,
     ...serviceEntries,
+    ...serviceLogEntries,
     ...teeEntries,
     ...ptySessionEntries,
+    ...observerEntries,
   ];
 }

@@ -6,10 +6,10 @@ import { InvalidArgumentError } from '../../wire/errors';
 import { stream, unary, type DispatchEntry, type RequestPayload, type ResponsePayload, type StreamChannel } from '../dispatch';
 import type { DaemonState } from '../state';
 import type { AttachFrameCodec } from '../../sessions/output-stream';
-import { PipeSession, resolveCwd, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
-import { buildSpawnEnv } from '../../sessions/spawn-env';
+import { PipeSession, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
+import { planArgvSpawn } from '../../sessions/spawn-plan';
 import { SocketSink } from '../socket-sink';
-import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
+import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf, terminateSession, terminateSignalOf } from './session-ops';
 
 type PipeSessionInfoOut = NonNullable<ResponsePayload<'listPipeSessions'>['sessions']>[number];
 
@@ -22,6 +22,8 @@ export const pipeFrameCodec: AttachFrameCodec = {
   exitCode: (code) => pb.PipeStreamFrame.encode({ exitCode: code }).finish(),
   error: (message) => pb.PipeStreamFrame.encode({ error: message }).finish(),
   stolenBy: (label) => pb.PipeStreamFrame.encode({ stolenBy: label }).finish(),
+  // v1 and reference clients know a detach as eof (what the reference sends).
+  detached: (explicit) => pb.PipeStreamFrame.encode(explicit ? { detached: true } : { eof: true }).finish(),
 };
 
 function pipeSession(state: DaemonState, id: string): PipeSession {
@@ -51,6 +53,7 @@ export function pipeInfo(s: PipeSession): PipeSessionInfoOut {
     exitedAt: s.exit ? s.exit.exitedAtMs / 1000 : 0,
     mergeStderrIntoStdout: s.mergeStderr,
     terminationOutcome: outcomeToWire(s.terminationOutcome),
+    leftoverPids: s.leftoverPids(),
   };
 }
 
@@ -59,28 +62,13 @@ type SpawnRequest = RequestPayload<'spawnPipeSession'>;
 /** Spawns the request's child with pipes and adds it to the session table. */
 async function spawnFromRequest(req: SpawnRequest, state: DaemonState): Promise<PipeSession> {
   const sessions = sessionsOf(state);
-  if (req.argv.length === 0) throw new InvalidArgumentError('argv must not be empty');
-  if (req.argv[0] === '') throw new InvalidArgumentError('argv[0] (the program) must not be empty');
-  // NUL cannot reach exec(): refuse it here rather than let spawn() throw an INTERNAL error.
-  req.argv.forEach((arg, i) => {
-    if (arg.includes('\0')) throw new InvalidArgumentError(`argv[${i}] contains a NUL byte: ${JSON.stringify(arg.slice(0, 80))}`);
-  });
-  if (req.originator.includes('\0')) throw new InvalidArgumentError(`originator ${JSON.stringify(req.originator.slice(0, 80))} contains a NUL byte`);
-  if (req.cwd.includes('\0')) throw new InvalidArgumentError(`cwd ${JSON.stringify(req.cwd.slice(0, 80))} contains a NUL byte`);
   const id = randomUUID();
-  const env = buildSpawnEnv({
-    base: process.env,
-    defaults: state.config.defaultEnv,
-    request: req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
-    clearInherited: req.clearInheritedEnv,
-    sessionId: id,
-    originator: req.originator,
+  const plan = planArgvSpawn(req, {
+    sessionId: id, sessionScope: state.config.paths.scopeHash, daemonCwd: state.cwd, defaults: state.config.defaultEnv,
   });
   const session = await spawnPipeSession({
     id,
-    argv: req.argv,
-    cwd: resolveCwd(req.cwd, state.cwd),
-    env,
+    ...plan,
     originator: req.originator,
     mergeStderr: req.mergeStderrIntoStdout,
     holdOutput: req.holdOutputUntilAttached,
@@ -93,8 +81,9 @@ async function spawnFromRequest(req: SpawnRequest, state: DaemonState): Promise<
 }
 
 /** Attaches a client to one stream of a session: the attach response, and what streams after it. */
-function attachStream(session: PipeSession, name: PipeStreamName, clientLabel: string, steal: boolean) {
+function attachStream(session: PipeSession, name: PipeStreamName, clientLabel: string, steal: boolean, detachedFrame: boolean) {
   const grant = session.stream(name).attach(clientLabel, { steal });
+  grant.attachment.explicitDetach = detachedFrame;
   return {
     response: { backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
     start: (channel: StreamChannel) => grant.attachment.start(new SocketSink(channel)),
@@ -115,14 +104,14 @@ export const pipeSessionEntries: DispatchEntry[] = [
     const session = await spawnFromRequest(req, ctx.state);
     const response = { sessionId: session.id, pid: session.pid, createdAt: session.createdAtMs / 1000 };
     if (!attachTo) return { response };
-    const grant = attachStream(session, attachTo, ctx.clientLabel, false);
+    const grant = attachStream(session, attachTo, ctx.clientLabel, false, req.attach?.detachedFrame ?? false);
     return { response, alsoRespond: { attachPipeStream: grant.response }, start: grant.start };
   }),
 
   // The stream selector is checked before the session is looked up (the reference's order).
   stream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream', (req, ctx) => {
     const name = streamName(req.stream);
-    return attachStream(pipeSession(ctx.state, req.sessionId), name, ctx.clientLabel, req.steal);
+    return attachStream(pipeSession(ctx.state, req.sessionId), name, ctx.clientLabel, req.steal, req.detachedFrame);
   }, { errorCarriesPayload: true }),
 
   unary(RequestType.REQUEST_TYPE_DETACH_PIPE_STREAM, 'detachPipeStream', (req, { state }) => {
@@ -137,8 +126,8 @@ export const pipeSessionEntries: DispatchEntry[] = [
 
   // Answers at once: the SIGKILL after the grace runs on a timer.
   unary(RequestType.REQUEST_TYPE_TERMINATE_PIPE_SESSION, 'terminatePipeSession', (req, { state }) => {
-    pipeSession(state, req.sessionId).terminate(req.graceMs);
-    return {};
+    const sig = terminateSignalOf(req.signal);
+    return terminateSession(pipeSession(state, req.sessionId), req.graceMs, sig);
   }),
 
   unary(RequestType.REQUEST_TYPE_WRITE_PIPE_STDIN, 'writePipeStdin', async (req, { state }) => {

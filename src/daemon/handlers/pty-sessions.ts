@@ -7,13 +7,12 @@ import { InvalidArgumentError } from '../../wire/errors';
 import { stream, unary, type DispatchEntry, type HandlerContext, type RequestPayload, type ResponsePayload, type StreamChannel } from '../dispatch';
 import type { DaemonState } from '../state';
 import type { AttachFrameCodec, Attachment } from '../../sessions/output-stream';
-import { resolveCwd } from '../../sessions/pipe-session';
 import {
   DEFAULT_PTY_COLS, DEFAULT_PTY_ROWS, MAX_PTY_DIMENSION, PtySession, spawnPtySession, type PtyReplay,
 } from '../../sessions/pty-session';
-import { buildSpawnEnv } from '../../sessions/spawn-env';
+import { planArgvSpawn } from '../../sessions/spawn-plan';
 import { SocketSink } from '../socket-sink';
-import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf } from './session-ops';
+import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf, terminateSession, terminateSignalOf } from './session-ops';
 
 type PtySessionInfoOut = NonNullable<ResponsePayload<'listPtySessions'>['sessions']>[number];
 
@@ -29,6 +28,8 @@ export const ptyFrameCodec: AttachFrameCodec = {
   exitCode: (code) => pb.PtyStreamFrame.encode({ exitCode: code }).finish(),
   error: (message) => pb.PtyStreamFrame.encode({ error: message }).finish(),
   stolenBy: (label) => pb.PtyStreamFrame.encode({ stolenBy: label }).finish(),
+  // v1 and reference clients know a detach as error "detached" (what the reference sends).
+  detached: (explicit) => pb.PtyStreamFrame.encode(explicit ? { detached: true } : { error: 'detached' }).finish(),
 };
 
 function ptySession(state: DaemonState, id: string): PtySession {
@@ -70,6 +71,7 @@ export function ptyInfo(s: PtySession): PtySessionInfoOut {
     rows: s.rows,
     cols: s.cols,
     terminationOutcome: outcomeToWire(s.terminationOutcome),
+    leftoverPids: s.leftoverPids(),
     attachedIsTty: t?.isTty ?? false,
     attachedTerm: t?.term ?? '',
     attachedGraphicsCapabilities: (t?.graphics as running_process.daemon.v1.ITerminalGraphicsCapabilities | null) ?? null,
@@ -154,8 +156,9 @@ async function attachConnection(ctx: HandlerContext, session: PtySession, opts: 
     size: req.isTty && !ctx.clientGone() ? { rows: opts.rows, cols: opts.cols } : null,
     clientGone: ctx.clientGone,
   });
+  grant.attachment.explicitDetach = req.detachedFrame;
   return {
-    response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
+    response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed, sessionPid: session.pid },
     start: (channel: StreamChannel) => {
       pumpInput(ctx.state, session, grant.attachment, req.isTty, channel);
       grant.attachment.start(new SocketSink(channel));
@@ -171,18 +174,12 @@ function spawnFromRequest(req: SpawnRequest, state: DaemonState): PtySession {
   const rows = checkDimension('rows', req.rows) || DEFAULT_PTY_ROWS;
   const cols = checkDimension('cols', req.cols) || DEFAULT_PTY_COLS;
   const id = randomUUID();
-  const request = req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' }));
-  if (!request.some((kv) => kv.key === 'TERM')) request.unshift({ key: 'TERM', value: DEFAULT_PTY_TERM });
-  const env = buildSpawnEnv({
-    base: process.env,
-    defaults: state.config.defaultEnv,
-    request,
-    clearInherited: req.clearInheritedEnv,
-    sessionId: id,
-    originator: req.originator,
+  const plan = planArgvSpawn(req, {
+    sessionId: id, sessionScope: state.config.paths.scopeHash, daemonCwd: state.cwd, defaults: state.config.defaultEnv,
+    kindDefaults: [{ key: 'TERM', value: DEFAULT_PTY_TERM }],
   });
   const session = spawnPtySession({
-    id, argv: req.argv, cwd: resolveCwd(req.cwd, state.cwd), env, originator: req.originator, rows, cols,
+    id, argv: plan.argv, cwd: plan.cwd, env: plan.env, originator: req.originator, rows, cols,
     ringBytes: state.config.ringBytes, codec: ptyFrameCodec,
   });
   sessions.add(session);
@@ -224,8 +221,8 @@ export const ptySessionEntries: DispatchEntry[] = [
   })),
   // Answers at once: the SIGKILL after the grace runs on a timer.
   unary(RequestType.REQUEST_TYPE_TERMINATE_PTY_SESSION, 'terminatePtySession', (req, { state }) => {
-    ptySession(state, req.sessionId).terminate(req.graceMs);
-    return {};
+    const sig = terminateSignalOf(req.signal);
+    return terminateSession(ptySession(state, req.sessionId), req.graceMs, sig);
   }),
   unary(RequestType.REQUEST_TYPE_RESIZE_PTY_SESSION, 'resizePtySession', (req, { state }) => {
     const session = ptySession(state, req.sessionId);

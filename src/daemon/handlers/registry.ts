@@ -32,6 +32,7 @@ export const registryEntries: DispatchEntry[] = [
   unary(RequestType.REQUEST_TYPE_SPAWN_DAEMON, 'spawnDaemon', async (req, ctx) => {
     const row = await spawnDaemonProcess(registryOf(ctx), {
       command: req.command, cwd: req.cwd, originator: req.originator, clearInheritedEnv: req.clearInheritedEnv,
+      environmentPolicy: req.environmentPolicy,
       env: req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
     }, { defaultEnv: ctx.state.config.defaultEnv, daemonCwd: ctx.state.cwd, log: ctx.state.log });
     return {
@@ -57,8 +58,9 @@ export const registryEntries: DispatchEntry[] = [
   }),
 
   unary(RequestType.REQUEST_TYPE_KILL_ZOMBIES, 'killZombies', async (req, ctx) => {
-    const outcomes = await registryOf(ctx).killZombies(req.dryRun);
+    const { outcomes, unknown } = await registryOf(ctx).killZombies(req.dryRun);
     if (!req.dryRun) reportReaped(ctx.state, outcomes, `kill-zombies (${ctx.clientLabel})`);
+    if (unknown > 0) ctx.state.log.warn(`kill-zombies (${ctx.clientLabel}): ${unknown} row(s) could not be checked (the process table is unreadable now); kept`);
     return { zombies: outcomes.map((o) => ({ pid: o.pid, command: o.command, reason: o.reason, killed: o.killed })) };
   }),
 

@@ -1,18 +1,11 @@
-// Service requests (50–59): start, stop, restart, delete, list, describe, logs, flush, save and
-// resurrect, answered by the daemon's ServiceManager. Times on the wire are epoch seconds.
+// Service requests (50–59): start, stop, restart, delete, list, describe, save and resurrect,
+// answered by the daemon's ServiceManager (logs and flush: service-logs.ts). Times on the wire are epoch seconds.
 import { RequestType } from '../../wire/proto';
 import { InvalidArgumentError, UnavailableError } from '../../wire/errors';
 import { unary, type DispatchEntry, type HandlerContext } from '../dispatch';
 import type { ServiceManager } from '../../services/service-manager';
 import type { Service } from '../../services/service';
-import { flushLog, tailLines, MAX_TAIL_BYTES_PER_FILE } from '../../services/log-files';
-import { UsageReader, type ProcessUsage as Usage } from '../../services/service-usage';
-
-/** Lines ServiceLogs returns when the request says 0 (pm2's default). */
-const DEFAULT_LOG_LINES = 15;
-const MAX_LOG_LINES = 10_000;
-/** Upper bound of one ServiceLogs answer; split evenly over the files asked for. */
-const MAX_LOGS_RESPONSE_BYTES = 4 * 1024 * 1024;
+import { UsageReader, type ProcessUsage as Usage } from '../../proc/usage';
 
 function managerOf(ctx: HandlerContext): ServiceManager {
   const m = ctx.state.services;
@@ -46,7 +39,7 @@ function toWire(m: ServiceManager, s: Service, usage: Map<number, Usage>, withEn
     config: {
       name: c.name, cmd: c.cmd, cwd: c.cwd, env: withEnv ? c.env : {}, autorestart: c.autorestart, maxRestarts: c.maxRestarts,
       restartDelayMs: c.restartDelayMs, killTimeoutMs: c.killTimeoutMs, minUptimeMs: c.minUptimeMs, dependsOn: c.dependsOn,
-      logMaxBytes: c.logMaxBytes, logMaxFiles: c.logMaxFiles,
+      logMaxBytes: c.logMaxBytes, logMaxFiles: c.logMaxFiles, environmentPolicy: c.environmentPolicy ?? 0,
     },
     outLogPath: logs.out,
     errLogPath: logs.err,
@@ -83,36 +76,6 @@ export const serviceEntries: DispatchEntry[] = [
     const m = managerOf(ctx);
     const svc = m.describe(req.target);
     return { service: toWire(m, svc, usageOf([svc]), true) };
-  }),
-
-  unary(RequestType.REQUEST_TYPE_SERVICE_LOGS, 'serviceLogs', (req, ctx) => {
-    const m = managerOf(ctx);
-    if (req.outOnly && req.errOnly) throw new InvalidArgumentError('out_only and err_only exclude each other (leave both false for both streams)');
-    if (req.lines > MAX_LOG_LINES) throw new InvalidArgumentError(`lines must be at most ${MAX_LOG_LINES}, got ${req.lines}`);
-    const lines = req.lines || DEFAULT_LOG_LINES;
-    const services = m.resolveOrAll(req.target);
-    const streams = (['out', 'err'] as const).filter((k) => (k === 'out' ? !req.errOnly : !req.outOnly));
-    const files = services.length * streams.length;
-    const perFileBytes = Math.max(4096, Math.min(MAX_TAIL_BYTES_PER_FILE, Math.floor(MAX_LOGS_RESPONSE_BYTES / Math.max(1, files))));
-    const out: string[] = [];
-    for (const svc of services) {
-      const paths = m.logPaths(svc.name);
-      for (const k of streams) {
-        for (const line of tailLines(paths[k], lines, perFileBytes)) out.push(`[${svc.name}:${k}] ${line}`);
-      }
-    }
-    return { logText: out.length > 0 ? `${out.join('\n')}\n` : '' };
-  }),
-
-  unary(RequestType.REQUEST_TYPE_SERVICE_FLUSH, 'serviceFlush', (req, ctx) => {
-    const m = managerOf(ctx);
-    const services = m.resolveOrAll(req.target);
-    for (const svc of services) {
-      const paths = m.logPaths(svc.name);
-      flushLog(paths.out);
-      flushLog(paths.err);
-    }
-    return { flushedCount: services.length };
   }),
 
   unary(RequestType.REQUEST_TYPE_SERVICE_SAVE, 'serviceSave', (_req, ctx) => {

@@ -3,8 +3,9 @@
 import { RequestType, pb } from '../../wire/proto';
 import { InvalidArgumentError, UnavailableError } from '../../wire/errors';
 import { unary, type DispatchEntry } from '../dispatch';
-import type { TerminationOutcome } from '../../sessions/kill-escalation';
+import type { TerminationOutcome } from '../../sessions/termination';
 import type { Session } from '../../sessions/session-table';
+import { parseSignal } from '../../sessions/signal-names';
 import type { DaemonState } from '../state';
 import type { SessionManager } from '../../sessions/session-table';
 
@@ -16,6 +17,22 @@ export function outcomeToWire(outcome: TerminationOutcome | null): number {
     case 'HARD_KILLED': return pb.TerminationOutcome.TERMINATION_OUTCOME_HARD_KILLED;
     default: return pb.TerminationOutcome.TERMINATION_OUTCOME_UNSPECIFIED;
   }
+}
+
+/** A terminate request's signal, checked before the session is looked up: null = the SIGTERM schedule. */
+export function terminateSignalOf(signal: string): NodeJS.Signals | null {
+  return signal === '' ? null : parseSignal(signal);
+}
+
+/**
+ * TERMINATE_PIPE_SESSION / TERMINATE_PTY_SESSION: the schedule (or the one signal) and what it
+ * reached. A session that exited and left nothing running answers OK with processes_signalled 0
+ * (idempotent, as the reference answers); clients that care (runpm kill) report that.
+ */
+export function terminateSession(session: Session, graceMs: number, sig: NodeJS.Signals | null) {
+  const alreadyExited = session.exit !== null;
+  const processesSignalled = sig === null ? session.terminate(graceMs) : session.signal(sig);
+  return { processesSignalled, alreadyExited, exitCode: session.exit?.code ?? 0 };
 }
 
 /** A spawn's attach field names no session: it attaches to the one being spawned (PTY and pipe alike). */
@@ -62,6 +79,7 @@ export const sessionOpEntries: DispatchEntry[] = [
       exitCode: session.exit?.code ?? 0,
       exitedAt: session.exit ? session.exit.exitedAtMs / 1000 : 0,
       terminationOutcome: outcomeToWire(session.terminationOutcome),
+      leftoverPids: session.leftoverPids(),
     };
   }),
 

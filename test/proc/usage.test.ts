@@ -1,9 +1,9 @@
-// Service CPU %/RSS readings (src/services/service-usage.ts): the stat parser, and readings of
+// CPU %/RSS readings (src/proc/usage.ts): the stat parser, and readings of
 // this test's own process and of a pid that does not exist.
 import { describe, expect, it } from 'vitest';
-import { UsageReader, parseStatTimes } from '../../src/services/service-usage';
+import { UsageReader, parseStatTimes } from '../../src/proc/usage';
 
-describe('service usage', () => {
+describe('process usage', () => {
   it('parses utime+stime, start time and rss from a stat line whose command holds spaces and parentheses', () => {
     const line = '1234 (my (odd) cmd) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 98765 123456789 4321 18446744073709551615';
     expect(parseStatTimes(line)).toEqual({ cpuTicks: 300, startTicks: 98765, rssPages: 4321 });

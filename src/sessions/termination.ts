@@ -1,6 +1,6 @@
-// Kill escalation for one session's process tree, over src/proc's GroupEscalation (SIGTERM to the
-// group, then after the grace SIGKILL to the group and every descendant that left it). One
-// KillEscalation lives as long as its session and records the termination outcome.
+// How one session's tree is stopped and how it ended: src/proc's group escalation (SIGTERM to the
+// group, then after the grace SIGKILL to the group and every descendant that left it) plus the
+// termination outcome the wire reports. One SessionTermination lives as long as its session.
 import { GroupEscalation } from '../proc/kill-escalation';
 
 /** grace_ms 0 means this. */
@@ -13,7 +13,7 @@ export type TerminationOutcome = 'NATURAL_EXIT' | 'SOFT_EXIT' | 'HARD_KILLED';
  * The terminate schedule of one process group led by `pid` (spawned detached, so pgid = pid).
  * The session calls noteExit() when its leader exits so the outcome can be recorded.
  */
-export class KillEscalation {
+export class SessionTermination {
   private requested = false;
   private hardKilled = false;
   private exited = false;
@@ -26,6 +26,11 @@ export class KillEscalation {
         if (!this.exited) this.hardKilled = true;
       },
     });
+  }
+
+  /** The leader's start ticks, read right after the spawn; null when the table could not be read then. */
+  get leaderStartTicks(): number | null {
+    return this.group.leader.startTicks;
   }
 
   /** NATURAL_EXIT unless terminate() ran first; null while the leader lives. */
