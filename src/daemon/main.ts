@@ -12,7 +12,7 @@ import { DaemonServer, AlreadyRunningError } from './server';
 import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
 import { buildDispatchTable } from './dispatch';
 import { allEntries } from './handlers';
-import { startSubsystems } from './subsystems';
+import { startMetrics, startSubsystems } from './subsystems';
 import { handleEnospc, startEmergencyReserve } from './emergency-reserve';
 import { injectFault } from './fault-injection';
 import { armCrashPoint } from './crash-points';
@@ -158,13 +158,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
   holdReserveFd();
 
   try {
-    if (config.metricsAddress) {
-      const { DaemonMetrics } = require('../metrics/metrics') as typeof import('../metrics/metrics');
-      const metrics = new DaemonMetrics(state);
-      await metrics.listen(config.metricsAddress);
-      state.metrics = metrics;
-      state.subsystems.push({ name: 'metrics', close: () => metrics.close() });
-    }
+    if (config.metricsAddress) await startMetrics(state, config.metricsAddress);
     await startSubsystems(state);
     await server.listen();
   } catch (err) {
