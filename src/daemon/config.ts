@@ -11,6 +11,16 @@ export interface DaemonConfig {
   maxConnections: number;
   /** Sustained requests per second per connection (token bucket; burst = one second's worth). */
   requestsPerSecond: number;
+  /** Requests read but not yet answered per connection; at this many the connection is not read. */
+  maxInFlightRequests: number;
+  /** Bytes of those requests per connection; past it the connection is not read (one frame always fits). */
+  maxQueuedRequestBytes: number;
+  /** Response bytes the kernel has not taken yet, per connection; past it no further request is answered (nor read) until they drain. */
+  responseBudgetBytes: number;
+  /** Bytes all connections together may hold in incomplete frames; past it those connections are not read. */
+  partialFrameBudgetBytes: number;
+  /** A connection holding an incomplete frame this long (while the daemon reads it) is closed, ms. */
+  frameDeadlineMs: number;
   /** Capacity of each session output ring, bytes. */
   ringBytes: number;
   /** Ring bytes exited sessions may hold in total before the oldest exited sessions are dropped. */
@@ -45,6 +55,11 @@ export const DEFAULTS = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxConnections: 256,
   requestsPerSecond: 50_000,
+  maxInFlightRequests: 64,
+  maxQueuedRequestBytes: 1024 * 1024,
+  responseBudgetBytes: 256 * 1024,
+  partialFrameBudgetBytes: 64 * 1024 * 1024,
+  frameDeadlineMs: 10_000,
   ringBytes: 1024 * 1024,
   exitedRingBudgetBytes: 256 * 1024 * 1024,
   keepExited: 100,

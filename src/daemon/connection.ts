@@ -1,5 +1,9 @@
 // One client connection: frames in, envelopes decoded, requests answered strictly in order,
 // until a streaming request (attach) takes the connection over. Lives until the socket closes.
+// Bounded: at most maxInFlightRequests (and maxQueuedRequestBytes) read but unanswered, at most
+// responseBudgetBytes of answers the kernel has not taken before it answers (and reads) no more,
+// an incomplete frame counted against the daemon's partial-frame budget and closed after
+// frameDeadlineMs. Everything it holds is dropped when the socket closes.
 import type { Socket } from 'node:net';
 import { FrameDecoder, encodeFrame, encodeFrameHeader } from '../wire/frame';
 import { decodeRequest, defaultPayloadOf, encodeResponse, errorResponse, peekRequestId } from '../wire/envelope';
@@ -11,13 +15,26 @@ import { TokenBucket } from './rate-limit';
 import { handleEnospc } from './emergency-reserve';
 import { mapHandlerError } from './error-status';
 import { checkFdHeadroom } from './fd-budget';
+import { ConnectionStream, STREAM_END_GRACE_MS } from './connection-stream';
+import type { PartialFrameBudget, PartialFrameHolder } from './partial-frames';
+import { scheduleMemoryRelease } from './memory-release';
 
-/** Requests decoded but not yet answered; past this the socket stops being read. */
-const MAX_QUEUED_REQUESTS = 256;
-/** After a stream ends, how long the peer has to close its side before the socket is destroyed. */
-const STREAM_END_GRACE_MS = 5000;
+/** A connection that held this much (queued, unsent or partial) asks for a GC when it closes. */
+const HEAVY_CONNECTION_BYTES = 1024 * 1024;
+
 /** Response bodies this big are written after their header instead of copied behind it. */
 const SEPARATE_HEADER_MIN_BYTES = 64 * 1024;
+
+/** Why reading is paused; the socket is read again only when no reason is left. */
+type PauseReason = 'queue' | 'response' | 'budget' | 'refused';
+
+/** What the server gives each connection. */
+export interface ConnectionHooks {
+  /** The first complete frame arrived: null to serve the connection, or the refusal message (connection limit). */
+  onFirstFrame(conn: Connection): string | null;
+  onClosed(conn: Connection): void;
+  readonly partialFrames: PartialFrameBudget;
+}
 
 /**
  * Requests that open file descriptors in the daemon, with how many at most: refused while that
@@ -38,25 +55,35 @@ interface QueuedRequest {
   rateLimited: boolean;
 }
 
-export class Connection {
+export class Connection implements PartialFrameHolder {
   private readonly decoder: FrameDecoder;
   private readonly queue: QueuedRequest[] = [];
+  /** Body bytes of the queued requests. */
+  private queuedBytes = 0;
   private readonly bucket: TokenBucket;
   private processing = false;
-  private readPaused = false;
+  private readonly pauses = new Set<PauseReason>();
   private stream: ConnectionStream | null = null;
   private closed = false;
+  /** Set by the first complete frame (it "authenticates" the connection: only then does it count against the limit). */
+  private authenticated = false;
   /** Set when a frame error (oversize length) ended decoding; answered after the queued requests. */
   private frameError: string | null = null;
   /** Type of the request being answered (metrics label). */
   private lastType: RequestType = RequestType.REQUEST_TYPE_UNSPECIFIED;
+  /** Closes the connection when an incomplete frame is held past the deadline (only while it is read). */
+  private frameDeadline: NodeJS.Timeout | null = null;
+  /** Set once the connection held HEAVY_CONNECTION_BYTES or hit a bound: its close asks for a GC. */
+  private heavy = false;
+  /** When the connection was accepted (the oldest unauthenticated one is let go first). */
+  readonly acceptedAtMs = Date.now();
 
   constructor(
     readonly id: number,
     private readonly socket: Socket,
     private readonly state: DaemonState,
     private readonly table: Map<RequestType, DispatchEntry>,
-    private readonly onClosed: (conn: Connection) => void,
+    private readonly hooks: ConnectionHooks,
   ) {
     this.bucket = new TokenBucket(state.config.requestsPerSecond);
     this.decoder = new FrameDecoder((body) => this.onFrame(body), state.config.maxFrameBytes);
@@ -66,9 +93,22 @@ export class Connection {
     socket.on('close', () => this.onClose());
   }
 
-  /** Closes the connection at once (daemon shutdown). */
+  /** True once a complete frame arrived. */
+  get isAuthenticated(): boolean {
+    return this.authenticated;
+  }
+
+  /** Closes the connection at once (daemon shutdown, or an unauthenticated one let go under pressure). */
   destroy(): void {
     this.socket.destroy();
+  }
+
+  pauseForBudget(): void {
+    this.pauseReading('budget');
+  }
+
+  resumeForBudget(): void {
+    this.resumeReading('budget');
   }
 
   private onData(chunk: Buffer): void {
@@ -76,12 +116,50 @@ export class Connection {
       this.decoder.push(chunk);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
-      // A bad frame leaves the byte stream unsynchronised: answer once, then close. Requests
-      // decoded before it are still answered first, in order (the error frame comes last).
-      this.state.log.warn(`connection #${this.id}: ${err.message}; closing`);
-      this.frameError = err.message;
-      if (this.stream) this.endWithFrameError();
-      else void this.pump();
+      this.failFrame(err.message);
+    }
+    this.afterRead();
+  }
+
+  /** A bad frame leaves the byte stream unsynchronised: answer once, then close. */
+  private failFrame(message: string): void {
+    // Requests decoded before it are still answered first, in order (the error frame comes last).
+    this.state.log.warn(`connection #${this.id}: ${message}; closing`);
+    this.frameError = message;
+    if (this.stream) this.endWithFrameError();
+    else void this.pump();
+  }
+
+  /** After bytes came in or frames were handed on: the partial-frame budget and deadline follow what the decoder holds. */
+  private afterRead(): void {
+    if (this.closed) return;
+    const held = this.frameError === null ? this.decoder.partialBytes : 0;
+    if (held >= HEAVY_CONNECTION_BYTES || this.pauses.size > 0) this.heavy = true;
+    this.hooks.partialFrames.update(this, held);
+    this.updateFrameDeadline(held);
+  }
+
+  /**
+   * Runs while the connection holds an incomplete frame and the daemon is reading it (a pause of
+   * ours for backpressure does not count against the client: it cannot finish a frame we do not read).
+   */
+  private updateFrameDeadline(held: number): void {
+    const ours = this.pauses.has('queue') || this.pauses.has('response') || this.decoder.isPaused;
+    if (held > 0 && !ours && this.frameError === null) {
+      if (this.frameDeadline) return;
+      const ms = this.state.config.frameDeadlineMs;
+      this.frameDeadline = setTimeout(() => {
+        this.frameDeadline = null;
+        const partial = this.decoder.partialBytes;
+        this.state.log.warn(`connection #${this.id}: an incomplete frame (${partial} bytes) was held for ${ms} ms; closing`);
+        this.decoder.stop();
+        this.failFrame(`incomplete frame: ${partial} bytes of a frame were held for ${ms} ms without the rest; closing the connection`);
+        this.afterRead();
+      }, ms);
+      this.frameDeadline.unref();
+    } else if (this.frameDeadline) {
+      clearTimeout(this.frameDeadline);
+      this.frameDeadline = null;
     }
   }
 
@@ -91,27 +169,60 @@ export class Connection {
     this.socket.end(encodeFrame(encodeResponse(errorResponse(0, StatusCode.STATUS_CODE_INVALID_ARGUMENT, message))));
     // Keep reading (the failed decoder discards the bytes) so the peer's close is seen; a peer
     // that never closes its side must not hold the fd forever.
-    this.resumeReading();
+    this.queuedBytes = 0;
+    this.pauses.clear();
+    this.socket.resume();
     setTimeout(() => this.socket.destroy(), STREAM_END_GRACE_MS).unref();
   }
 
   private onFrame(body: Buffer): void {
+    if (!this.authenticated) {
+      this.authenticated = true;
+      const refusal = this.hooks.onFirstFrame(this);
+      if (refusal !== null) {
+        this.refuse(body, refusal);
+        return;
+      }
+    }
     if (this.stream) {
       this.stream.deliverInput(body);
       return;
     }
     this.queue.push({ body, rateLimited: !this.bucket.take() });
-    if (this.queue.length >= MAX_QUEUED_REQUESTS) this.pauseReading();
+    this.queuedBytes += body.length;
+    const { maxInFlightRequests, maxQueuedRequestBytes } = this.state.config;
+    if (this.queue.length >= maxInFlightRequests || this.queuedBytes >= maxQueuedRequestBytes) {
+      // Enough work queued: decode no further (what was read stays in the decoder) and read no more.
+      this.decoder.pause();
+      this.pauseReading('queue');
+    }
     void this.pump();
+  }
+
+  /** Answers the first frame with the refusal (its request id, when readable) and closes. */
+  private refuse(body: Buffer, message: string): void {
+    this.decoder.stop();
+    this.pauseReading('refused');
+    this.socket.end(encodeFrame(encodeResponse(errorResponse(peekRequestId(body), StatusCode.STATUS_CODE_UNAVAILABLE, message))));
+    setTimeout(() => this.socket.destroy(), STREAM_END_GRACE_MS).unref();
   }
 
   private async pump(): Promise<void> {
     if (this.processing) return;
     this.processing = true;
     try {
-      while (this.queue.length > 0 && !this.stream && !this.closed) {
+      while (!this.stream && !this.closed) {
+        if (this.queue.length === 0 && !this.resumeDecoding()) break;
+        if (this.queue.length === 0) continue;
+        // Answers the kernel has not taken yet are over the budget: wait for 'drain', read nothing meanwhile.
+        if (this.socket.writableLength >= this.state.config.responseBudgetBytes) {
+          this.pauseReading('response');
+          break;
+        }
         const item = this.queue.shift()!;
+        this.queuedBytes -= item.body.length;
         await this.handle(item);
+        this.resumeDecoding();
       }
     } finally {
       this.processing = false;
@@ -120,9 +231,23 @@ export class Connection {
       if (this.queue.length === 0 && !this.closed && !this.socket.writableEnded) this.endWithFrameError();
       return;
     }
-    if (this.readPaused && this.socket.writableNeedDrain === false && this.queue.length < MAX_QUEUED_REQUESTS) {
-      this.resumeReading();
+    this.afterRead();
+  }
+
+  /** Decodes frames held since the queue filled, once it has room again; true if it handed any on. */
+  private resumeDecoding(): boolean {
+    const { maxInFlightRequests, maxQueuedRequestBytes } = this.state.config;
+    if (!this.decoder.isPaused || this.closed) return false;
+    if (this.queue.length >= maxInFlightRequests || this.queuedBytes >= maxQueuedRequestBytes) return false;
+    const before = this.queue.length;
+    try {
+      this.decoder.resume();
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.failFrame(err.message);
     }
+    if (!this.decoder.isPaused) this.resumeReading('queue');
+    return this.queue.length > before;
   }
 
   private async handle(item: QueuedRequest): Promise<void> {
@@ -253,17 +378,16 @@ export class Connection {
     if (this.closed) return code;
     const body = encodeResponse(response);
     const callback = after.length > 0 ? () => after.forEach((fn) => fn()) : undefined;
-    let ok: boolean;
-    if (body.length < SEPARATE_HEADER_MIN_BYTES) ok = this.socket.write(encodeFrame(body), callback);
+    // A client that does not read its responses is answered no further once they pass the
+    // response budget (pump() checks before each request): memory stays bounded.
+    if (body.length < SEPARATE_HEADER_MIN_BYTES) this.socket.write(encodeFrame(body), callback);
     else {
       // A big body (an attach backlog) goes out as header + body in one writev: no copy of it.
       this.socket.cork();
       this.socket.write(encodeFrameHeader(body.length));
-      ok = this.socket.write(body, callback);
+      this.socket.write(body, callback);
       this.socket.uncork();
     }
-    // A client that does not read its responses stops being read: memory stays bounded.
-    if (!ok) this.pauseReading();
     return code;
   }
 
@@ -271,86 +395,54 @@ export class Connection {
     const stream = new ConnectionStream(this.socket, clientLabel);
     this.stream = stream;
     // The stream handler reads input frames itself (detach, keystrokes): never leave it paused.
-    this.resumeReading();
+    this.pauses.delete('queue');
+    this.pauses.delete('response');
+    this.resumeReading('budget');
     start(stream);
     for (const item of this.queue.splice(0)) stream.deliverInput(item.body);
+    this.queuedBytes = 0;
+    this.resumeDecodingForStream();
   }
 
-  private pauseReading(): void {
-    if (this.readPaused) return;
-    this.readPaused = true;
-    this.socket.pause();
+  /** Frames held while the queue was full go to the stream now. */
+  private resumeDecodingForStream(): void {
+    try {
+      this.decoder.resume();
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.failFrame(err.message);
+    }
+    this.afterRead();
   }
 
-  private resumeReading(): void {
-    if (!this.readPaused) return;
-    this.readPaused = false;
-    this.socket.resume();
+  private pauseReading(reason: PauseReason): void {
+    if (this.pauses.has(reason)) return;
+    this.pauses.add(reason);
+    if (this.pauses.size === 1) this.socket.pause();
+  }
+
+  private resumeReading(reason: PauseReason): void {
+    if (!this.pauses.delete(reason)) return;
+    if (this.pauses.size === 0 && !this.closed) this.socket.resume();
   }
 
   private onDrain(): void {
-    if (this.frameError !== null) return;
-    if (!this.stream && this.queue.length < MAX_QUEUED_REQUESTS) this.resumeReading();
+    if (this.frameError !== null || this.stream) return;
+    this.resumeReading('response');
+    void this.pump();
   }
 
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.frameDeadline) clearTimeout(this.frameDeadline);
+    this.frameDeadline = null;
     this.decoder.stop();
     this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.hooks.partialFrames.release(this);
+    if (this.heavy || this.socket.writableLength >= HEAVY_CONNECTION_BYTES) scheduleMemoryRelease();
     this.stream?.fireClose();
-    this.onClosed(this);
-  }
-}
-
-/** StreamChannel over a connection's socket, handed to a streaming handler. */
-class ConnectionStream implements StreamChannel {
-  private inputListener: ((body: Buffer) => void) | null = null;
-  private readonly closeListeners: Array<() => void> = [];
-  closed = false;
-
-  constructor(readonly socket: Socket, readonly clientLabel: string) {}
-
-  /** A channel whose client is already gone: onClose listeners run as they are added. */
-  static closedOn(socket: Socket, clientLabel: string): ConnectionStream {
-    const channel = new ConnectionStream(socket, clientLabel);
-    channel.closed = true;
-    return channel;
-  }
-
-  writeFrame(body: Uint8Array): boolean {
-    if (this.closed || this.socket.destroyed) return false;
-    return this.socket.write(encodeFrame(body));
-  }
-
-  writeEncodedFrame(frame: Buffer, onFlushed?: () => void): boolean {
-    if (this.closed || this.socket.destroyed) return false;
-    return this.socket.write(frame, onFlushed ? () => onFlushed() : undefined);
-  }
-
-  onInput(listener: (body: Buffer) => void): void {
-    this.inputListener = listener;
-  }
-
-  onClose(listener: () => void): void {
-    if (this.closed) listener();
-    else this.closeListeners.push(listener);
-  }
-
-  end(): void {
-    if (this.socket.destroyed) return;
-    this.socket.end();
-    // A peer that never closes its side must not hold the fd forever.
-    setTimeout(() => this.socket.destroy(), STREAM_END_GRACE_MS).unref();
-  }
-
-  deliverInput(body: Buffer): void {
-    this.inputListener?.(body);
-  }
-
-  fireClose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const fn of this.closeListeners.splice(0)) fn();
+    this.hooks.onClosed(this);
   }
 }

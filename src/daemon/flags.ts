@@ -24,6 +24,10 @@ export interface DaemonFlags {
   reaperIntervalMs: number;
   logMaxBytes: number;
   logMaxFiles: number;
+  maxInFlight: number;
+  responseBudgetBytes: number;
+  partialFrameBudgetBytes: number;
+  frameDeadlineMs: number;
   observerStallMs: number;
   observerPollMs: number;
   env: Array<{ key: string; value: string }>;
@@ -50,6 +54,10 @@ const INT_FLAGS = [
   ['reaperIntervalMs', '--reaper-interval-ms', 0, DEFAULTS.reaperIntervalMs],
   ['logMaxBytes', '--log-max-bytes', 1024, DEFAULTS.logMaxBytes],
   ['logMaxFiles', '--log-max-files', 0, DEFAULTS.logMaxFiles],
+  ['maxInFlight', '--max-in-flight', 1, DEFAULTS.maxInFlightRequests],
+  ['responseBudgetBytes', '--response-budget-bytes', 1, DEFAULTS.responseBudgetBytes],
+  ['partialFrameBudgetBytes', '--partial-frame-budget-bytes', 1, DEFAULTS.partialFrameBudgetBytes],
+  ['frameDeadlineMs', '--frame-deadline-ms', 1, DEFAULTS.frameDeadlineMs],
   ['observerStallMs', '--observer-stall-ms', 0, DEFAULTS.observerStallMs],
   ['observerPollMs', '--observer-poll-ms', 10, DEFAULTS.observerPollMs],
 ] as const;
@@ -96,6 +104,7 @@ function fastParse(argv: string[]): DaemonFlags | null {
     scope: v.scope as string | undefined,
     home: v.home as string | undefined,
     socket: v.socket as string | undefined,
+    maxInFlight: 0, responseBudgetBytes: 0, partialFrameBudgetBytes: 0, frameDeadlineMs: 0,
     maxFrameBytes: 0, maxConnections: 0, rateLimit: 0, ringBytes: 0, exitedRingBudget: 0, keepExited: 0, keepExitedMs: 0, reserveBytes: 0,
     reserveRecheckMs: 0, reaperIntervalMs: 0, logMaxBytes: 0, logMaxFiles: 0, observerStallMs: 0, observerPollMs: 0,
     env: [],
@@ -153,6 +162,10 @@ function commanderParse(argv: string[]): DaemonFlags {
     .option('--reaper-interval-ms <n>', 'zombie reaper period (0 disables)', intOption('--reaper-interval-ms', 0), DEFAULTS.reaperIntervalMs)
     .option('--log-max-bytes <n>', 'service log rotation size', intOption('--log-max-bytes', 1024), DEFAULTS.logMaxBytes)
     .option('--log-max-files <n>', 'rotated service logs kept', intOption('--log-max-files', 0), DEFAULTS.logMaxFiles)
+    .option('--max-in-flight <n>', 'requests read but not yet answered, per connection', intOption('--max-in-flight', 1), DEFAULTS.maxInFlightRequests)
+    .option('--response-budget-bytes <n>', 'unsent response bytes per connection before it is no longer read', intOption('--response-budget-bytes', 1), DEFAULTS.responseBudgetBytes)
+    .option('--partial-frame-budget-bytes <n>', 'bytes of incomplete frames all connections may hold together', intOption('--partial-frame-budget-bytes', 1), DEFAULTS.partialFrameBudgetBytes)
+    .option('--frame-deadline-ms <n>', 'a connection holding an incomplete frame this long is closed', intOption('--frame-deadline-ms', 1), DEFAULTS.frameDeadlineMs)
     .option('--observer-stall-ms <n>', 'a BLOCK session observer whose full queue nobody reads is cut loose after this (0 = never)', intOption('--observer-stall-ms', 0), DEFAULTS.observerStallMs)
     .option('--observer-poll-ms <n>', 'how often PROCESS session observers look for descendants', intOption('--observer-poll-ms', 10), DEFAULTS.observerPollMs)
     .option('--env <KEY=VALUE>', 'default environment for every session and service (repeatable; visible in ps: prefer --env-from for secrets)', envEntry, [])

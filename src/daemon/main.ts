@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { resolveScopePaths, checkSocketPathLength, ensurePrivateDir, ScopePathError } from '../scope/paths';
 import { restrictUmask, tightenModes } from '../scope/umask';
 import { packageVersion } from '../version';
-import type { DaemonConfig } from './config';
+import { DEFAULTS, type DaemonConfig } from './config';
 import { parseDaemonFlags, type DaemonFlags } from './flags';
 import { openDaemonLog, type Logger } from './log';
 import type { DaemonState } from './state';
@@ -12,7 +12,7 @@ import { DaemonServer, AlreadyRunningError } from './server';
 import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
 import { buildDispatchTable } from './dispatch';
 import { allEntries } from './handlers';
-import { startSubsystems } from './subsystems';
+import { startMetrics, startSubsystems } from './subsystems';
 import { handleEnospc, startEmergencyReserve } from './emergency-reserve';
 import { injectFault } from './fault-injection';
 import { armCrashPoint } from './crash-points';
@@ -65,6 +65,11 @@ export async function runDaemon(argv: string[]): Promise<number> {
     maxFrameBytes: opts.maxFrameBytes,
     maxConnections: opts.maxConnections,
     requestsPerSecond: opts.rateLimit,
+    maxInFlightRequests: opts.maxInFlight,
+    maxQueuedRequestBytes: DEFAULTS.maxQueuedRequestBytes,
+    responseBudgetBytes: opts.responseBudgetBytes,
+    partialFrameBudgetBytes: opts.partialFrameBudgetBytes,
+    frameDeadlineMs: opts.frameDeadlineMs,
     ringBytes: opts.ringBytes,
     exitedRingBudgetBytes: opts.exitedRingBudget,
     keepExited: opts.keepExited,
@@ -153,13 +158,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
   holdReserveFd();
 
   try {
-    if (config.metricsAddress) {
-      const { DaemonMetrics } = require('../metrics/metrics') as typeof import('../metrics/metrics');
-      const metrics = new DaemonMetrics(state);
-      await metrics.listen(config.metricsAddress);
-      state.metrics = metrics;
-      state.subsystems.push({ name: 'metrics', close: () => metrics.close() });
-    }
+    if (config.metricsAddress) await startMetrics(state, config.metricsAddress);
     await startSubsystems(state);
     await server.listen();
   } catch (err) {

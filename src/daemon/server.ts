@@ -5,7 +5,8 @@ import * as net from 'node:net';
 import { encodeFrame } from '../wire/frame';
 import { encodeResponse, errorResponse } from '../wire/envelope';
 import { RequestType, StatusCode } from '../wire/proto';
-import { Connection } from './connection';
+import { Connection, type ConnectionHooks } from './connection';
+import { PartialFrameBudget } from './partial-frames';
 import type { DispatchEntry } from './dispatch';
 import type { DaemonState } from './state';
 import { describeFdUse, fdsExhausted, FD_RESERVE } from './fd-budget';
@@ -21,10 +22,22 @@ export class AlreadyRunningError extends Error {
 export class DaemonServer {
   private server: net.Server | null = null;
   private readonly connections = new Set<Connection>();
+  /** Connections that sent a complete frame: these count against maxConnections. */
+  private readonly authenticated = new Set<Connection>();
+  /** Connections that did not yet, oldest first. */
+  private readonly unauthenticated = new Set<Connection>();
   private nextConnectionId = 1;
   private ownsSocket = false;
 
-  constructor(private readonly state: DaemonState, private readonly table: Map<RequestType, DispatchEntry>) {}
+  private readonly hooks: ConnectionHooks;
+
+  constructor(private readonly state: DaemonState, private readonly table: Map<RequestType, DispatchEntry>) {
+    this.hooks = {
+      partialFrames: new PartialFrameBudget(state.config.partialFrameBudgetBytes),
+      onFirstFrame: (conn) => this.onFirstFrame(conn),
+      onClosed: (conn) => this.onClosed(conn),
+    };
+  }
 
   /** Binds the socket after making sure no live daemon holds it; replaces a stale one. */
   async listen(): Promise<void> {
@@ -58,9 +71,16 @@ export class DaemonServer {
     return this.connections.size;
   }
 
+  /**
+   * Accepts a connection unless the daemon is at its limit of authenticated connections (those
+   * that sent a complete frame) or out of fds. Connections that sent no complete frame yet do not
+   * count against the limit; at most maxConnections of them are kept, the oldest let go first, so
+   * half-open or silent connections can never lock a real client out (a real client's first frame
+   * comes within a round trip; the frame deadline closes the ones holding half a frame).
+   */
   private accept(socket: net.Socket): void {
     const limit = this.state.config.maxConnections;
-    if (this.state.shuttingDown || this.connections.size >= limit) {
+    if (this.state.shuttingDown || this.authenticated.size >= limit) {
       const message = this.state.shuttingDown
         ? 'daemon is shutting down'
         : `too many connections: the limit is ${limit}`;
@@ -74,12 +94,37 @@ export class DaemonServer {
         `too many open files (EMFILE): ${describeFdUse()}; the daemon keeps ${FD_RESERVE} in reserve to say so, and takes no new connection until some are closed`);
       return;
     }
-    const conn = new Connection(this.nextConnectionId++, socket, this.state, this.table, (c) => {
-      this.connections.delete(c);
-      this.state.activeConnections = this.connections.size;
-    });
+    const conn = new Connection(this.nextConnectionId++, socket, this.state, this.table, this.hooks);
     this.connections.add(conn);
+    this.unauthenticated.add(conn);
     this.state.activeConnections = this.connections.size;
+    if (this.unauthenticated.size > limit) {
+      const oldest = this.unauthenticated.values().next().value as Connection;
+      this.unauthenticated.delete(oldest);
+      this.state.log.debug(`connection #${oldest.id}: closed, ${limit} connections without a complete frame are waiting (the oldest goes)`);
+      oldest.destroy();
+    }
+  }
+
+  /** A connection's first complete frame: it counts against the limit from now on, or is refused. */
+  private onFirstFrame(conn: Connection): string | null {
+    this.unauthenticated.delete(conn);
+    const limit = this.state.config.maxConnections;
+    if (this.authenticated.size >= limit) return `too many connections: the limit is ${limit}`;
+    this.authenticated.add(conn);
+    return null;
+  }
+
+  private onClosed(conn: Connection): void {
+    this.connections.delete(conn);
+    this.unauthenticated.delete(conn);
+    this.authenticated.delete(conn);
+    this.state.activeConnections = this.connections.size;
+  }
+
+  /** Bytes all connections hold in incomplete frames now. */
+  get partialFrameBytes(): number {
+    return this.hooks.partialFrames.totalBytes;
   }
 
   /** Stops accepting and removes the socket if it is still ours; open connections carry on. */

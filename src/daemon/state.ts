@@ -1,5 +1,6 @@
 // The daemon's live state: one object for the life of the process, handed to every handler.
-// Subsystems (sessions, registry, services, tees) attach themselves here when the daemon starts.
+// startSubsystems (subsystems.ts) hangs the subsystems (sessions, registry, services, tees, observers)
+// here when the daemon starts; the subsystems themselves never take this object.
 import type { DaemonConfig } from './config';
 import type { Logger } from './log';
 import type { Database } from '../registry/db';

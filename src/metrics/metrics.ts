@@ -4,7 +4,7 @@
 import * as http from 'node:http';
 import type * as PromClient from 'prom-client';
 import { RequestType, StatusCode } from '../wire/proto';
-import type { DaemonState } from '../daemon/state';
+import type { Logger } from '../daemon/log';
 
 /** A gauge value a subsystem reports at scrape time. */
 export interface MetricSample {
@@ -26,6 +26,15 @@ export const GAUGES = {
 } as const;
 export type GaugeName = keyof typeof GAUGES;
 
+/** What the metrics endpoint reads from the daemon, at scrape time. */
+export interface MetricsDeps {
+  log: Logger;
+  /** Processes in the registry now. */
+  trackedProcessCount: () => number;
+  /** Gauge sources the subsystems registered (read at every scrape, so later additions count). */
+  sources: ReadonlyArray<() => MetricSample[]>;
+}
+
 export class DaemonMetrics {
   private readonly registry: PromClient.Registry;
   private readonly requests: PromClient.Counter<'type'>;
@@ -33,7 +42,7 @@ export class DaemonMetrics {
   private readonly latency: PromClient.Histogram<'type'>;
   private server: http.Server | null = null;
 
-  constructor(private readonly state: DaemonState) {
+  constructor(private readonly deps: MetricsDeps) {
     const prom = require('prom-client') as typeof PromClient;
     this.registry = new prom.Registry();
     prom.collectDefaultMetrics({ register: this.registry, prefix: 'runpmd_' });
@@ -53,8 +62,8 @@ export class DaemonMetrics {
       name: 'runpm_metrics_sources', help: 'Subsystems reporting gauges', registers: [this.registry],
       collect: () => {
         for (const gauge of gauges.values()) gauge.reset();
-        gauges.get('runpm_tracked_processes')!.set(state.trackedProcessCount());
-        for (const source of state.metricSources) {
+        gauges.get('runpm_tracked_processes')!.set(deps.trackedProcessCount());
+        for (const source of deps.sources) {
           for (const sample of source()) gauges.get(sample.name)?.set(sample.labels ?? {}, sample.value);
         }
       },
@@ -95,7 +104,7 @@ export class DaemonMetrics {
       server.listen(port, host, () => resolve());
     });
     const bound = server.address() as { address: string; port: number };
-    this.state.log.info(`metrics on http://${host}:${bound.port}/metrics`);
+    this.deps.log.info(`metrics on http://${host}:${bound.port}/metrics`);
     return { host, port: bound.port };
   }
 

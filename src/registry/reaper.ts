@@ -1,56 +1,54 @@
-// The registry subsystem: at daemon start it validates every row (dropping dead and recycled
-// ones), then a reaper runs the KillZombies logic every reaperIntervalMs on an unref'd timer
-// and logs what it did. It stops when the daemon shuts down.
-import type { DaemonState } from '../daemon/state';
-import { Registry, type ZombieOutcome } from './registry';
+// The registry's reaper: runs the KillZombies logic every intervalMs on an unref'd timer and logs
+// and publishes what it did, from the daemon's start (daemon/subsystems.ts) until stop().
+import type { Logger } from '../daemon/log';
+import type { EventBus } from '../events/event-bus';
+import type { Registry, ZombieOutcome } from './registry';
+
+/** Where reaping is reported: the daemon log and the event bus. */
+export interface ReapReport {
+  log: Logger;
+  events: EventBus;
+}
 
 /** Logs and publishes (zombie.reaped events) what a real KillZombies run did. */
-export function reportReaped(state: DaemonState, outcomes: ZombieOutcome[], by: string): void {
+export function reportReaped(report: ReapReport, outcomes: ZombieOutcome[], by: string): void {
   for (const o of outcomes) {
-    state.log.info(`${by}: unregistered pid ${o.pid} (${o.command})${o.killed ? ' and killed its tree' : ''}: ${o.reason}`);
-    state.events.emit('zombie.reaped', { pid: o.pid, status: o.kind, detail: o.reason });
+    report.log.info(`${by}: unregistered pid ${o.pid} (${o.command})${o.killed ? ' and killed its tree' : ''}: ${o.reason}`);
+    report.events.emit('zombie.reaped', { pid: o.pid, status: o.kind, detail: o.reason });
   }
 }
 
-/** Runs once at daemon start, after the database is open. */
-export function startRegistry(state: DaemonState): Registry {
-  if (!state.db) throw new Error('registry needs the scope database to be open first');
-  const registry = new Registry(state.db);
+/** At daemon start, after the database is open: drops the rows whose process is gone. */
+export function dropDeadRowsAtStart(registry: Registry, log: Logger): void {
   // A row whose process cannot be checked now (no fd left) is kept: it may well be alive.
-  const dropped = registry.dropDeadRows();
-  for (const row of dropped) {
-    state.log.info(`registry: dropped pid ${row.pid} (${row.command}) at start: its process is gone`);
+  for (const row of registry.dropDeadRows()) {
+    log.info(`registry: dropped pid ${row.pid} (${row.command}) at start: its process is gone`);
   }
-  state.registry = registry;
-  state.trackedProcessCount = () => registry.store.count();
+}
 
-  let timer: NodeJS.Timeout | null = null;
+/** Starts the periodic reaper (none when intervalMs is 0); stop() ends it, a run in flight finishes. */
+export function startReaper(registry: Registry, report: ReapReport, intervalMs: number): { stop(): void } {
   let running = false;
-  let closed = false;
+  let stopped = false;
   const reap = async () => {
-    if (running || closed) return;
+    if (running || stopped) return;
     running = true;
     try {
       const { outcomes, unknown } = await registry.killZombies(false);
-      reportReaped(state, outcomes, 'reaper');
-      if (unknown > 0) state.log.warn(`reaper: ${unknown} row(s) could not be checked (the process table is unreadable now); kept as they are`);
+      reportReaped(report, outcomes, 'reaper');
+      if (unknown > 0) report.log.warn(`reaper: ${unknown} row(s) could not be checked (the process table is unreadable now); kept as they are`);
     } catch (err) {
-      state.log.error(`reaper failed: ${(err as Error).message}`);
+      report.log.error(`reaper failed: ${(err as Error).message}`);
     } finally {
       running = false;
     }
   };
-  if (state.config.reaperIntervalMs > 0) {
-    timer = setInterval(() => void reap(), state.config.reaperIntervalMs);
-    timer.unref();
-  }
-  state.subsystems.push({
-    name: 'registry reaper',
-    close: async () => {
-      closed = true;
+  const timer = intervalMs > 0 ? setInterval(() => void reap(), intervalMs) : null;
+  timer?.unref();
+  return {
+    stop: () => {
+      stopped = true;
       if (timer) clearInterval(timer);
-      state.trackedProcessCount = () => 0;
     },
-  });
-  return registry;
+  };
 }

@@ -117,11 +117,6 @@ export class PipeSession extends ChildSession implements Session {
     });
   }
 
-  /** True once stdin was closed by a request (or the session exited). */
-  get stdinIsClosed(): boolean {
-    return this.stdinClosed;
-  }
-
   /** The named stream, or INVALID_ARGUMENT (stderr of a merged session). */
   stream(name: PipeStreamName): OutputStream {
     const s = this.streams.get(name);

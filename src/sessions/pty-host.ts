@@ -1,6 +1,6 @@
 // One child on a pseudo-terminal, through node-pty, with output as Buffers and exit reported only
 // after the master has been drained. Lives from spawn until the child exited and the master closed.
-// node-pty loses the tail of a fast writer's output (see shared/notes/node-pty-tail-loss.md): libuv
+// node-pty loses the tail of a fast writer's output (docs/notes/node-pty-tail-loss.md): libuv
 // reports EOF on POLLHUP while the kernel still queues bytes; we read those synchronously on 'end'.
 import { withUserUmask } from '../scope/umask';
 import * as fs from 'node:fs';
@@ -42,8 +42,6 @@ const DRAIN_EAGAIN_BUDGET_MS = 50;
 const DRAIN_EAGAIN_STEP_MS = 1;
 
 export class PtyHost {
-  /** Bytes read by our drain after libuv's early EOF (diagnostics; 0 when node-pty ended with EIO). */
-  drainedBytes = 0;
   private exit: PtyExit | null = null;
   private readonly pty: IPty & PtyInternals;
 
@@ -166,7 +164,6 @@ export class PtyHost {
         return; // EIO (drained), EBADF (already closed) or budget spent.
       }
       if (n <= 0) return;
-      this.drainedBytes += n;
       this.deliver(Buffer.from(buf.subarray(0, n)));
     }
   }

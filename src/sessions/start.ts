@@ -1,14 +1,32 @@
-// Creates the daemon's session table at start, with its crash journal, and registers it for
-// shutdown (graceful: SIGTERM, then SIGKILL after the grace; immediate: SIGKILL). Runs once per daemon.
-import type { DaemonState } from '../daemon/state';
+// Opens the daemon's session table with its crash journal, once per daemon (daemon/subsystems.ts
+// wires it in and closes it on shutdown: graceful: SIGTERM, then SIGKILL after the grace;
+// immediate: SIGKILL). Takes only what sessions need, never the whole daemon state.
+import type { Database } from '../registry/db';
+import type { Logger } from '../daemon/log';
+import type { EventBus } from '../events/event-bus';
 import { SessionManager } from './session-table';
 import { SessionJournal } from './session-journal';
 import { recoverLostSessions } from './crash-recovery';
 import { SessionChildrenStore } from '../registry/session-children';
 import type { MetricSample } from '../metrics/metrics';
 
+/** What the session table needs from the daemon. */
+export interface SessionsDeps {
+  /** The scope database (the crash journal's table); open for the daemon's life. */
+  db: Database;
+  log: Logger;
+  events: EventBus;
+  /** The scope's hash, which every session child carries in RUNPM_SESSION_SCOPE. */
+  scopeHash: string;
+  /** Pid of this scope's daemon that died without shutting down, else null. */
+  crashedPredecessorPid: number | null;
+  exitedRingBudgetBytes: number;
+  keepExitedCount: number;
+  keepExitedMs: number;
+}
+
 /** Gauges for the metrics endpoint, computed at scrape time. */
-function sessionMetrics(manager: SessionManager): MetricSample[] {
+export function sessionMetrics(manager: SessionManager): MetricSample[] {
   const counts = new Map<string, number>();
   let attachments = 0;
   let dropped = 0;
@@ -32,24 +50,20 @@ function sessionMetrics(manager: SessionManager): MetricSample[] {
 }
 
 /**
- * Called from startSubsystems(): hangs the table on state.sessions, with every leader written
- * down in the scope database; then (in the background) reports and stops the sessions a
- * predecessor that died without shutting down left running.
+ * Creates the table, with every leader written down in the scope database; then (in the
+ * background) reports and stops the sessions a predecessor that died without shutting down left running.
  */
-export function startSessions(state: DaemonState): SessionManager {
-  if (!state.db) throw new Error('sessions need the scope database (their crash journal) to be open first');
-  const store = new SessionChildrenStore(state.db);
-  const journal = new SessionJournal(store, (err) => state.log.error(`session journal: ${(err as Error).message}`));
+export function openSessions(deps: SessionsDeps): SessionManager {
+  const { log, events } = deps;
+  const store = new SessionChildrenStore(deps.db);
+  const journal = new SessionJournal(store, (err) => log.error(`session journal: ${(err as Error).message}`));
   const manager = new SessionManager({
-    log: state.log, exitedRingBudgetBytes: state.config.exitedRingBudgetBytes, events: state.events, journal,
-    keepExitedCount: state.config.keepExited, keepExitedMs: state.config.keepExitedMs,
+    log, events, journal, exitedRingBudgetBytes: deps.exitedRingBudgetBytes,
+    keepExitedCount: deps.keepExitedCount, keepExitedMs: deps.keepExitedMs,
   });
-  state.metricSources.push(() => sessionMetrics(manager));
-  state.sessions = manager;
-  state.subsystems.push({ name: 'sessions', close: (opts) => manager.close(opts) });
   void recoverLostSessions({
-    store, scopeHash: state.config.paths.scopeHash, crashedPid: state.crashedPredecessorPid, log: state.log, events: state.events,
+    store, scopeHash: deps.scopeHash, crashedPid: deps.crashedPredecessorPid, log, events,
     noteLost: (id, why) => manager.noteLost(id, why),
-  }).catch((err) => state.log.error(`crash recovery of sessions failed: ${(err as Error).stack ?? err}`));
+  }).catch((err) => log.error(`crash recovery of sessions failed: ${(err as Error).stack ?? err}`));
   return manager;
 }

@@ -34,6 +34,7 @@ export class FrameDecoder {
   private state: DecoderState = 'READ_LENGTH';
   private bodyLength = 0;
   private failed = false;
+  private paused = false;
   /** pushTransient() state: the header bytes so far, and the body being filled (one copy per byte). */
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
   private headerFill = 0;
@@ -48,10 +49,35 @@ export class FrameDecoder {
   /** Feeds bytes; throws WireError ERR_FRAME_TOO_LARGE when a length exceeds the limit. */
   push(chunk: Buffer): void {
     if (this.failed) return;
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    for (;;) {
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    this.decodeBuffered();
+  }
+
+  /**
+   * Stops handing frames to onFrame (a consumer with enough work queued): pushed bytes are kept,
+   * and decoded on resume(). The owner stops reading its source meanwhile, so what is kept stays
+   * within one read past the pause.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Hands on the frames held since pause(); throws like push(). */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (!this.failed) this.decodeBuffered();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  private decodeBuffered(): void {
+    while (!this.paused) {
       if (this.state === 'READ_LENGTH') {
         if (this.buffered < FRAME_HEADER_BYTES) return;
         const length = this.consume(FRAME_HEADER_BYTES).readUInt32BE(0);
@@ -65,6 +91,15 @@ export class FrameDecoder {
       this.onFrame(body);
       if (this.failed) return;
     }
+  }
+
+  /** Bytes held and not handed on yet: a frame begun but not complete (its header included), or frames kept while paused. */
+  get partialBytes(): number {
+    if (this.failed) return 0;
+    if (this.body !== null) return FRAME_HEADER_BYTES + this.bodyFill;
+    if (this.headerFill > 0) return this.headerFill;
+    if (this.state === 'READ_BODY') return FRAME_HEADER_BYTES + this.buffered;
+    return this.buffered;
   }
 
   /**

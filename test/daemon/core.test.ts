@@ -143,6 +143,8 @@ describe('bad input', () => {
 
   it('refuses connections beyond max_connections with UNAVAILABLE', async () => {
     daemon = await startDaemon({ args: ['--max-connections', '2'] });
+    // Idle connections do not count against the limit; the helper's client counts once it sent a frame.
+    await daemon.client.ping();
     const second = await RawConnection.open(daemon.paths.socketPath);
     second.sendRequest({ id: 1, type: RequestType.REQUEST_TYPE_PING, ping: {} });
     await second.waitResponses(1);

@@ -4,6 +4,8 @@ import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDaemon, waitFor, ROOT, type TestDaemon } from '../helpers/daemon';
 import { connect, type DaemonClient } from '../../src/client';
+import { DaemonError } from '../../src/wire/errors';
+import { StatusCode } from '../../src/wire/proto';
 
 let daemon: TestDaemon | null = null;
 afterEach(async () => {
@@ -36,14 +38,22 @@ describe('streaming connections', () => {
     await waitFor(async () => (await connections()) === 1, 'the closed client and its spare to be released');
   });
 
-  it('attaches on a fresh connection when the daemon refused the spare (at its connection limit)', async () => {
-    // Limit 3: the helper's client, this client and an attach. The spare, made while the attach is
-    // still open, is the fourth: refused (UNAVAILABLE, closed), so every attach connects afresh.
+  it('a spare refused at the connection limit (on its first frame) makes the attach try a fresh connection; it works again below the limit', async () => {
+    // Limit 3. A spare that sent nothing does not count against the limit (only connections that
+    // sent a complete frame do), so it is kept; it is refused when its first request would pass it.
     daemon = await startDaemon({ args: ['--max-connections', '3'] });
     const client = await connect({ scope: daemon.scope, home: daemon.home, autoStart: false });
-    for (let i = 0; i < 3; i++) expect(await spawnAndWatch(client)).toBe(0);
-    await waitFor(async () => (await daemon!.client.status()).activeConnections === 2, 'refused spares and ended attaches to be released');
-    expect((await client.ping()).serverTimeMs).toBeGreaterThan(0);
+    expect(await spawnAndWatch(client)).toBe(0);
+    await waitFor(async () => (await daemon!.client.status()).activeConnections === 3, 'the helper, the client and its idle spare');
+    const other = await connect({ scope: daemon.scope, home: daemon.home, autoStart: false });
+    expect((await other.ping()).serverTimeMs).toBeGreaterThan(0); // the third connection that counts
+    const err = await spawnAndWatch(client).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DaemonError);
+    expect((err as DaemonError).code).toBe(StatusCode.STATUS_CODE_UNAVAILABLE);
+    expect((err as DaemonError).message).toMatch(/too many connections: the limit is 3/);
+    other.close();
+    await waitFor(async () => (await daemon!.client.status()).activeConnections <= 3, 'the other client to be released');
+    expect(await spawnAndWatch(client)).toBe(0);
     client.close();
   });
 

@@ -1,5 +1,5 @@
 // PtyHost against real children: no output tail is lost when a fast writer exits (node-pty alone
-// loses it here, see shared/notes/node-pty-tail-loss.md), exit codes and signals, input, resize.
+// loses it here, see docs/notes/node-pty-tail-loss.md), exit codes and signals, input, resize.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
