@@ -1,11 +1,7 @@
-// A service's log files: logs/<name>-out.log and -error.log (pm2's names), opened O_APPEND and handed to the
-// child as its stdout/stderr, so output never passes through (or depends on) the daemon.
-// Rotation is copy-truncate, because the child keeps writing to its own fd: the live file's bytes
-// are copied into <file>.1 (older files shift up to .N, the oldest dropped), then the live file is
-// truncated and the child's O_APPEND writes continue at offset 0. Each rotated file holds at most
-// the limit (a burst that overshot is split into several), so at rest the total is at most
-// limit × (N + 1). Bytes written in the instant between the copy and the truncate are lost (the
-// same trade as logrotate's copytruncate).
+// A service's log files: logs/<name>-out.log and -error.log (pm2's names), written by the daemon
+// (log-writer.ts: runs print into FIFOs the daemon reads) and rotated by rename-and-reopen into
+// <file>.1 … <file>.N, each at most the limit, so the total is at most limit × (N + 1). Here: the
+// paths, flushing, and tails read from the end of the files.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openNoFollowSync } from '../files/no-follow';
@@ -29,68 +25,7 @@ export function logPathsOf(logsDir: string, name: string): LogPaths {
   return { out: path.join(logsDir, `${stem}-out.log`), err: path.join(logsDir, `${stem}-error.log`) };
 }
 
-/**
- * Opens both logs for appending (created 0600, never through a symlink, only a file of ours); the
- * caller passes the fds to the child and closes them.
- */
-export function openLogFds(paths: LogPaths): [number, number] {
-  const out = openNoFollowSync(paths.out, 'append', { private: true });
-  try {
-    return [out, openNoFollowSync(paths.err, 'append', { private: true })];
-  } catch (err) {
-    fs.closeSync(out);
-    throw err;
-  }
-}
-
-function sizeOf(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return -1;
-  }
-}
-
-/** Rotates file when it has reached maxBytes; returns true if it rotated. */
-export function rotateIfNeeded(file: string, maxBytes: number, keep: number): boolean {
-  const size = sizeOf(file);
-  if (size < maxBytes || size <= 0) return false;
-  rotate(file, size, maxBytes, keep);
-  return true;
-}
-
-/** Copy-truncate rotation of `size` bytes of file into chunks of at most maxBytes. */
-function rotate(file: string, size: number, maxBytes: number, keep: number): void {
-  const chunks = Math.ceil(size / maxBytes);
-  if (keep > 0) {
-    // Shift file.i → file.(i + chunks); what would land beyond .keep is dropped.
-    for (let i = keep; i >= 1; i--) {
-      const from = `${file}.${i}`;
-      if (!fs.existsSync(from)) continue;
-      if (i + chunks > keep) fs.rmSync(from, { force: true });
-      else fs.renameSync(from, `${file}.${i + chunks}`);
-    }
-    const fd = fs.openSync(file, 'r');
-    try {
-      const buf = Buffer.allocUnsafe(Math.min(maxBytes, size));
-      // Chunk j (0 = oldest) goes to file.(chunks - j); only the newest `keep` chunks are kept.
-      for (let j = Math.max(0, chunks - keep); j < chunks; j++) {
-        const start = j * maxBytes;
-        const length = Math.min(maxBytes, size - start);
-        const n = fs.readSync(fd, buf, 0, length, start);
-        const target = `${file}.${chunks - j}`;
-        const tmp = `${target}.tmp`;
-        fs.writeFileSync(tmp, buf.subarray(0, n), { mode: 0o600 });
-        fs.renameSync(tmp, target);
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-  fs.truncateSync(file, 0);
-}
-
-/** Empties the live file and removes its rotated copies (file.1 … file.N and leftovers). */
+/** Empties the live file and removes its rotated copies (file.1 … file.N, staged file.next-N and leftovers). */
 export function flushLog(file: string): void {
   // Through the no-follow open: truncateSync(path) would empty a planted symlink's target.
   if (fs.existsSync(file)) fs.closeSync(openNoFollowSync(file, 'truncate'));
@@ -103,7 +38,7 @@ export function flushLog(file: string): void {
     return;
   }
   for (const entry of entries) {
-    if (entry.startsWith(`${base}.`) && /^\d+(\.tmp)?$/.test(entry.slice(base.length + 1))) fs.rmSync(path.join(dir, entry), { force: true });
+    if (entry.startsWith(`${base}.`) && /^(\d+(\.tmp)?|next-\d+)$/.test(entry.slice(base.length + 1))) fs.rmSync(path.join(dir, entry), { force: true });
   }
 }
 

@@ -59,10 +59,13 @@ export class ServiceManager {
 
   constructor(private readonly deps: ServiceManagerDeps) {
     this.store = new ServiceStore(deps.db);
-    this.logs = new ServiceLogs(deps.logsDir, { maxBytes: deps.logMaxBytes, keep: deps.logMaxFiles }, deps.log);
+    this.logs = new ServiceLogs({
+      logsDir: deps.logsDir, stateDir: deps.stateDir, daemonLimits: { maxBytes: deps.logMaxBytes, keep: deps.logMaxFiles }, log: deps.log,
+      retryAfterEnospc: (what, write) => deps.retryAfterEnospc(what, write),
+    });
     this.table = new ServiceTable(this.serviceHost(), {
-      added: (svc) => this.logs.watch(svc.row.config),
-      removed: (svc) => this.logs.unwatch(svc.name),
+      added: (svc) => this.logs.watch(svc.row.id, svc.row.config),
+      removed: (svc) => this.logs.unwatch(svc.row.id),
     });
     this.scheduler = new DependencyScheduler(this.table, deps.events, () => this.closing);
     this.snapshot = {
@@ -85,7 +88,7 @@ export class ServiceManager {
           RUNPM_SERVICE_NAME: name, RUNPM_SERVICE_ID: String(id), RUNPM_SERVICE_SCOPE: this.deps.scopeTag, RUNPM_SERVICE_RUN: runToken,
         },
       }),
-      logPaths: (name) => this.logPaths(name),
+      openRunStdio: (id) => this.logs.openRunStdio(id),
       persist: (row, opts) => {
         // Runs from child exit/timer callbacks too: a row that cannot be written is logged, and the
         // in-memory row (still authoritative) goes out whole with the next change.
@@ -143,7 +146,6 @@ export class ServiceManager {
       for (const svc of this.table.list()) svc.pollAdopted();
     }, ADOPTED_POLL_MS);
     this.pollTimer.unref();
-    this.logs.start();
     if (toRestart.length > 0) {
       // Leftovers of earlier runs go first: a restarted service never runs beside them.
       void leftoversStopped.then(() => this.scheduler.startInOrder(toRestart.map((s) => s.name), true, true))
@@ -162,7 +164,7 @@ export class ServiceManager {
     let svc = existing;
     if (svc) {
       svc.row.config = config;
-      this.logs.watch(config);
+      this.logs.watch(svc.row.id, config);
     } else {
       svc = this.table.add(newServiceRow(this.table.nextId(), config));
       this.saveRow(svc.row);
@@ -238,7 +240,6 @@ export class ServiceManager {
   async close(opts: { graceful: boolean; graceMs: number }): Promise<void> {
     this.closing = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
-    this.logs.stop();
     for (const svc of this.table.list()) svc.clearTimers(true);
     const running = this.table.list().filter((s) => s.running || s.row.status === 'waiting');
     const levels = startLevels(running.map((s) => s.name), this.table.graph()).reverse();
@@ -249,6 +250,8 @@ export class ServiceManager {
         return svc.serialize(() => svc.stopRun(grace));
       }));
     }
+    // After the runs: what they printed last is still in the pipes.
+    this.logs.stop();
   }
 
   /** A stop asked for by a client: the service is no longer meant to run. */

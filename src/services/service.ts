@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../daemon/log';
 import { backoffDelayMs, killTimeoutOf, minUptimeOf, type ServiceConfigData } from './service-config';
 import type { ServiceRow, ServiceStatus } from './service-store';
-import { openLogFds, type LogPaths } from './log-files';
 import { checkLiveness, readProcStat } from '../proc/process-table';
 import { terminateGroupTree } from '../proc/kill-escalation';
 import { withUserUmask } from '../scope/umask';
@@ -19,7 +18,8 @@ export interface ServiceHost {
   readonly log: Logger;
   /** A run's whole environment: the config's policy base, daemon defaults, its env, the RUNPM_SERVICE_* marks (with the run's token). */
   runEnv(name: string, id: number, config: ServiceConfigData, runToken: string): Record<string, string>;
-  logPaths(name: string): LogPaths;
+  /** A new run's stdout and stderr: the service's log pipes (the caller closes them after the spawn). */
+  openRunStdio(id: number): [number, number];
   /** Writes the row; `quiet` leaves the status event for the next change (a run about to be forked). */
   persist(row: ServiceRow, opts?: { quiet?: boolean }): void;
 }
@@ -74,7 +74,7 @@ export class Service {
     let fds: [number, number] | null = null;
     let child: ChildProcess;
     try {
-      fds = openLogFds(this.host.logPaths(this.name));
+      fds = this.host.openRunStdio(this.row.id);
       const fd = fds;
       child = withUserUmask(() => spawn(c.cmd[0], c.cmd.slice(1), {
         cwd: c.cwd,

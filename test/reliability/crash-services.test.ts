@@ -1,6 +1,7 @@
 // SIGKILL of the daemon at the worst moments of a service's life, CI size: between the fork of a
 // run and the write of its pid (during SERVICE_START and during a restart), with processes of an
-// earlier run still around, and between ServiceSave's temp file and its rename. Each time the next daemon adopts the one run the dead one started
+// earlier run still around, between ServiceSave's temp file and its rename, and in the middle of a
+// log rotation (live file renamed, the new one not yet in place). Each time the next daemon adopts the one run the dead one started
 // (never a second copy, also after a restart), stops what earlier runs left, and its database is
 // sound. A sampler checks all along that no two runs of the service ever exist at once.
 import * as fs from 'node:fs';
@@ -9,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import '../../src/client/index';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
 import { integrityOf, killMarker, logLines, processesWithMarker, waitForNoMarker } from './crash-helpers';
+import { stagedFiles } from '../../src/services/log-rotation';
 
 const daemons: TestDaemon[] = [];
 const markers: string[] = [];
@@ -141,6 +143,32 @@ describe('daemon SIGKILL and service runs', () => {
     expect(JSON.parse(fs.readFileSync(saved.snapshotPath, 'utf8')).services.map((e: { name: string }) => e.name)).toEqual(['one']);
     expect((await second.client.listServices()).map((x) => x.name).sort()).toEqual(['one', 'two']);
     expect(runs(m)).toHaveLength(2);
+    expect(integrityOf(second.paths.dbPath)).toBe('ok');
+  });
+
+  it('killed in the middle of a log rotation: the next daemon finishes it, and every line is there once, in order', async () => {
+    const m = marker('rotate');
+    const lines = 40_000; // 229 KB: about 56 files of 4 KiB; the run blocks on its full pipe while no daemon reads
+    const first = await start(undefined, ['--crash-at', 'log-rotated:5']);
+    // The crash may come before or after the start is answered: the run is adopted either way.
+    const cmd = ['python3', '-c', `import sys, time\nfor i in range(1, ${lines + 1}): print(i)\nsys.stdout.flush()\ntime.sleep(600)`, m];
+    await first.client.startService({ name: 'numbers', cmd, minUptimeMs: 50, logMaxBytes: 4096, logMaxFiles: 100 }).catch(() => null);
+    await first.exited;
+    const out = path.join(first.paths.logsDir, 'numbers-out.log');
+    // Killed between the renames: the live file moved to .1, the next piece staged, not yet renamed in.
+    expect(stagedFiles(out).length).toBeGreaterThan(0);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(runs(m)).toHaveLength(1);
+
+    const second = await start(first.home);
+    await waitFor(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').endsWith(`\n${lines}\n`), 'the last line written by the next daemon', 30_000);
+    expect(stagedFiles(out)).toEqual([]);
+    const seen: number[] = [];
+    for (let i = 100; i >= 1; i--) if (fs.existsSync(`${out}.${i}`)) seen.push(...fs.readFileSync(`${out}.${i}`, 'utf8').split('\n').filter(Boolean).map(Number));
+    seen.push(...fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).map(Number));
+    expect(seen.length).toBe(lines);
+    expect(seen.findIndex((n, i) => n !== i + 1)).toBe(-1);
+    expect(runs(m)).toEqual([(await second.client.describeService('numbers')).pid]);
     expect(integrityOf(second.paths.dbPath)).toBe('ok');
   });
 });

@@ -1,5 +1,5 @@
 // Black-box: services outlive their daemon. SIGKILL the daemon and a new one re-adopts the same
-// pids (no duplicates, logs continue); save → daemon stop → start → resurrect restores exactly the
+// pids (no duplicates, logs continue without a line lost); save → daemon stop → start → resurrect restores exactly the
 // services saved as online; bad snapshots change nothing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -33,6 +33,10 @@ async function daemonAt(home: string, args: string[] = []): Promise<TestDaemon> 
 function processesWith(marker: string): number[] {
   const all = matchingPids(marker);
   return all.filter((pid) => !all.includes(parentOf(pid)));
+}
+
+function childrenOf(pid: number): number[] {
+  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e) && parentOf(Number(e)) === pid).map(Number);
 }
 
 function parentOf(pid: number): number {
@@ -80,11 +84,14 @@ describe('daemon crash', () => {
     strayPids.push(...[...before.values()].map((s) => s.pid));
     d1.proc.kill('SIGKILL');
     await d1.exited;
-    // Services do not depend on the daemon.
+    // Services do not depend on the daemon: they keep running, and what they print waits in their
+    // log pipe (the file does not grow until a daemon reads it).
     for (const s of before.values()) expect(isAlive(s.pid)).toBe(true);
     const outAlpha = path.join(d1.paths.logsDir, 'alpha-out.log');
-    const sizeAtCrash = fs.statSync(outAlpha).size;
-    await waitFor(() => fs.statSync(outAlpha).size > sizeAtCrash, 'alpha to keep logging without a daemon');
+    const linesAtCrash = counts(outAlpha).length;
+    // Its loop goes on: a new `sleep` child (it would be stuck in a blocked echo otherwise).
+    const sleepsAtCrash = childrenOf(before.get('alpha')!.pid);
+    await waitFor(() => childrenOf(before.get('alpha')!.pid).some((c) => !sleepsAtCrash.includes(c)), 'alpha to keep running without a daemon');
     // delta dies while no daemon watches.
     process.kill(before.get('delta')!.pid, 'SIGKILL');
     await waitFor(() => !isAlive(before.get('delta')!.pid), 'delta gone');
@@ -105,9 +112,9 @@ describe('daemon crash', () => {
     strayPids.push(delta.pid);
     // Exactly one run per service.
     for (const n of names) expect(processesWith(`marker-${n}-${process.pid}`)).toHaveLength(1);
-    // The log is one continuous run: the counter never started over.
-    const sizeNow = fs.statSync(outAlpha).size;
-    await waitFor(() => fs.statSync(outAlpha).size > sizeNow, 'alpha logging under the new daemon');
+    // The log is one continuous run: the counter never started over, and what alpha printed while
+    // no daemon ran is in it.
+    await waitFor(() => counts(outAlpha).length > linesAtCrash + 2, 'alpha logging under the new daemon');
     const seq = counts(outAlpha);
     expect(seq).toEqual(seq.map((_, i) => i));
 

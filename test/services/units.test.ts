@@ -1,11 +1,12 @@
 // Unit tests of the pure pieces of supervision: dependency order, backoff, /proc stat parsing,
-// copy-truncate rotation and tails, ecosystem entry mapping.
+// rotation's renames and cuts, tails, ecosystem entry mapping.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findCycle, startLevels, dependentsOf } from '../../src/services/dependency-order';
 import { backoffDelayMs, checkServiceConfig } from '../../src/services/service-config';
-import { rotateIfNeeded, tailLines, flushLog } from '../../src/services/log-files';
+import { tailLines, flushLog } from '../../src/services/log-files';
+import { fittingPrefix, shiftRotated, splitForFiles } from '../../src/services/log-rotation';
 import { toServiceConfig, splitArgs, isEcosystemFile, orderByDependencies } from '../../src/cli/commands/services-ecosystem';
 import { makeTempHome } from '../helpers/daemon';
 
@@ -31,23 +32,52 @@ describe('backoff', () => {
 });
 
 describe('log files', () => {
-  it('rotates an overshooting file into chunks of at most the limit, keeping N', () => {
+  it('shifts rotated files up, dropping the oldest beyond N; tails read across them; flush removes them', () => {
     const dir = makeTempHome();
     const file = path.join(dir, 'x-out.log');
-    fs.writeFileSync(file, 'a'.repeat(1000) + 'b'.repeat(1000) + 'c'.repeat(500));
-    expect(rotateIfNeeded(file, 1000, 2)).toBe(true);
-    expect(fs.statSync(file).size).toBe(0);
-    expect(fs.readFileSync(`${file}.1`, 'utf8')).toBe('c'.repeat(500));
-    expect(fs.readFileSync(`${file}.2`, 'utf8')).toBe('b'.repeat(1000));
-    expect(fs.existsSync(`${file}.3`)).toBe(false);
+    fs.writeFileSync(`${file}.1`, 'b\n');
+    fs.writeFileSync(`${file}.2`, 'a\n');
+    fs.writeFileSync(file, 'c\n');
+    shiftRotated(file, 2);
+    expect(fs.readdirSync(dir).sort()).toEqual(['x-out.log.1', 'x-out.log.2']);
+    expect(fs.readFileSync(`${file}.1`, 'utf8')).toBe('c\n');
+    expect(fs.readFileSync(`${file}.2`, 'utf8')).toBe('b\n');
+    // A gap (a shift a crash cut short) is filled first: nothing more is dropped. A missing live file is fine.
+    fs.renameSync(`${file}.1`, `${file}.3`);
+    fs.writeFileSync(file, 'd\n');
+    shiftRotated(file, 3);
+    expect(fs.readdirSync(dir).sort()).toEqual(['x-out.log.1', 'x-out.log.2', 'x-out.log.3']);
+    expect(['1', '2', '3'].map((i) => fs.readFileSync(`${file}.${i}`, 'utf8'))).toEqual(['d\n', 'b\n', 'c\n']);
+    // Without a live file only the rotated ones shift.
+    shiftRotated(file, 3);
+    expect(fs.readdirSync(dir).sort()).toEqual(['x-out.log.2', 'x-out.log.3']);
+    expect(fs.readFileSync(`${file}.3`, 'utf8')).toBe('b\n');
+    fs.rmSync(`${file}.3`);
     fs.writeFileSync(file, 'line1\nline2\n');
-    expect(rotateIfNeeded(file, 1000, 2)).toBe(false);
     expect(tailLines(file, 1).lines).toEqual(['line2']);
-    // Fewer lines than asked: the rest comes from .1.
-    expect(tailLines(file, 3).lines).toEqual(['c'.repeat(500), 'line1', 'line2']);
+    // Fewer lines than asked: the rest comes from .1 (here absent) and .2 is not read.
+    expect(tailLines(file, 3).lines).toEqual(['line1', 'line2']);
+    shiftRotated(file, 0);
+    expect(fs.existsSync(file)).toBe(false);
+    fs.writeFileSync(file, 'x\n');
     flushLog(file);
     expect(fs.readdirSync(dir)).toEqual(['x-out.log']);
     fs.rmSync(dir, { recursive: true });
+  });
+  it('cuts a chunk at its last newline that fits; a line longer than a file only into an empty one', () => {
+    const chunk = Buffer.from('aaaa\nbbbb\ncc');
+    expect(fittingPrefix(chunk, 100, false)).toBe(chunk.length);
+    expect(fittingPrefix(chunk, 10, false)).toBe(10);
+    expect(fittingPrefix(chunk, 9, false)).toBe(5);
+    expect(fittingPrefix(chunk, 4, false)).toBe(0);
+    expect(fittingPrefix(chunk, 4, true)).toBe(4);
+    // Pieces: what fits the current file (maybe nothing), then one per new file.
+    const texts = (size: number, max: number) => splitForFiles(chunk, size, max).map((b) => b.toString());
+    expect(texts(0, 100)).toEqual(['aaaa\nbbbb\ncc']);
+    expect(texts(95, 100)).toEqual(['aaaa\n', 'bbbb\ncc']);
+    expect(texts(97, 100)).toEqual(['', 'aaaa\nbbbb\ncc']);
+    expect(texts(0, 6)).toEqual(['aaaa\n', 'bbbb\n', 'cc']);
+    expect(texts(0, 3)).toEqual(['aaa', 'a\n', 'bbb', 'b\n', 'cc']);
   });
   it('reads only the tail of a big file and drops the partial first line', () => {
     const dir = makeTempHome();
