@@ -84,6 +84,7 @@ function startServices(state: DaemonState, db: Database): void {
   const services = new ServiceManager({
     db, log: state.log, events: state.events, cwd: state.cwd,
     logsDir: config.paths.logsDir, stateDir: config.paths.stateDir, scopeTag: config.paths.scopeHash,
+    crashedPredecessor: state.crashedPredecessorPid !== null,
     defaultEnv: config.defaultEnv, logMaxBytes: config.logMaxBytes, logMaxFiles: config.logMaxFiles,
     retryAfterEnospc: (what, write) => retryAfterEnospc(state, what, write),
   });

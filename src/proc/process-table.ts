@@ -170,40 +170,39 @@ export function startTicksToEpochSeconds(startTicks: number): number {
   return procBackend().startTicksEpochSeconds() + startTicks / clockTicksPerSecond();
 }
 
+/** A live process found by its environment tag, with the values of the keys asked for ("" when absent). */
+export interface TaggedProcess {
+  stat: ProcStat;
+  values: Record<string, string>;
+}
+
 /**
- * Live processes whose initial environment holds `tag` ("KEY=VALUE"), grouped by the value of
- * `idKey` in it ("" when absent): the mark a daemon gives every child it spawns, inherited by their
- * descendants, so that a daemon that died between a spawn and recording it leaves nothing the next
- * one cannot find. Processes of other users (environ unreadable) are skipped; throws
- * ProcUnreadableError when the table cannot be read.
+ * Live processes whose initial environment holds `tag` ("KEY=VALUE"): the mark a daemon gives
+ * every child it spawns, inherited by their descendants, so that a daemon that died between a
+ * spawn and recording it leaves nothing the next one cannot find. Processes of other users
+ * (environ unreadable) are skipped; throws ProcUnreadableError when the table cannot be read.
  */
-export function findTaggedProcesses(tag: string, idKey: string): Map<string, ProcStat[]> {
-  const found = new Map<string, ProcStat[]>();
+export function findTagged(tag: string, keys: readonly string[]): TaggedProcess[] {
+  const found: TaggedProcess[] = [];
   const backend = procBackend();
-  const idPrefix = `${idKey}=`;
   for (const [pid, stat] of readLiveProcessTable()) {
     if (pid === process.pid) continue;
     const environ = backend.readEnviron(pid);
     if (!environ || !environ.includes(tag)) continue;
-    const id = environ.find((e) => e.startsWith(idPrefix))?.slice(idPrefix.length) ?? '';
-    const list = found.get(id);
-    if (list) list.push(stat);
-    else found.set(id, [stat]);
+    const values: Record<string, string> = {};
+    for (const key of keys) values[key] = environ.find((e) => e.startsWith(`${key}=`))?.slice(key.length + 1) ?? '';
+    found.push({ stat, values });
   }
   return found;
 }
 
-/** Live session leaders (pid = session id, or flagged as one by ps) whose environment holds every one of `entries`. */
-export function findSessionLeadersWithEnv(entries: string[]): ProcStat[] {
-  const [first, ...rest] = entries;
-  const found: ProcStat[] = [];
-  const backend = procBackend();
-  for (const list of findTaggedProcesses(first, '').values()) {
-    for (const stat of list) {
-      if (stat.session !== stat.pid) continue;
-      const environ = rest.length === 0 ? [] : backend.readEnviron(stat.pid) ?? [];
-      if (rest.every((e) => environ.includes(e))) found.push(stat);
-    }
+/** findTagged grouped by the value of idKey. */
+export function findTaggedProcesses(tag: string, idKey: string): Map<string, ProcStat[]> {
+  const found = new Map<string, ProcStat[]>();
+  for (const { stat, values } of findTagged(tag, [idKey])) {
+    const list = found.get(values[idKey]);
+    if (list) list.push(stat);
+    else found.set(values[idKey], [stat]);
   }
   return found;
 }

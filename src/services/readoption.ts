@@ -1,32 +1,81 @@
 // Re-adoption at daemon start: every stored service comes back into the table; runs that survived
-// the previous daemon (same pid and start time) are adopted, never started twice, and those that
-// died while no daemon watched are reported for a restart. Runs once per daemon.
+// the previous daemon are adopted, never started twice, and those that died while no daemon
+// watched are reported for a restart. After a predecessor that died without shutting down, runs
+// are also found by their tags (RUNPM_SERVICE_SCOPE, RUNPM_SERVICE_ID, RUNPM_SERVICE_RUN in their
+// environment): the run of the token written before its fork is adopted even when its pid never
+// was, and processes of earlier runs the dead daemon left are stopped before anything restarts.
+// Runs once per daemon.
 import type { Logger } from '../daemon/log';
-import { checkLiveness, findSessionLeadersWithEnv, startTicksToEpochSeconds } from '../proc/process-table';
+import {
+  checkLiveness, findTagged, startTicksToEpochSeconds, ProcUnreadableError, type TaggedProcess,
+} from '../proc/process-table';
+import { GroupEscalation } from '../proc/kill-escalation';
 import { RUNNING_STATUSES, type Service } from './service';
+import { killTimeoutOf } from './service-config';
 import type { ServiceRow } from './service-store';
 import type { ServiceTable } from './service-table';
+
+const ID_KEY = 'RUNPM_SERVICE_ID';
+const RUN_KEY = 'RUNPM_SERVICE_RUN';
+/** Grace for leftovers of a service that is no longer defined. */
+const ORPHAN_GRACE_MS = 3000;
 
 export interface ReadoptionContext {
   readonly log: Logger;
   readonly table: ServiceTable;
   /** Tag of this scope's runs (RUNPM_SERVICE_SCOPE in their environment). */
   readonly scopeTag: string;
+  /** The previous daemon died without shutting down (its lock was stale). */
+  readonly crashed: boolean;
   saveRow(row: ServiceRow): void;
 }
 
+export interface ReadoptionResult {
+  /** Meant to be running, but their run is gone: the caller restarts them (dependency order). */
+  toRestart: Service[];
+  /** Resolves once every leftover of an earlier run is gone: restart after it, so no run is doubled. */
+  leftoversStopped: Promise<void>;
+}
+
+/** The tagged processes of this scope's runs, or null when not needed or not readable now. */
+function scanRuns(ctx: ReadoptionContext, rows: ServiceRow[]): TaggedProcess[] | null {
+  const pending = rows.some((r) => r.pid === 0 && r.runToken !== '' && RUNNING_STATUSES.has(r.status));
+  if (!ctx.crashed && !pending) return null;
+  try {
+    return findTagged(`RUNPM_SERVICE_SCOPE=${ctx.scopeTag}`, [ID_KEY, RUN_KEY]);
+  } catch (err) {
+    if (!(err instanceof ProcUnreadableError)) throw err;
+    ctx.log.error(`services: ${err.message}; runs the last daemon did not record cannot be looked for`);
+    return null;
+  }
+}
+
+/** The run among processes of one token: the oldest (forked before any of its descendants). */
+function runOf(procs: TaggedProcess[]): TaggedProcess {
+  const pids = new Set(procs.map((p) => p.stat.pid));
+  return procs.reduce((a, b) => {
+    if (a.stat.startTicks !== b.stat.startTicks) return b.stat.startTicks < a.stat.startTicks ? b : a;
+    // Same tick: the one whose parent is not in the run is its root.
+    return pids.has(a.stat.ppid) && !pids.has(b.stat.ppid) ? b : a;
+  });
+}
+
 /**
- * Loads the stored rows into the table. Returns the services that were meant to be running but
- * whose run is gone: the caller restarts them (in dependency order, in the background).
+ * Loads the stored rows into the table, adopting what still runs and stopping leftovers of
+ * earlier runs (see the file comment).
  */
-export function readoptServices(ctx: ReadoptionContext, rows: ServiceRow[]): Service[] {
+export function readoptServices(ctx: ReadoptionContext, rows: ServiceRow[]): ReadoptionResult {
+  const tagged = scanRuns(ctx, rows);
   const toRestart: Service[] = [];
+  /** Run token adopted per service id: its processes are the service's, any other token's are leftovers. */
+  const adoptedToken = new Map<number, string>();
   for (const row of rows) {
     const svc = ctx.table.add(row);
     // A run we cannot check now (no fd left) is taken as alive: restarting it could double it.
     const liveness = row.pid === 0 ? 'dead' : checkLiveness({ pid: row.pid, startTicks: row.startTime });
     let alive = liveness === 'alive' || liveness === 'unknown';
-    if (!alive && row.desired === 'online') alive = recoverUnrecordedRun(ctx, row);
+    if (!alive && tagged) alive = recoverUnrecordedRun(ctx, row, tagged);
+    if (alive) adoptedToken.set(row.id, row.runToken);
     if (alive && row.desired === 'online' && RUNNING_STATUSES.has(row.status)) {
       svc.adopt();
       ctx.log.info(`service ${row.name}: re-adopted pid ${row.pid}`);
@@ -42,20 +91,36 @@ export function readoptServices(ctx: ReadoptionContext, rows: ServiceRow[]): Ser
       ctx.saveRow(row);
     }
   }
-  return toRestart;
+  const leftovers = (tagged ?? []).filter((p) => adoptedToken.get(Number(p.values[ID_KEY])) !== p.values[RUN_KEY]);
+  return { toRestart, leftoversStopped: stopLeftovers(ctx, leftovers) };
 }
 
 /**
- * The recorded run is gone, but the last daemon may have spawned a newer one and died before
- * writing its pid: a live session leader tagged with this scope and service id is that run.
- * Adopting it (instead of spawning) is what keeps a crash from doubling the service.
+ * The recorded run is gone (or was never recorded): the run of the token written before the last
+ * fork, if it lives, is the one the dead daemon spawned. Adopting it (instead of spawning) is what
+ * keeps a crash between the fork and the pid's write from doubling the service.
  */
-function recoverUnrecordedRun(ctx: ReadoptionContext, row: ServiceRow): boolean {
-  const runs = findSessionLeadersWithEnv([`RUNPM_SERVICE_SCOPE=${ctx.scopeTag}`, `RUNPM_SERVICE_ID=${row.id}`]);
-  if (runs.length === 0) return false;
-  const newest = runs.reduce((a, b) => (b.startTicks > a.startTicks ? b : a));
-  ctx.log.warn(`service ${row.name}: found run pid ${newest.pid} that the last daemon did not record; adopting it`);
-  Object.assign(row, { pid: newest.pid, startTime: newest.startTicks, lastStartedAt: startTicksToEpochSeconds(newest.startTicks) * 1000 });
-  if (row.status === 'waiting' || !RUNNING_STATUSES.has(row.status)) row.status = 'starting';
+function recoverUnrecordedRun(ctx: ReadoptionContext, row: ServiceRow, tagged: TaggedProcess[]): boolean {
+  if (row.runToken === '') return false;
+  const procs = tagged.filter((p) => p.values[ID_KEY] === String(row.id) && p.values[RUN_KEY] === row.runToken);
+  if (procs.length === 0) return false;
+  const run = runOf(procs).stat;
+  ctx.log.warn(`service ${row.name}: found run pid ${run.pid} that the last daemon did not record; adopting it`);
+  Object.assign(row, { pid: run.pid, startTime: run.startTicks, lastStartedAt: startTicksToEpochSeconds(run.startTicks) * 1000 });
+  if (!RUNNING_STATUSES.has(row.status) || row.status === 'waiting') row.status = 'starting';
   return true;
+}
+
+/** SIGTERM, kill_timeout, SIGKILL for each leftover (with its group and descendants); logged per service. */
+function stopLeftovers(ctx: ReadoptionContext, leftovers: TaggedProcess[]): Promise<void> {
+  if (leftovers.length === 0) return Promise.resolve();
+  const byService = new Map<string, TaggedProcess[]>();
+  for (const p of leftovers) byService.set(p.values[ID_KEY], [...(byService.get(p.values[ID_KEY]) ?? []), p]);
+  const done = [...byService].map(async ([id, procs]) => {
+    const svc = ctx.table.list().find((s) => String(s.row.id) === id);
+    const grace = svc ? killTimeoutOf(svc.row.config) : ORPHAN_GRACE_MS;
+    ctx.log.warn(`${svc ? `service ${svc.name}` : `service id ${id} (no longer defined)`}: stopping ${procs.length} process(es) of an earlier run the last daemon left (pids ${procs.map((p) => p.stat.pid).join(', ')})`);
+    await Promise.all(procs.map((p) => new GroupEscalation(p.stat.pid, p.stat.startTicks).terminate(grace)));
+  });
+  return Promise.all(done).then(() => undefined);
 }

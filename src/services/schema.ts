@@ -29,3 +29,16 @@ export const SERVICES_MIGRATION: Migration = {
     `);
   },
 };
+
+/**
+ * Migration 4: run_token, the id of the current (or about to be spawned) run, written before the
+ * fork and carried in the run's environment (RUNPM_SERVICE_RUN), so that a daemon killed between
+ * the fork and recording the pid leaves a run the next one can tell from older leftovers.
+ */
+export const SERVICE_RUN_TOKEN_MIGRATION: Migration = {
+  version: 4,
+  description: "services: run_token of the current run (crash adoption)",
+  up(db) {
+    db.exec(`ALTER TABLE services ADD COLUMN run_token TEXT NOT NULL DEFAULT ''`);
+  },
+};

@@ -18,7 +18,7 @@ import { readoptServices } from './readoption';
 import { resurrectServices, saveServices, type SnapshotContext } from './save-resurrect';
 import { ServiceLogs } from './service-logs';
 import { serviceMetricSamples } from './service-metrics';
-import { SNAPSHOT_FILE } from './snapshot';
+import { SNAPSHOT_FILE, removeInterruptedSaves } from './snapshot';
 import { buildSpawnEnv, environmentPolicyOf } from '../sessions/spawn-env';
 
 /** How often adopted runs (not our children) are checked in /proc. */
@@ -36,6 +36,8 @@ export interface ServiceManagerDeps {
   readonly stateDir: string;
   /** Tags every run's environment (RUNPM_SERVICE_SCOPE) so a run the last daemon did not record is found. */
   readonly scopeTag: string;
+  /** The previous daemon died without shutting down: its runs are looked for by their tags too. */
+  readonly crashedPredecessor: boolean;
   /** Daemon --env defaults, beneath each service's own env. */
   readonly defaultEnv: ReadonlyArray<{ key: string; value: string }>;
   readonly logMaxBytes: number;
@@ -73,16 +75,18 @@ export class ServiceManager {
   private serviceHost(): ServiceHost {
     return {
       log: this.deps.log,
-      runEnv: (name, id, config) => buildSpawnEnv({
+      runEnv: (name, id, config, runToken) => buildSpawnEnv({
         policy: environmentPolicyOf(config.environmentPolicy ?? 0, false),
         defaults: this.deps.defaultEnv,
         request: Object.entries(config.env).map(([key, value]) => ({ key, value })),
-        // Tags every run with its scope and id: a daemon that died between spawning a run and
-        // recording its pid can still find that run (see readoption.ts).
-        marks: { RUNPM_SERVICE_NAME: name, RUNPM_SERVICE_ID: String(id), RUNPM_SERVICE_SCOPE: this.deps.scopeTag },
+        // Tags every run with its scope, id and run token: a daemon that died between spawning a
+        // run and recording its pid can still find that run (see readoption.ts).
+        marks: {
+          RUNPM_SERVICE_NAME: name, RUNPM_SERVICE_ID: String(id), RUNPM_SERVICE_SCOPE: this.deps.scopeTag, RUNPM_SERVICE_RUN: runToken,
+        },
       }),
       logPaths: (name) => this.logPaths(name),
-      persist: (row) => {
+      persist: (row, opts) => {
         // Runs from child exit/timer callbacks too: a row that cannot be written is logged, and the
         // in-memory row (still authoritative) goes out whole with the next change.
         try {
@@ -90,7 +94,7 @@ export class ServiceManager {
         } catch (err) {
           this.deps.log.error(`service ${row.name}: could not save its state: ${(err as Error).message}`);
         }
-        this.publishStatus(row);
+        if (!opts?.quiet) this.publishStatus(row);
       },
     };
   }
@@ -131,14 +135,18 @@ export class ServiceManager {
    * adopted pids and rotating logs, and restarts in the background what died while no daemon watched.
    */
   load(): void {
-    const toRestart = readoptServices({ log: this.deps.log, table: this.table, scopeTag: this.deps.scopeTag, saveRow: (row) => this.saveRow(row) }, this.store.loadAll());
+    for (const tmp of removeInterruptedSaves(this.snapshotPath)) this.deps.log.info(`removed ${tmp}, left by a ServiceSave that a crash interrupted (the previous snapshot is intact)`);
+    const { toRestart, leftoversStopped } = readoptServices({
+      log: this.deps.log, table: this.table, scopeTag: this.deps.scopeTag, crashed: this.deps.crashedPredecessor, saveRow: (row) => this.saveRow(row),
+    }, this.store.loadAll());
     this.pollTimer = setInterval(() => {
       for (const svc of this.table.list()) svc.pollAdopted();
     }, ADOPTED_POLL_MS);
     this.pollTimer.unref();
     this.logs.start();
     if (toRestart.length > 0) {
-      void this.scheduler.startInOrder(toRestart.map((s) => s.name), true, true)
+      // Leftovers of earlier runs go first: a restarted service never runs beside them.
+      void leftoversStopped.then(() => this.scheduler.startInOrder(toRestart.map((s) => s.name), true, true))
         .catch((err) => this.deps.log.error(`restarting services after a daemon crash: ${(err as Error).message}`));
     }
   }

@@ -1,6 +1,6 @@
 // Reads and writes the services table. Every change is written at once (synchronously), so the
 // table always says what the daemon last knew: which services exist, which should run, and the
-// pid + start time of each current run.
+// pid + start time of each current run (and, from before its fork, the run's token).
 import type { Database } from '../registry/db';
 import type { ServiceConfigData } from './service-config';
 
@@ -24,6 +24,8 @@ export interface ServiceRow {
   lastExitedAt: number;
   lastExitCode: number;
   lastError: string;
+  /** Id of the current run, set before its fork (RUNPM_SERVICE_RUN in its environment); '' before the first. */
+  runToken: string;
 }
 
 /** The row of a service just defined: stopped, never run. */
@@ -31,13 +33,14 @@ export function newServiceRow(id: number, config: ServiceConfigData): ServiceRow
   return {
     id, name: config.name, config, desired: 'stopped', status: 'stopped', pid: 0, startTime: 0, restartCount: 0,
     unstableRestarts: 0, backoffMs: 0, createdAt: Date.now(), lastStartedAt: 0, lastExitedAt: 0, lastExitCode: 0, lastError: '',
+    runToken: '',
   };
 }
 
 interface DbRow {
   id: number; name: string; config: string; desired: DesiredState; status: ServiceStatus; pid: number; start_time: number;
   restart_count: number; unstable_restarts: number; backoff_ms: number; created_at: number; last_started_at: number;
-  last_exited_at: number; last_exit_code: number; last_error: string;
+  last_exited_at: number; last_exit_code: number; last_error: string; run_token: string;
 }
 
 /** The services table behind prepared statements; lives as long as the database. */
@@ -49,14 +52,14 @@ export class ServiceStore {
   constructor(private readonly db: Database) {
     this.upsertStmt = db.prepare(`
       INSERT INTO services (id, name, config, desired, status, pid, start_time, restart_count, unstable_restarts, backoff_ms,
-        created_at, updated_at, last_started_at, last_exited_at, last_exit_code, last_error)
+        created_at, updated_at, last_started_at, last_exited_at, last_exit_code, last_error, run_token)
       VALUES (@id, @name, @config, @desired, @status, @pid, @startTime, @restartCount, @unstableRestarts, @backoffMs,
-        @createdAt, @updatedAt, @lastStartedAt, @lastExitedAt, @lastExitCode, @lastError)
+        @createdAt, @updatedAt, @lastStartedAt, @lastExitedAt, @lastExitCode, @lastError, @runToken)
       ON CONFLICT(id) DO UPDATE SET name = excluded.name, config = excluded.config, desired = excluded.desired,
         status = excluded.status, pid = excluded.pid, start_time = excluded.start_time, restart_count = excluded.restart_count,
         unstable_restarts = excluded.unstable_restarts, backoff_ms = excluded.backoff_ms, updated_at = excluded.updated_at,
         last_started_at = excluded.last_started_at, last_exited_at = excluded.last_exited_at,
-        last_exit_code = excluded.last_exit_code, last_error = excluded.last_error`);
+        last_exit_code = excluded.last_exit_code, last_error = excluded.last_error, run_token = excluded.run_token`);
     this.deleteStmt = db.prepare('DELETE FROM services WHERE id = ?');
     this.allStmt = db.prepare('SELECT * FROM services ORDER BY id');
   }
@@ -79,6 +82,7 @@ export class ServiceStore {
       lastExitedAt: r.last_exited_at,
       lastExitCode: r.last_exit_code,
       lastError: r.last_error,
+      runToken: r.run_token,
     }));
   }
 

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../daemon/log';
 import { backoffDelayMs, killTimeoutOf, minUptimeOf, type ServiceConfigData } from './service-config';
 import type { ServiceRow, ServiceStatus } from './service-store';
@@ -11,14 +12,16 @@ import { openLogFds, type LogPaths } from './log-files';
 import { checkLiveness, readProcStat } from '../proc/process-table';
 import { terminateGroupTree } from '../proc/kill-escalation';
 import { withUserUmask } from '../scope/umask';
+import { crashPoint } from '../daemon/crash-points';
 
 /** What a service needs from its manager. */
 export interface ServiceHost {
   readonly log: Logger;
-  /** A run's whole environment: the config's policy base, daemon defaults, its env, the RUNPM_SERVICE_* marks. */
-  runEnv(name: string, id: number, config: ServiceConfigData): Record<string, string>;
+  /** A run's whole environment: the config's policy base, daemon defaults, its env, the RUNPM_SERVICE_* marks (with the run's token). */
+  runEnv(name: string, id: number, config: ServiceConfigData, runToken: string): Record<string, string>;
   logPaths(name: string): LogPaths;
-  persist(row: ServiceRow): void;
+  /** Writes the row; `quiet` leaves the status event for the next change (a run about to be forked). */
+  persist(row: ServiceRow, opts?: { quiet?: boolean }): void;
 }
 
 /** Exit code recorded when it cannot be known (the run was adopted, so the daemon is not its parent). */
@@ -56,11 +59,18 @@ export class Service {
     return next;
   }
 
-  /** Starts a new run now (the caller holds the queue). Spawn failures leave the service errored. */
+  /**
+   * Starts a new run now (the caller holds the queue). Spawn failures leave the service errored.
+   * The run's token is written before the fork and carried in its environment: a daemon killed
+   * between the fork and recording the pid leaves the next one a run it can find and adopt
+   * (readoption.ts) instead of starting a second copy.
+   */
   async spawnRun(): Promise<void> {
     this.clearTimers();
     if (this.closed) return;
     const c = this.row.config;
+    Object.assign(this.row, { runToken: randomUUID(), status: 'starting', pid: 0, startTime: 0 });
+    this.host.persist(this.row, { quiet: true });
     let fds: [number, number] | null = null;
     let child: ChildProcess;
     try {
@@ -68,7 +78,7 @@ export class Service {
       const fd = fds;
       child = withUserUmask(() => spawn(c.cmd[0], c.cmd.slice(1), {
         cwd: c.cwd,
-        env: this.host.runEnv(this.name, this.row.id, c),
+        env: this.host.runEnv(this.name, this.row.id, c, this.row.runToken),
         stdio: ['ignore', fd[0], fd[1]],
         // Own session and process group: the group is what stop signals, and the run does not
         // share the daemon's fate.
@@ -86,6 +96,7 @@ export class Service {
       this.markSpawnFailed(message);
       return;
     }
+    crashPoint('service-spawned');
     child.on('error', (err) => this.host.log.warn(`service ${this.name}: ${err.message}`));
     // Read at once: until we reap it, even a child that already exited keeps its /proc entry.
     let stat;

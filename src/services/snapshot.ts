@@ -1,9 +1,11 @@
 // The saved service snapshot (services.dump.json in the scope's state dir): a versioned JSON file
-// written atomically (temp file, fsync, rename, directory fsync) with the previous one kept as .bak.
+// written atomically (temp file, fsync, rename, directory fsync) with the previous one kept as .bak;
+// the temp file of a save a crash interrupted is removed at the next start.
 // Read only by ServiceResurrect; a missing, corrupt or unknown-version file changes nothing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openNoFollowSync } from '../files/no-follow';
+import { crashPoint } from '../daemon/crash-points';
 import { InvalidArgumentError, NotFoundError } from '../wire/errors';
 import { checkServiceConfig, type ServiceConfigData, type ServiceDefaults } from './service-config';
 
@@ -42,6 +44,7 @@ export function writeSnapshot(file: string, services: SnapshotEntry[]): void {
     throw err;
   }
   fs.closeSync(fd);
+  crashPoint('save-temp-written');
   keepPrevious(file);
   fs.renameSync(tmp, file);
   const dirFd = fs.openSync(path.dirname(file), 'r');
@@ -50,6 +53,24 @@ export function writeSnapshot(file: string, services: SnapshotEntry[]): void {
   } finally {
     fs.closeSync(dirFd);
   }
+}
+
+/**
+ * Runs at daemon start (the scope's only writer holds the instance lock, so every temp file is
+ * left by a save a crash interrupted): removes <file>.tmp-<pid> files; returns their names.
+ */
+export function removeInterruptedSaves(file: string): string[] {
+  const dir = path.dirname(file);
+  const prefix = `${path.basename(file)}.tmp-`;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed = entries.filter((e) => e.startsWith(prefix) && /^\d+$/.test(e.slice(prefix.length)));
+  for (const e of removed) fs.rmSync(path.join(dir, e), { force: true });
+  return removed;
 }
 
 /**
