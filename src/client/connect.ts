@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { resolveScopePaths, ensurePrivateDir, type ScopePaths } from '../scope/paths';
+import { resolveScopePaths, ensurePrivateDir, ScopePathError, type ScopePaths } from '../scope/paths';
 import { openNoFollowSync } from '../files/no-follow';
 import { DaemonClient, DEFAULT_CALL_TIMEOUT_MS } from './daemon-client';
 
@@ -100,7 +100,48 @@ export function startDaemonProcess(paths: ScopePaths, extraArgs: string[] = [], 
   return child;
 }
 
+/**
+ * Runs before any byte is sent (issue 22.1): the socket's directory must be ours and 0700 and the
+ * socket ours, so a socket another user planted (a pre-created /tmp/runpm-<uid>) never gets a
+ * request (which may carry secrets in env). A missing socket is fine (nothing listens: ENOENT).
+ * N.B. no peer-uid check on the connection itself: Node cannot read SO_PEERCRED without a native
+ * addon (see README, "Scopes, paths and security"); in a 0700 directory of ours nobody else can
+ * put or swap a socket, so the owner of the socket file is who bound it.
+ */
+export function verifySocketPath(socketPath: string): void {
+  const dir = path.dirname(socketPath);
+  const uid = typeof process.geteuid === 'function' ? process.geteuid() : -1;
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch {
+    return; // no directory: nothing to connect to (ENOENT follows)
+  }
+  if (!st.isDirectory()) throw new ScopePathError(`refusing to connect to ${socketPath}: ${dir} is not a directory`);
+  if (uid >= 0 && st.uid !== uid) {
+    throw new ScopePathError(`refusing to connect to ${socketPath}: its directory ${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}); another user may have planted it`);
+  }
+  if ((st.mode & 0o077) !== 0) {
+    throw new ScopePathError(`refusing to connect to ${socketPath}: its directory ${dir} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} (expected 0700)`);
+  }
+  let sock: fs.Stats;
+  try {
+    sock = fs.lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (!sock.isSocket()) throw new ScopePathError(`refusing to connect to ${socketPath}: it is not a socket`);
+  if (uid >= 0 && sock.uid !== uid) {
+    throw new ScopePathError(`refusing to connect to ${socketPath}: the socket is owned by uid ${sock.uid}, not by this user (uid ${uid})`);
+  }
+}
+
 function connectSocket(socketPath: string): Promise<net.Socket> {
+  try {
+    verifySocketPath(socketPath);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     socket.once('connect', () => {

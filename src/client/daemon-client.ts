@@ -9,6 +9,7 @@ import { PROTOCOL_VERSION, RequestType, StatusCode, type DaemonResponse } from '
 import type { PayloadKey, RequestInput, ResponseOutput } from '../wire/payload';
 import type { ScopePaths } from '../scope/paths';
 import { StreamSocket, type DaemonStream } from './stream-socket';
+import { notRespondingMessage, probeDaemon, PROBE_AFTER_MS } from './liveness';
 
 export type { DaemonStream } from './stream-socket';
 
@@ -40,6 +41,11 @@ export class DaemonClient {
   private spare: StreamSocket | null = null;
   /** Set by close(): no spare is made after it (an attach may still be answered later). */
   private closedByUser = false;
+  /** When the daemon last sent anything (or a call began after a quiet time). */
+  private lastHeardAtMs = Date.now();
+  /** Checks, while calls wait, that the daemon still answers (see liveness.ts). */
+  private watchdog: NodeJS.Timeout | null = null;
+  private probing = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -50,7 +56,10 @@ export class DaemonClient {
   ) {
     this.decoder = new FrameDecoder((body) => this.onFrame(body), Number.MAX_SAFE_INTEGER);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.lastHeardAtMs = Date.now();
+      this.decoder.push(chunk);
+    });
     socket.on('error', (err) => this.failAll(new WireError('ERR_CONNECTION_CLOSED', `connection to runpmd failed: ${err.message}`)));
     socket.on('close', () => this.failAll(new WireError('ERR_CONNECTION_CLOSED', 'connection to runpmd closed')));
   }
@@ -78,7 +87,9 @@ export class DaemonClient {
           reject(new WireError('ERR_TIMEOUT', `${RequestType[type]} timed out after ${timeoutMs} ms`));
         }, timeoutMs)
         : null;
+      if (this.pending.size === 0) this.lastHeardAtMs = Date.now();
       this.pending.set(id, { resolve, reject, timer });
+      this.startWatchdog();
       this.socket.write(frame);
     });
   }
@@ -152,6 +163,32 @@ export class DaemonClient {
     this.pending.delete(id);
     if (entry.timer) clearTimeout(entry.timer);
     entry.resolve(response);
+  }
+
+  /** While calls wait: a daemon silent for PROBE_AFTER_MS is probed; one that fails the probe fails the calls. */
+  private startWatchdog(): void {
+    if (this.watchdog) return;
+    this.watchdog = setInterval(() => {
+      if (this.pending.size === 0 || this.closedError) {
+        clearInterval(this.watchdog!);
+        this.watchdog = null;
+        return;
+      }
+      const silentMs = Date.now() - this.lastHeardAtMs;
+      if (this.probing || silentMs < PROBE_AFTER_MS) return;
+      this.probing = true;
+      void probeDaemon(this.paths.socketPath).then((alive) => {
+        this.probing = false;
+        if (alive) {
+          this.lastHeardAtMs = Date.now();
+          return;
+        }
+        if (this.pending.size === 0) return;
+        this.failAll(new WireError('ERR_NOT_RESPONDING', notRespondingMessage(this.paths.lockPath, this.paths.socketPath, Date.now() - this.lastHeardAtMs)));
+        this.socket.destroy();
+      });
+    }, 250);
+    this.watchdog.unref();
   }
 
   private failAll(err: Error): void {

@@ -1,9 +1,8 @@
 // A service's configuration: checking a ServiceConfig from the wire (or a snapshot) and the
 // effective values its zeros stand for. Configs are plain JSON-able objects, stored as given.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../wire/errors';
-import { checkArgv, checkEnvEntries } from '../sessions/spawn-checks';
+import { checkArgv, checkCwd, checkEnvEntries, checkNoNul } from '../sessions/spawn-checks';
 import { environmentPolicyOf } from '../sessions/spawn-env';
 
 /** Longest service name, in UTF-16 code units. */
@@ -90,14 +89,9 @@ export function checkServiceConfig(input: unknown, defaults: ServiceDefaults): S
   checkArgv(cmd, { where, field: 'cmd' });
   let cwd = typeof c.cwd === 'string' ? c.cwd : '';
   if (cwd === '') cwd = defaults.cwd;
+  checkNoNul('cwd', cwd, { where });
   if (!path.isAbsolute(cwd)) throw new InvalidArgumentError(`service '${name}': cwd ${JSON.stringify(cwd)} must be an absolute path`);
-  let isDir = false;
-  try {
-    isDir = fs.statSync(cwd).isDirectory();
-  } catch {
-    // Reported below.
-  }
-  if (!isDir) throw new InvalidArgumentError(`service '${name}': cwd ${JSON.stringify(cwd)} is not an existing directory`);
+  checkCwd(cwd, { where });
   const env: Record<string, string> = {};
   const rawEnv = c.env && typeof c.env === 'object' ? Object.entries(c.env as Record<string, unknown>) : [];
   if (rawEnv.length > MAX_ENV_ENTRIES) throw new InvalidArgumentError(`service '${name}': env has ${rawEnv.length} entries, at most ${MAX_ENV_ENTRIES}`);

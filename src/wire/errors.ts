@@ -64,7 +64,7 @@ export function isResourceErrno(code: string | undefined): boolean {
 }
 
 /** Wire-level error codes (stable strings, like ws's WS_ERR_*). */
-export type WireErrorCode = 'ERR_FRAME_TOO_LARGE' | 'ERR_CONNECTION_CLOSED' | 'ERR_TIMEOUT' | 'ERR_BAD_MESSAGE';
+export type WireErrorCode = 'ERR_FRAME_TOO_LARGE' | 'ERR_CONNECTION_CLOSED' | 'ERR_TIMEOUT' | 'ERR_BAD_MESSAGE' | 'ERR_NOT_RESPONDING';
 
 /** A framing or transport failure, raised by the decoder and the client. */
 export class WireError extends Error {

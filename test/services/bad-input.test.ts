@@ -39,7 +39,9 @@ describe('bad service requests', () => {
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: [] } }, BAD, 'cmd must be a non-empty argv');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: [''] } }, BAD, "service 'ok': cmd[0] (the program) must not be empty");
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], cwd: 'relative/dir' } }, BAD, '"relative/dir" must be an absolute path');
-    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], cwd: '/nonexistent/dir' } }, BAD, '"/nonexistent/dir" is not an existing directory');
+    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], cwd: '/nonexistent/dir' } }, BAD, 'service \'ok\': cwd "/nonexistent/dir" does not exist');
+    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], cwd: '/etc/passwd' } }, BAD, 'service \'ok\': cwd "/etc/passwd" is not a directory');
+    await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], cwd: '/tmp\0x' } }, BAD, 'service \'ok\': cwd "/tmp\\u0000x" contains a NUL byte');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], env: { 'A=B': 'x' } } }, BAD, "service 'ok': env key \"A=B\" is invalid");
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], killTimeoutMs: 700_000 } }, BAD, 'kill_timeout_ms');
     await expectBad(T, 'serviceStart', { config: { name: 'ok', cmd: ['true'], logMaxBytes: 10 } }, BAD, 'log_max_bytes');
