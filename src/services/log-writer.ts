@@ -53,6 +53,7 @@ export class LogWriter {
   private renamesPending = false;
   private dropped = 0;
   private lastDropReportMs = 0;
+  private lastOpenError = '';
   private readonly timer: NodeJS.Timeout;
   private closed = false;
 
@@ -69,6 +70,17 @@ export class LogWriter {
     this.reader.on('data', (chunk: Buffer) => this.append(chunk));
     this.timer = setInterval(() => this.recheck(), RECHECK_MS);
     this.timer.unref();
+  }
+
+  /**
+   * Before a run starts: a file to write to is open, or the open is tried now and its error thrown
+   * (the start fails naming it, e.g. a symlink planted at the log's path).
+   */
+  ensureFile(): void {
+    if (this.fileFd !== null) return;
+    const target = this.target();
+    this.writeInto(openNoFollowSync(target, 'append', { private: true }));
+    this.reader.resume();
   }
 
   /** New limits after a redefinition; the next write follows them. */
@@ -110,9 +122,14 @@ export class LogWriter {
   /** Opens a log file for appending (0600, never through a symlink); the fd, or null with the reason logged. */
   private open(file: string, intent: 'append' | 'create'): number | null {
     try {
-      return openNoFollowSync(file, intent, { private: true });
+      const fd = openNoFollowSync(file, intent, { private: true });
+      this.lastOpenError = '';
+      return fd;
     } catch (err) {
-      this.opts.log.error(`${this.opts.label} log: cannot open ${file}: ${(err as Error).message}`);
+      // Retried each second: said once per reason.
+      const message = `${this.opts.label} log: cannot open ${file}: ${(err as Error).message}`;
+      if (message !== this.lastOpenError) this.opts.log.error(message);
+      this.lastOpenError = message;
       return null;
     }
   }
@@ -124,10 +141,13 @@ export class LogWriter {
     this.size = fs.fstatSync(fd).size;
   }
 
-  /** Opens where writing goes on: the live file, or the newest staged one while renames are pending. */
+  /** Where writing goes on: the live file, or the newest staged one while renames are pending. */
+  private target(): string {
+    return this.renamesPending ? stagedFiles(this.opts.file).at(-1) ?? this.opts.file : this.opts.file;
+  }
+
   private openTarget(): boolean {
-    const target = this.renamesPending ? stagedFiles(this.opts.file).at(-1) ?? this.opts.file : this.opts.file;
-    const fd = this.open(target, 'append');
+    const fd = this.open(this.target(), 'append');
     if (fd === null) return false;
     this.writeInto(fd);
     return true;
@@ -200,6 +220,11 @@ export class LogWriter {
         for (let off = 0; off < bytes.length;) off += fs.writeSync(fd, bytes, off, bytes.length - off);
       });
       if (fd === this.fileFd) this.size += bytes.length;
+      if (this.dropped > 0) {
+        this.opts.log.info(`${this.opts.label} log ${this.opts.file}: writing again; ${this.dropped} bytes of its output were dropped before`);
+        this.dropped = 0;
+        this.lastDropReportMs = 0;
+      }
     } catch (err) {
       this.drop(bytes.length, err as Error);
     }

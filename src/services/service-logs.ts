@@ -72,9 +72,12 @@ export class ServiceLogs {
 
   /**
    * The stdout and stderr of a new run: its own read-write opens of the FIFOs (the caller passes
-   * them to the child and closes them).
+   * them to the child and closes them). Throws when a log file cannot be opened (the start fails).
    */
   openRunStdio(id: number): [number, number] {
+    const writers = this.writers.get(id);
+    writers?.out.ensureFile();
+    writers?.err.ensureFile();
     const fifos = logFifosOf(this.deps.stateDir, id);
     const out = openFifo(fifos.out, false);
     try {
