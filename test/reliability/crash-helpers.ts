@@ -1,9 +1,10 @@
 // Shared pieces of the daemon-crash tests: processes found by a marker in their command line
-// (what `ps` shows), the scope database read through a separate read-only handle, and the lines
-// of daemon.log. Every test that uses a marker kills what carries it in afterEach.
+// (what `ps` shows), processes of a scope the daemon does not know, the scope database read through
+// a separate read-only handle, and the lines of daemon.log. Every test that uses a marker kills
+// what carries it in afterEach.
 import * as fs from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
-import { waitFor } from '../helpers/daemon';
+import { waitFor, type TestDaemon } from '../helpers/daemon';
 
 /** Live (non-zombie) processes whose command line holds the marker. */
 export function processesWithMarker(marker: string): Array<{ pid: number; ppid: number }> {
@@ -65,4 +66,61 @@ export function rowCount(dbPath: string, table: string): number {
 export function logLines(logPath: string, pattern: RegExp): string[] {
   if (!fs.existsSync(logPath)) return [];
   return fs.readFileSync(logPath, 'utf8').split('\n').filter((l) => pattern.test(l));
+}
+
+/** The RUNPM_* marks a process was started with (null when it is gone or unreadable). */
+function marksOf(pid: number): Map<string, string> | null {
+  try {
+    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    return new Map(env.filter((e) => e.startsWith('RUNPM_')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  } catch {
+    return null;
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Live processes that carry the daemon's scope marks (what `ps e` shows of them) but belong to
+ * nothing it lists: a session child whose session is not live, a service process whose run token
+ * is not the one of that service's current run. Each is described with its pid and marks.
+ */
+export async function unknownProcesses(d: TestDaemon): Promise<string[]> {
+  const scope = d.paths.scopeHash;
+  const sessions = new Set([...(await d.client.listPipes()), ...(await d.client.listPtys())].filter((s) => !s.exited).map((s) => s.sessionId));
+  const runTokens = new Map<string, string>();
+  for (const svc of await d.client.listServices()) {
+    const token = svc.pid > 0 ? marksOf(svc.pid)?.get('RUNPM_SERVICE_RUN') : undefined;
+    if (token) runTokens.set(String(svc.id), token);
+  }
+  const unknown: string[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const pid = Number(entry);
+    const marks = marksOf(pid);
+    if (!marks || isZombie(pid)) continue;
+    if (marks.get('RUNPM_SESSION_SCOPE') === scope && !sessions.has(marks.get('RUNPM_SESSION_ID') ?? '')) {
+      unknown.push(`pid ${pid}: session ${marks.get('RUNPM_SESSION_ID')}`);
+    } else if (marks.get('RUNPM_SERVICE_SCOPE') === scope && runTokens.get(marks.get('RUNPM_SERVICE_ID') ?? '') !== marks.get('RUNPM_SERVICE_RUN')) {
+      unknown.push(`pid ${pid}: service id ${marks.get('RUNPM_SERVICE_ID')} run ${marks.get('RUNPM_SERVICE_RUN')}`);
+    }
+  }
+  return unknown;
+}
+
+/** Waits until every process of the scope belongs to something the daemon lists (recovery stops the rest). */
+export async function waitForNoUnknownProcess(d: TestDaemon, timeoutMs = 15_000): Promise<void> {
+  let last: string[] = [];
+  try {
+    await waitFor(async () => (last = await unknownProcesses(d)).length === 0, 'no process the daemon does not know', timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${last.join('; ')}`);
+  }
 }

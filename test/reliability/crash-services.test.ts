@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../../src/client/index';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
-import { integrityOf, killMarker, logLines, processesWithMarker, waitForNoMarker } from './crash-helpers';
+import { integrityOf, killMarker, logLines, processesWithMarker, waitForNoMarker, waitForNoUnknownProcess } from './crash-helpers';
 import { stagedFiles } from '../../src/services/log-rotation';
 
 const daemons: TestDaemon[] = [];
@@ -75,6 +75,7 @@ describe('daemon SIGKILL and service runs', () => {
     expect(after.pid).not.toBe(orphan);
     await waitFor(() => runs(m).length === 1 && runs(m)[0] === after.pid, 'one run, the restarted one');
     expect(await sampler.stop()).toBe(1);
+    await waitForNoUnknownProcess(second);
     expect(integrityOf(second.paths.dbPath)).toBe('ok');
   });
 
@@ -91,6 +92,7 @@ describe('daemon SIGKILL and service runs', () => {
     expect(web.pid).not.toBe(firstRun);
     expect(runs(m)).toEqual([web.pid]);
     expect(await sampler.stop()).toBe(1);
+    await waitForNoUnknownProcess(second);
     expect(integrityOf(second.paths.dbPath)).toBe('ok');
   });
 
@@ -120,6 +122,7 @@ describe('daemon SIGKILL and service runs', () => {
     expect(logLines(second.paths.daemonLogPath, /service leaky: stopping 2 process\(es\) of an earlier run/)).toHaveLength(1);
     await second.client.stopService('leaky');
     await waitForNoMarker(m, 'the service run');
+    await waitForNoUnknownProcess(second);
     expect(integrityOf(second.paths.dbPath)).toBe('ok');
   });
 
@@ -143,6 +146,7 @@ describe('daemon SIGKILL and service runs', () => {
     expect(JSON.parse(fs.readFileSync(saved.snapshotPath, 'utf8')).services.map((e: { name: string }) => e.name)).toEqual(['one']);
     expect((await second.client.listServices()).map((x) => x.name).sort()).toEqual(['one', 'two']);
     expect(runs(m)).toHaveLength(2);
+    await waitForNoUnknownProcess(second);
     expect(integrityOf(second.paths.dbPath)).toBe('ok');
   });
 
@@ -169,6 +173,7 @@ describe('daemon SIGKILL and service runs', () => {
     expect(seen.length).toBe(lines);
     expect(seen.findIndex((n, i) => n !== i + 1)).toBe(-1);
     expect(runs(m)).toEqual([(await second.client.describeService('numbers')).pid]);
+    await waitForNoUnknownProcess(second);
     expect(integrityOf(second.paths.dbPath)).toBe('ok');
   });
 });

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import '../../src/client/index';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
 import { StatusCode } from '../../src/wire/proto';
-import { integrityOf, killMarker, logLines, processesWithMarker, rowCount, waitForNoMarker } from './crash-helpers';
+import { integrityOf, killMarker, logLines, processesWithMarker, rowCount, unknownProcesses, waitForNoMarker, waitForNoUnknownProcess } from './crash-helpers';
+import { spawn } from 'node:child_process';
 
 const daemons: TestDaemon[] = [];
 const markers: string[] = [];
@@ -65,11 +66,19 @@ describe('daemon SIGKILL with sessions running', () => {
     expect(logLines(second.paths.daemonLogPath, new RegExp(`crash recovery: pipe session ${pipe.sessionId}`))).toHaveLength(1);
     await expectNotFoundNaming(second.client.attachPipe(pipe.sessionId), new RegExp(`lost when runpmd pid ${first.pid} died`));
     await expectNotFoundNaming(second.client.attachPty(pty.sessionId), /stopped its \d+ process\(es\)/);
+    await waitForNoUnknownProcess(second);
     expect(integrityOf(second.paths.dbPath)).toBe('ok');
     expect(rowCount(second.paths.dbPath, 'session_children')).toBe(0);
     // The new daemon's own sessions are unaffected.
     const fresh = await second.client.spawnPipe({ argv: ['sh', '-c', 'echo fresh'] });
     await waitFor(async () => (await second.client.listPipes()).find((s) => s.sessionId === fresh.sessionId)?.exited, 'a new session');
+    // The check itself sees a process of this scope that the daemon does not list.
+    const stray = spawn('sleep', ['600'], { stdio: 'ignore', env: { ...process.env, RUNPM_SESSION_SCOPE: second.paths.scopeHash, RUNPM_SESSION_ID: 'not-a-session' } });
+    try {
+      await waitFor(async () => (await unknownProcesses(second)).includes(`pid ${stray.pid}: session not-a-session`), 'the stray process seen as unknown');
+    } finally {
+      stray.kill('SIGKILL');
+    }
   });
 
   it('a child forked just before the crash, never recorded, is found by its scope tag and stopped', async () => {
@@ -84,6 +93,7 @@ describe('daemon SIGKILL with sessions running', () => {
     const second = await start(first.home);
     await waitForNoMarker(m, 'the unrecorded child');
     await waitFor(() => logLines(second.paths.daemonLogPath, /crash recovery: unknown session [0-9a-f-]{36} /).length === 1, 'its report');
+    await waitForNoUnknownProcess(second);
     expect(integrityOf(second.paths.dbPath)).toBe('ok');
   });
 
@@ -109,6 +119,7 @@ describe('daemon SIGKILL with sessions running', () => {
     await waitFor(() => logLines(second.paths.daemonLogPath, /crash recovery: 1 lost session/).length === 1, 'the recovery summary');
     expect(logLines(second.paths.daemonLogPath, new RegExp(`crash recovery: pty session ${pty.sessionId}`))).toHaveLength(1);
     expect(fs.existsSync(second.paths.dbPath)).toBe(true);
+    await waitForNoUnknownProcess(second);
     expect(integrityOf(second.paths.dbPath)).toBe('ok');
   });
 });

@@ -16,3 +16,8 @@ export function soakSize(envName: string, full: number): number {
   const v = Number(process.env[envName]);
   return Number.isInteger(v) && v > 0 ? v : full;
 }
+
+/** True when any of the size knobs is set: the figures are from a reduced run, and the report says so. */
+export function isReducedSize(...envNames: string[]): boolean {
+  return envNames.some((name) => process.env[name] !== undefined && process.env[name] !== '');
+}
