@@ -148,12 +148,39 @@ export class DaemonServer {
   }
 }
 
-/** Answers a connection it will not serve with one error frame, then closes it. */
+/**
+ * Sockets refused at accept that wait for their peer's first bytes: closing a unix socket with its
+ * peer's request unread is harmless (the peer reads our frame, then sees the reset), but closing it
+ * before the peer wrote makes the peer's write fail with EPIPE before it reads our frame. So a
+ * refused socket is closed on the peer's first bytes, its close, or REFUSED_GRACE_MS, whichever
+ * comes first, and at most REFUSED_HELD wait at once (the oldest is closed when more come): a burst
+ * of connections at the fd limit never takes the reserve and reaches libuv's EMFILE path, which
+ * resets connections without a word.
+ */
+const refusedWaiting = new Set<net.Socket>();
+const REFUSED_HELD = 8;
+const REFUSED_GRACE_MS = 200;
+
+/** Answers a connection it will not serve with one error frame, then closes it (see refusedWaiting). */
 function refuse(socket: net.Socket, code: StatusCode, message: string): void {
   socket.on('error', () => {});
   socket.end(encodeFrame(encodeResponse(errorResponse(0, code, message))));
-  // A peer that never reads must not keep the descriptor.
-  setTimeout(() => socket.destroy(), 1000).unref();
+  const close = () => {
+    refusedWaiting.delete(socket);
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  const timer = setTimeout(close, REFUSED_GRACE_MS);
+  timer.unref();
+  socket.once('data', close);
+  socket.once('end', close);
+  socket.once('close', close);
+  refusedWaiting.add(socket);
+  if (refusedWaiting.size > REFUSED_HELD) {
+    const oldest = refusedWaiting.values().next().value as net.Socket;
+    oldest.destroy();
+    refusedWaiting.delete(oldest);
+  }
 }
 
 /** True when something accepts connections on the socket path. */
