@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { resolveScopePaths, ensurePrivateDir, ScopePathError, type ScopePaths } from '../scope/paths';
 import { openNoFollowSync } from '../files/no-follow';
+import { checkTrustedDirectory, UnsafePathError } from '../files/trusted-path';
 import { DaemonClient, DEFAULT_CALL_TIMEOUT_MS } from './daemon-client';
 
 export interface ConnectOptions {
@@ -106,16 +107,30 @@ export function startDaemonProcess(paths: ScopePaths, extraArgs: string[] = [], 
  * request (which may carry secrets in env). A missing socket is fine (nothing listens: ENOENT).
  * N.B. no peer-uid check on the connection itself: Node cannot read SO_PEERCRED without a native
  * addon (see README, "Scopes, paths and security"); in a 0700 directory of ours nobody else can
- * put or swap a socket, so the owner of the socket file is who bound it.
+ * put or swap a socket, so the owner of the socket file is who bound it. That holds only while
+ * nobody else can swap the directory itself between this check and the connect: so every
+ * directory above it must be out of other users' reach too (sticky like /tmp will do), and a
+ * missing directory is "not running" without connecting at all (another user could create it, in
+ * /tmp too, in the instant between the check and the connect: measured, 1 of 80 `runpm daemon
+ * ping` reached a listener of uid 65534 renaming its directory in and out of a 0777 parent).
+ * Returns false when there is no directory (nothing ours listens).
  */
-export function verifySocketPath(socketPath: string): void {
+export function verifySocketPath(socketPath: string): boolean {
   const dir = path.dirname(socketPath);
   const uid = typeof process.geteuid === 'function' ? process.geteuid() : -1;
+  if (uid >= 0) {
+    try {
+      checkTrustedDirectory(path.dirname(dir), { allowMissing: true });
+    } catch (err) {
+      if (!(err instanceof UnsafePathError)) throw err;
+      throw new ScopePathError(`refusing to connect to ${socketPath}: ${err.message} (between a check and the connect, another user could put a directory of theirs at ${dir})`);
+    }
+  }
   let st: fs.Stats;
   try {
     st = fs.lstatSync(dir);
   } catch {
-    return; // no directory: nothing to connect to (ENOENT follows)
+    return false; // no directory: nothing of ours to connect to
   }
   if (!st.isDirectory()) throw new ScopePathError(`refusing to connect to ${socketPath}: ${dir} is not a directory`);
   if (uid >= 0 && st.uid !== uid) {
@@ -128,17 +143,23 @@ export function verifySocketPath(socketPath: string): void {
   try {
     sock = fs.lstatSync(socketPath);
   } catch {
-    return;
+    return true; // not there yet: only we can create it (a daemon starting), so connecting is safe
   }
   if (!sock.isSocket()) throw new ScopePathError(`refusing to connect to ${socketPath}: it is not a socket`);
   if (uid >= 0 && sock.uid !== uid) {
     throw new ScopePathError(`refusing to connect to ${socketPath}: the socket is owned by uid ${sock.uid}, not by this user (uid ${uid})`);
   }
+  return true;
+}
+
+/** The error net.connect gives for a missing socket (the callers read "not running" from it). */
+function notThere(socketPath: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`connect ENOENT ${socketPath}`), { code: 'ENOENT', errno: -2, syscall: 'connect', address: socketPath });
 }
 
 function connectSocket(socketPath: string): Promise<net.Socket> {
   try {
-    verifySocketPath(socketPath);
+    if (!verifySocketPath(socketPath)) return Promise.reject(notThere(socketPath));
   } catch (err) {
     return Promise.reject(err);
   }
