@@ -28,7 +28,7 @@ const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
 const n = (x) => Number(x).toLocaleString('en-US');
 
 function section(latest, withHeading) {
-  const { fuzz, load, reserve, sessions, crash, chaos, fdlimit } = latest.parts;
+  const { fuzz, load, reserve, sessions, crash, chaos, fdlimit, bounds } = latest.parts;
   const day = latest.generatedAt.slice(0, 10);
   // A row's label says when a part is older than the report, or was run at reduced size.
   const label = (name, part) => {
@@ -75,6 +75,16 @@ function section(latest, withHeading) {
   }
   if (fdlimit) {
     lines.push(`| ${label(`fd limit (prlimit --nofile=${fdlimit.limit})`, fdlimit)} | ${fdlimit.sessionsAcked} sessions, then a spawn refused with RESOURCE_EXHAUSTED; ${fdlimit.connectionsHeld} more clients, then one told "too many open files"; ${fdlimit.squeezedRounds} reaper rounds with every /proc read failing (EMFILE): ${fdlimit.rowsListedAlive} of ${n(fdlimit.registered)} registered processes still listed alive, ${fdlimit.rowsReaped} reaped; adopted service kept with its pid: ${fdlimit.servicePidKept ? 'yes' : 'NO'}, ${fdlimit.serviceRestarts} restarts; ${fdlimit.sessionsListedOnce} of ${fdlimit.sessionsAcked} sessions listed once; ${n(fdlimit.logLinesVerified)} log lines all present (${fdlimit.logErrors.length} errors); unknown processes ${fdlimit.unknownProcesses.length}; integrity_check ${fdlimit.integrity} |`);
+  }
+  if (bounds) {
+    // RSS of the daemon: before, at the peak while the connections were open, and after they closed.
+    const rss = (f) => `RSS ${mib(f.rssBeforeBytes)} before, ${mib(f.rssPeakBytes)} peak, ${mib(f.rssAfterBytes)} after they closed; a PING on a fresh connection meanwhile ${f.pingDuringMs.toFixed(0)} ms`;
+    const { backlog, trickle, pipelined, half } = bounds;
+    lines.push(`| ${label('bounds: unread backlogs', bounds)} | ${n(bounds.backlogRequests ?? 20000)} GET_SESSION_BACKLOG of a full 1 MiB ring pipelined on one connection that never reads: ${rss(backlog)} |`);
+    lines.push(`| ${label('bounds: trickled frames', bounds)} | ${n(trickle.connections)} connections each announcing a 4 MiB frame and sending all of it but one byte (64 MiB partial-frame budget): ${rss(trickle)} |`);
+    lines.push(`| ${label('bounds: pipelined requests', bounds)} | ${n(pipelined.connections)} connections × 1,000 STATUS pipelined and never read: ${rss(pipelined)} |`);
+    lines.push(`| ${label('bounds: half length prefixes', bounds)} | ${n(half.connections)} connections sending 3 bytes of a length prefix: ${half.closedByDaemon} closed by the daemon within ${(half.closedAfterMs / 1000).toFixed(1)} s (frame deadline 10 s); ${rss(half)} |`);
+    if (bounds.crowd) lines.push(`| ${label(`bounds: crowd at the fd limit (prlimit --nofile=${bounds.crowd.limit})`, bounds)} | ${n(bounds.crowd.clients)} clients, ${bounds.crowd.batch} at a time, none closing when refused: ${n(bounds.crowd.ok)} answered, ${n(bounds.crowd.told)} told "too many open files", ${n(bounds.crowd.reset)} reset or closed without a word |`);
   }
   return lines.join('\n');
 }

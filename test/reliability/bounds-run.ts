@@ -3,11 +3,13 @@
 // connections trickling 4 MiB frames; many connections pipelining requests without reading; many
 // connections sending 3 bytes of a length prefix. Each reads the daemon's RSS before, at its peak
 // and after the connections closed, and checks a normal client is served meanwhile.
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import '../../src/client/index';
-import { encodeFrame, encodeFrameHeader } from '../../src/wire/frame';
-import { encodeRequest } from '../../src/wire/envelope';
-import { RequestType } from '../../src/wire/proto';
+import { FrameDecoder, encodeFrame, encodeFrameHeader } from '../../src/wire/frame';
+import { decodeResponse, encodeRequest } from '../../src/wire/envelope';
+import { RequestType, StatusCode } from '../../src/wire/proto';
 import { waitFor, type TestDaemon } from '../helpers/daemon';
 import { rssOf } from './fuzz-run';
 
@@ -199,4 +201,58 @@ const mb = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
 
 export function describeProbe(f: ProbeFigures): string {
   return `${f.probe} (${f.connections} connections): RSS ${mb(f.rssBeforeBytes)} before, ${mb(f.rssPeakBytes)} peak, ${mb(f.rssAfterBytes)} after; a PING meanwhile took ${f.pingDuringMs.toFixed(1)} ms`;
+}
+
+export interface CrowdFigures {
+  limit: number;
+  clients: number;
+  batch: number;
+  ok: number;
+  told: number;
+  /** Reset (ECONNRESET/EPIPE) or closed before a frame came: what must never happen. */
+  reset: number;
+  outcomes: Record<string, number>;
+}
+
+/** Connects, sends a PING at once and keeps the socket open; resolves with what came back first. */
+function pingAndHold(socketPath: string, sockets: net.Socket[]): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    sockets.push(socket);
+    const decoder = new FrameDecoder((body) => {
+      const r = decodeResponse(body);
+      resolve(r.code === StatusCode.STATUS_CODE_OK ? 'OK' : `${StatusCode[r.code].replace('STATUS_CODE_', '')} ${r.message.replace(/ \(EMFILE\).*/, '')}`);
+    });
+    socket.once('connect', () => socket.write(encodeFrame(encodeRequest({ id: 1, type: RequestType.REQUEST_TYPE_PING, protocolVersion: 1, ping: {} }))));
+    socket.on('data', (d) => decoder.push(d));
+    socket.on('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? err.message));
+    socket.on('close', () => resolve('closed without a word'));
+  });
+}
+
+const TOLD = 'RESOURCE_EXHAUSTED too many open files';
+
+/**
+ * The daemon's fd limit is set `headroom` above what it has open (prlimit), then `clients` clients
+ * arrive `batch` at a time, each sending a PING as soon as it is connected, none closing its socket
+ * when refused (as an attacker, or many stuck CLIs, would). Each must be answered or told "too many
+ * open files": the refusals must not hold the reserve until accept(2) fails and libuv resets.
+ */
+export async function probeFdCrowd(daemon: TestDaemon, opts: { clients: number; batch: number; headroom: number }): Promise<CrowdFigures> {
+  const limit = fs.readdirSync(`/proc/${daemon.pid}/fd`).length + opts.headroom;
+  const r = spawnSync('prlimit', ['--pid', String(daemon.pid), `--nofile=${limit}:${limit}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`prlimit failed: ${r.stderr}`);
+  const sockets: net.Socket[] = [];
+  const outcomes: Record<string, number> = {};
+  try {
+    for (let sent = 0; sent < opts.clients; sent += opts.batch) {
+      const round = await Promise.all(Array.from({ length: Math.min(opts.batch, opts.clients - sent) }, () => pingAndHold(daemon.paths.socketPath, sockets)));
+      for (const o of round) outcomes[o] = (outcomes[o] ?? 0) + 1;
+    }
+  } finally {
+    for (const s of sockets) s.destroy();
+  }
+  const ok = outcomes.OK ?? 0;
+  const told = outcomes[TOLD] ?? 0;
+  return { limit, clients: opts.clients, batch: opts.batch, ok, told, reset: opts.clients - ok - told, outcomes };
 }

@@ -8,10 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../../src/client';
 import { DaemonError } from '../../src/wire/errors';
-import { FrameDecoder, encodeFrame } from '../../src/wire/frame';
-import { decodeResponse, encodeRequest } from '../../src/wire/envelope';
-import { RequestType, StatusCode } from '../../src/wire/proto';
+import { FrameDecoder } from '../../src/wire/frame';
+import { decodeResponse } from '../../src/wire/envelope';
+import { StatusCode } from '../../src/wire/proto';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
+import { probeFdCrowd } from './bounds-run';
 
 let daemon: TestDaemon | null = null;
 const sockets: net.Socket[] = [];
@@ -41,22 +42,6 @@ function connectRaw(socketPath: string): Promise<{ socket: net.Socket; refusal: 
     });
     socket.once('connect', () => resolve({ socket, refusal }));
     socket.once('error', reject);
-  });
-}
-
-/** Connects, sends a PING at once and keeps the socket open; resolves with what came back first. */
-function pingRaw(socketPath: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect(socketPath);
-    sockets.push(socket);
-    const decoder = new FrameDecoder((body) => {
-      const r = decodeResponse(body);
-      resolve(r.code === StatusCode.STATUS_CODE_OK ? 'OK' : `${StatusCode[r.code].replace('STATUS_CODE_', '')} ${r.message.replace(/ \(EMFILE\).*/, '')}`);
-    });
-    socket.once('connect', () => socket.write(encodeFrame(encodeRequest({ id: 1, type: RequestType.REQUEST_TYPE_PING, protocolVersion: 1, ping: {} }))));
-    socket.on('data', (d) => decoder.push(d));
-    socket.on('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? err.message));
-    socket.on('close', () => resolve('closed without a word'));
   });
 }
 
@@ -112,21 +97,11 @@ describe('file descriptor exhaustion', () => {
 describe('a crowd at the fd limit', () => {
   it('every one of 96 clients that keep their sockets open is answered or told "too many open files": none is reset', async () => {
     daemon = await startDaemon();
-    const limit = fdCountOf(daemon.pid) + 24;
-    expect(spawnSync('prlimit', ['--pid', String(daemon.pid), `--nofile=${limit}:${limit}`]).status).toBe(0);
-    // Clients arrive 8 at a time, each sending a PING as soon as it is connected, and none closes
-    // its socket when refused (as an attacker, or many stuck CLIs, would): the refusals must not
-    // hold the daemon's reserve until it falls back to libuv's EMFILE path, which resets silently.
-    const outcomes: string[] = [];
-    for (let round = 0; round < 12; round++) {
-      outcomes.push(...await Promise.all(Array.from({ length: 8 }, () => pingRaw(daemon!.paths.socketPath))));
-    }
-    const tally = outcomes.reduce<Record<string, number>>((t, o) => ((t[o] = (t[o] ?? 0) + 1), t), {});
-    console.log(`fd limit ${limit}: ${JSON.stringify(tally)}`);
-    expect(Object.keys(tally).every((k) => k === 'OK' || k === 'RESOURCE_EXHAUSTED too many open files'), JSON.stringify(tally)).toBe(true);
-    expect(tally['RESOURCE_EXHAUSTED too many open files']).toBeGreaterThan(0);
-    for (const s of sockets.splice(0)) s.destroy();
-    await waitFor(async () => (await daemon!.client.ping()).serverTimeMs > 0 && fdCountOf(daemon!.pid) < limit - 16, 'the fds to come back');
+    const f = await probeFdCrowd(daemon, { clients: 96, batch: 8, headroom: 24 });
+    console.log(`fd limit ${f.limit}: ${JSON.stringify(f.outcomes)}`);
+    expect(f.reset, JSON.stringify(f.outcomes)).toBe(0);
+    expect(f.told).toBeGreaterThan(0);
+    await waitFor(() => fdCountOf(daemon!.pid) < f.limit - 16, 'the fds to come back');
     const fresh = await daemon.connect();
     expect((await fresh.ping()).serverTimeMs).toBeGreaterThan(0);
   });
