@@ -31,13 +31,18 @@ export interface ServiceInfo {
   memoryBytes: number;
   outLogPath: string;
   errLogPath: string;
+  /** Which copy of an app with `instances` (0 ..), its creation time (epoch s), pid file and combined log ("" = none). */
+  instanceIndex: number;
+  createdAt: number;
+  pidFilePath: string;
+  combinedLogPath: string;
   config: ServiceConfigInfo;
 }
 
 type WireService = ResponseOutput<'serviceList'>['services'][number];
 
 /** The decoded message as a plain object with every field (JSON shows zeros too). */
-function toInfo(s: WireService | null | undefined): ServiceInfo {
+export function toInfo(s: WireService | null | undefined): ServiceInfo {
   if (!s) throw new Error('runpmd answered without a service');
   const c = s.config;
   return {
@@ -45,6 +50,7 @@ function toInfo(s: WireService | null | undefined): ServiceInfo {
     restartCount: s.restartCount ?? 0, unstableRestarts: s.unstableRestarts ?? 0, backoffMs: s.backoffMs ?? 0,
     lastStartedAt: s.lastStartedAt ?? 0, lastExitedAt: s.lastExitedAt ?? 0, lastExitCode: s.lastExitCode ?? 0, lastError: s.lastError ?? '',
     cpuPercent: s.cpuPercent ?? 0, memoryBytes: Number(s.memoryBytes ?? 0), outLogPath: s.outLogPath ?? '', errLogPath: s.errLogPath ?? '',
+    instanceIndex: s.instanceIndex ?? 0, createdAt: s.createdAt ?? 0, pidFilePath: s.pidFilePath ?? '', combinedLogPath: s.combinedLogPath ?? '',
     config: {
       name: c?.name ?? '', cmd: [...(c?.cmd ?? [])], cwd: c?.cwd ?? '', env: { ...(c?.env ?? {}) }, autorestart: c?.autorestart ?? false,
       maxRestarts: c?.maxRestarts ?? 0, restartDelayMs: c?.restartDelayMs ?? 0, killTimeoutMs: c?.killTimeoutMs ?? 0,
