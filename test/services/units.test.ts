@@ -9,6 +9,7 @@ import { tailLines, flushLog } from '../../src/services/log-files';
 import { fittingPrefix, shiftRotated, splitForFiles } from '../../src/services/log-rotation';
 import { splitArgs, isEcosystemFile, orderByDependencies } from '../../src/cli/commands/services-ecosystem';
 import { planApp } from '../../src/cli/commands/pm2-app';
+import { PM2_APP_KEYS } from '../../src/cli/commands/pm2-keys';
 import { makeTempHome } from '../helpers/daemon';
 
 describe('dependency order', () => {
@@ -115,5 +116,20 @@ describe('ecosystem entries', () => {
     expect(isEcosystemFile('server.js')).toBe(false);
     expect(() => orderByDependencies([{ name: 'a', dependsOn: ['b'] }, { name: 'b', dependsOn: ['a'] }])).toThrow('dependency cycle: a -> b -> a');
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('the README pm2 table', () => {
+  it('names every pm2 key runpm knows, each with what runpm does', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('| key (aliases) | flag | runpm |'));
+    const rows = table.slice(0, table.indexOf('\n\n')).split('\n');
+    const missing = Object.keys(PM2_APP_KEYS).filter((k) => !rows.some((r) => r.split('|')[1]?.includes(`\`${k}\``)));
+    expect(missing).toEqual([]);
+    for (const [k, h] of Object.entries(PM2_APP_KEYS)) {
+      const row = rows.find((r) => r.split('|')[1]?.includes(`\`${k}\``))!;
+      if (h.handling === 'refused') expect(row, k).toMatch(/refused/);
+      if (h.handling === 'no-effect') expect(row, k).toMatch(/no effect/);
+    }
   });
 });
