@@ -4,13 +4,12 @@ import * as path from 'node:path';
 import { InvalidArgumentError } from '../wire/errors';
 import { checkArgv, checkCwd, checkEnvEntries, checkNoNul } from '../sessions/spawn-checks';
 import { environmentPolicyOf } from '../sessions/spawn-env';
+import { checkPm2Options, type Pm2Options } from './pm2-options';
 
 /** Longest service name, in UTF-16 code units. */
 export const MAX_SERVICE_NAME_LENGTH = 64;
-export const DEFAULT_RESTART_DELAY_MS = 500;
-export const MAX_BACKOFF_MS = 30_000;
-export const DEFAULT_KILL_TIMEOUT_MS = 3000;
-export const DEFAULT_MIN_UPTIME_MS = 2000;
+/** pm2's kill_timeout default: the stop signal, then SIGKILL 1.6 s later. */
+export const DEFAULT_KILL_TIMEOUT_MS = 1600;
 const MAX_KILL_TIMEOUT_MS = 600_000;
 const MAX_RESTART_DELAY_MS = 3_600_000;
 const MAX_MIN_UPTIME_MS = 86_400_000;
@@ -19,8 +18,9 @@ const MAX_LOG_MAX_FILES = 100;
 const MAX_CMD_ARGS = 4096;
 const MAX_ENV_ENTRIES = 4096;
 
-/** The stored form of a service's config (the wire ServiceConfig, zeros meaning "default"). */
-export interface ServiceConfigData {
+/** The stored form of a service's config (the wire ServiceConfig, zeros meaning "default"); pm2's
+ * other app options (proto ServiceConfig 1050-1059, 1140-1149) are checked in pm2-options.ts. */
+export interface ServiceConfigData extends Pm2Options {
   name: string;
   cmd: string[];
   cwd: string;
@@ -35,6 +35,18 @@ export interface ServiceConfigData {
   logMaxFiles: number;
   /** EnvironmentPolicy of every run (0 = INHERIT); absent in configs saved before it existed. */
   environmentPolicy?: number;
+}
+
+/** The pm2 options' values when not given (also filled into configs stored before they existed). */
+export const PM2_OPTION_DEFAULTS = {
+  expBackoffRestartDelayMs: 0, stopExitCodes: [] as number[], maxMemoryRestartBytes: 0, instances: 0, instanceVar: '',
+  watch: false, watchPaths: [] as string[], ignoreWatch: [] as string[], watchDelayMs: 0, cronRestart: '', namespace: '',
+  pidFile: '', outFile: '', errorFile: '', logFile: '', mergeLogs: false, time: false, logDateFormat: '', killSignal: '', incrementVar: '',
+} satisfies Pm2Options;
+
+/** A config as stored (possibly before some options existed) with every option present. */
+export function withOptionDefaults(stored: ServiceConfigData): ServiceConfigData {
+  return { ...PM2_OPTION_DEFAULTS, ...stored, stopExitCodes: [...(stored.stopExitCodes ?? [])], watchPaths: [...(stored.watchPaths ?? [])], ignoreWatch: [...(stored.ignoreWatch ?? [])] };
 }
 
 /** Daemon-wide defaults a config's zeros fall back to. */
@@ -126,27 +138,16 @@ export function checkServiceConfig(input: unknown, defaults: ServiceDefaults): S
     logMaxBytes,
     logMaxFiles: uint(c.logMaxFiles, 'log_max_files', MAX_LOG_MAX_FILES),
     environmentPolicy: policyValue,
+    ...checkPm2Options(c, cwd, where),
   };
 }
 
-/** Kill grace in effect (0 → 3000 ms). */
+/** Kill grace in effect (0 → 1600 ms, as pm2). */
 export function killTimeoutOf(c: ServiceConfigData): number {
   return c.killTimeoutMs || DEFAULT_KILL_TIMEOUT_MS;
 }
 
-/** Minimum uptime in effect (0 → 2000 ms). */
-export function minUptimeOf(c: ServiceConfigData): number {
-  return c.minUptimeMs || DEFAULT_MIN_UPTIME_MS;
-}
-
-/**
- * Delay before the next automatic restart after `unstable` consecutive quick crashes: the base
- * (restart_delay_ms, 0 → 500 ms) doubled per quick crash after the first, capped at 30 s (or at the
- * base when that is larger).
- */
-export function backoffDelayMs(c: ServiceConfigData, unstable: number): number {
-  const base = c.restartDelayMs || DEFAULT_RESTART_DELAY_MS;
-  const cap = Math.max(MAX_BACKOFF_MS, base);
-  const exponent = Math.min(Math.max(0, unstable - 1), 20);
-  return Math.min(base * 2 ** exponent, cap);
+/** The first stop signal (kill_signal; "" → SIGINT, as pm2). */
+export function killSignalOf(c: ServiceConfigData): NodeJS.Signals {
+  return (c.killSignal || 'SIGINT') as NodeJS.Signals;
 }

@@ -1,4 +1,4 @@
-// Service requests (50–59): start, stop, restart, delete, list, describe, save and resurrect,
+// Service requests (50–59, reset 1051, signal 1052): start, stop, restart, delete, reset, signal, list, describe, save and resurrect,
 // answered by the daemon's ServiceManager (logs and flush: service-logs.ts). Times on the wire are epoch seconds.
 import { RequestType } from '../../wire/proto';
 import { InvalidArgumentError, UnavailableError } from '../../wire/errors';
@@ -40,6 +40,11 @@ function toWire(m: ServiceManager, s: Service, usage: Map<number, Usage>, withEn
       name: c.name, cmd: c.cmd, cwd: c.cwd, env: withEnv ? c.env : {}, autorestart: c.autorestart, maxRestarts: c.maxRestarts,
       restartDelayMs: c.restartDelayMs, killTimeoutMs: c.killTimeoutMs, minUptimeMs: c.minUptimeMs, dependsOn: c.dependsOn,
       logMaxBytes: c.logMaxBytes, logMaxFiles: c.logMaxFiles, environmentPolicy: c.environmentPolicy ?? 0,
+      expBackoffRestartDelayMs: c.expBackoffRestartDelayMs, stopExitCodes: c.stopExitCodes, maxMemoryRestartBytes: c.maxMemoryRestartBytes,
+      instances: c.instances, instanceVar: c.instanceVar, watch: c.watch, watchPaths: c.watchPaths, ignoreWatch: c.ignoreWatch,
+      watchDelayMs: c.watchDelayMs, cronRestart: c.cronRestart, namespace: c.namespace, pidFile: c.pidFile, outFile: c.outFile,
+      errorFile: c.errorFile, logFile: c.logFile, mergeLogs: c.mergeLogs, time: c.time, logDateFormat: c.logDateFormat,
+      killSignal: c.killSignal, incrementVar: c.incrementVar,
     },
     outLogPath: logs.out,
     errLogPath: logs.err,
@@ -48,6 +53,8 @@ function toWire(m: ServiceManager, s: Service, usage: Map<number, Usage>, withEn
     unstableRestarts: r.unstableRestarts,
     backoffMs: r.backoffMs,
     lastError: r.lastError,
+    createdAt: r.createdAt / 1000,
+    pidFilePath: s.pidFilePath,
   };
 }
 
@@ -64,6 +71,10 @@ export const serviceEntries: DispatchEntry[] = [
   unary(RequestType.REQUEST_TYPE_SERVICE_RESTART, 'serviceRestart', async (req, ctx) => ({ restartedCount: await managerOf(ctx).restart(req.target) })),
 
   unary(RequestType.REQUEST_TYPE_SERVICE_DELETE, 'serviceDelete', async (req, ctx) => ({ deletedCount: await managerOf(ctx).delete(req.target) })),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_RESET, 'serviceReset', async (req, ctx) => ({ resetCount: managerOf(ctx).reset(req.target) })),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_SIGNAL, 'serviceSignal', async (req, ctx) => ({ signaledCount: managerOf(ctx).signal(req.target, req.signal) })),
 
   unary(RequestType.REQUEST_TYPE_SERVICE_LIST, 'serviceList', async (_req, ctx) => {
     const m = managerOf(ctx);
