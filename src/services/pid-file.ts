@@ -3,6 +3,9 @@
 // share a pid_file each get their own.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { openNoFollowSync } from '../files/no-follow';
+import { checkTrustedDirectory } from '../files/trusted-path';
 import type { Logger } from '../daemon/log';
 import type { ServiceRow } from './service-store';
 
@@ -17,12 +20,21 @@ export function pidFilePathOf(row: Pick<ServiceRow, 'id' | 'config'>): string {
 export function writePidFile(row: Pick<ServiceRow, 'id' | 'config'>, pid: number): string | null {
   const file = pidFilePathOf(row);
   if (file === '') return null;
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  // Never through a symlink or into a directory another user controls (issue 22.3): the temp file
+  // is new (O_EXCL, O_NOFOLLOW) under a name nobody can guess, in a directory only we (or root)
+  // can change, so a planted `.<name>.tmp -> /etc/...` cannot make the daemon write elsewhere.
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | null = null;
   try {
-    fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
+    checkTrustedDirectory(path.dirname(file));
+    fd = openNoFollowSync(tmp, 'create', { mode: 0o644 });
+    fs.writeSync(fd, String(pid));
+    fs.closeSync(fd);
+    fd = null;
     fs.renameSync(tmp, file);
     return null;
   } catch (err) {
+    if (fd !== null) fs.closeSync(fd);
     try { fs.unlinkSync(tmp); } catch { /* never written */ }
     return `cannot write pid_file ${JSON.stringify(file)}: ${(err as Error).message}`;
   }

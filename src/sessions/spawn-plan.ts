@@ -5,6 +5,7 @@ import {
   checkArgvSpawnFields, checkCwd, resolveCwd, resolveProgram, type EnvEntry,
 } from './spawn-checks';
 import { buildSpawnEnv, environmentPolicyOf, sessionMarks } from './spawn-env';
+import { checkExecSize } from './exec-size';
 
 /** The spawn fields pipe and PTY requests share, as decoded from the wire. */
 export interface ArgvSpawnRequest {
@@ -37,7 +38,7 @@ export interface SpawnPlan {
   env: Record<string, string>;
 }
 
-/** Checks the request and plans the spawn; throws INVALID_ARGUMENT, COMMAND_NOT_FOUND or COMMAND_NOT_EXECUTABLE. */
+/** Checks the request and plans the spawn; throws INVALID_ARGUMENT, COMMAND_NOT_FOUND, COMMAND_NOT_EXECUTABLE or RESOURCE_EXHAUSTED (E2BIG). */
 export function planArgvSpawn(req: ArgvSpawnRequest, opts: SpawnPlanOptions): SpawnPlan {
   const request = req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' }));
   const argv = checkArgvSpawnFields({ argv: req.argv, cwd: req.cwd, env: request, originator: req.originator });
@@ -52,5 +53,6 @@ export function planArgvSpawn(req: ArgvSpawnRequest, opts: SpawnPlanOptions): Sp
     marks: sessionMarks(opts.sessionId, opts.sessionScope, req.originator),
   });
   const { file } = resolveProgram(argv[0]!, cwd, env.PATH);
+  checkExecSize(file, argv, env);
   return { argv, file, cwd, env };
 }

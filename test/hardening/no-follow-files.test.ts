@@ -103,6 +103,22 @@ describe('the daemon\'s own files', () => {
     expect(fs.readFileSync(secret, 'utf8')).toBe('precious\n');
   });
 
+  it('a pid_file in a shared directory: the symlinks another user planted (at the temp name an older daemon used, and at the pid file) write nothing through; a directory others can write is refused', async () => {
+    const secret = precious(tempDir());
+    const shared = tempDir(0o1777);
+    const open = tempDir(0o777);
+    daemon = await startDaemon();
+    asNobody(`ln -s ${secret} ${shared}/.app-0.pid.${daemon.pid}.tmp && ln -s ${secret} ${shared}/app-0.pid`);
+    const s = await daemon.client.startService(shService('app', 'exec sleep 30', { pidFile: `${shared}/app.pid` }));
+    await waitFor(() => fs.existsSync(`${shared}/app-0.pid`) && !fs.lstatSync(`${shared}/app-0.pid`).isSymbolicLink(), 'the pid file to be written');
+    expect(fs.readFileSync(`${shared}/app-0.pid`, 'utf8')).toBe(String(s.pid));
+    expect(fs.readFileSync(secret, 'utf8')).toBe('precious\n');
+    await daemon.client.startService(shService('other', 'exec sleep 30', { pidFile: `${open}/other.pid` }));
+    const t = await waitFor(async () => (await daemon!.client.listServices()).find((x) => x.name === 'other' && x.lastError !== ''), 'the pid_file refusal');
+    expect(t.lastError).toMatch(new RegExp(`cannot write pid_file .*refusing ${open}: the directory's mode is 0777: group or others can write to it and it is not sticky`));
+    expect(fs.readdirSync(open)).toEqual([]);
+  });
+
   it('runpmd refuses a daemon.log that is a symlink, and a home whose parent another user can write to', async () => {
     const secret = precious(tempDir());
     const home = tempDir();

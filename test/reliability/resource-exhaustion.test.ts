@@ -118,4 +118,25 @@ describe('argument space', () => {
     expect((err as DaemonError).message).toMatch(/E2BIG/);
     expect((await daemon.client.ping()).serverTimeMs).toBeGreaterThan(0);
   });
+
+  it('a PTY session too is refused with E2BIG before it forks (it used to "exit 1" without a word); the largest argument that fits still runs', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const refused = async (p: Promise<unknown>) => {
+      const err = await p.then(() => null, (e: unknown) => e);
+      expect(err, 'refused').toBeInstanceOf(DaemonError);
+      expect((err as DaemonError).code).toBe(StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED);
+      return (err as DaemonError).message;
+    };
+    expect(await refused(c.spawnPty({ argv: ['echo', 'x'.repeat(1024 * 1024)] })))
+      .toMatch(/cannot start "echo": E2BIG: argv\[1\] is 1048577 bytes, at most 131072 per string \(MAX_ARG_STRLEN\)/);
+    // 30 variables of 100 KB each: every one fits, all together do not (2 MiB with an 8 MiB stack).
+    const env = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`BIG${i}`, 'y'.repeat(100_000)]));
+    expect(await refused(c.spawnPty({ argv: ['true'], env })))
+      .toMatch(/cannot start "true": E2BIG: the argument list and environment take \d+ bytes \(1 arguments, \d+ environment entries\), at most \d+ \(a quarter of the stack limit/);
+    expect(await refused(c.spawnPipe({ argv: ['true'], env }))).toMatch(/E2BIG/);
+    // No false alarm at the edge: an argument of 131,071 bytes (131,072 with its NUL) runs.
+    const { sessionId } = await c.spawnPipe({ argv: ['sh', '-c', 'echo ${#1}', 'sh', 'z'.repeat(131_071)] });
+    await waitFor(async () => (await c.backlog(sessionId)).backlog.toString().trim() === '131071', 'the edge-sized argument to run');
+  });
 });
