@@ -83,14 +83,20 @@ describe('output --follow and wait exit with the session\'s status, as a shell w
   it('wait waits for what the command left running in its group, unless --leader-only', async () => {
     daemon = await startDaemon();
     const env = daemon.env;
-    const id = await runPipe(env, 'sleep 1 & exit 4');
+    const id = await runPipe(env, 'sleep 30 & exit 4');
     const leader = await runCli(['--json', 'wait', id, '--leader-only'], env);
     expect(leader.code).toBe(4);
     const early = JSON.parse(leader.stdout) as { leftoverPids: number[] };
     expect(early.leftoverPids.length).toBe(1);
-    const whole = await runCli(['--json', 'wait', id], env);
-    expect(whole.code).toBe(4);
-    expect(JSON.parse(whole.stdout)).toMatchObject({ exited: true, exitCode: 4, leftoverPids: [] });
+    const whole = await runCli(['wait', id, '--timeout', '0.3'], env);
+    expect(whole.code).toBe(124);
+    expect(whole.stderr).toBe(`runpm: wait: session ${id} exited (4) but what it left still runs (pid ${early.leftoverPids[0]}) after 0.3 s; runpm kill ${id} ends it\n`);
+    // Ending what it left ends the wait, with the command's own status.
+    const waiting = runCli(['--json', 'wait', id], env);
+    expect((await runCli(['kill', id], env)).code).toBe(0);
+    const waited = await waiting;
+    expect(waited.code).toBe(4);
+    expect(JSON.parse(waited.stdout)).toMatchObject({ exited: true, exitCode: 4, signal: null, leftoverPids: [], timedOut: false });
   });
 
   it('the library: waitForExit resolves with the status; NOT_FOUND for an unknown id', async () => {
