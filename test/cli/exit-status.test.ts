@@ -128,9 +128,14 @@ describe('the exit status in sessions, events and exec', () => {
     const keys = ['kind', 'sessionId', 'pid', 'command', 'cwd', 'originator', 'createdAt', 'stdoutAttached', 'stderrAttached',
       'exited', 'exitCode', 'signal', 'exitedAt', 'mergeStderrIntoStdout', 'terminationOutcome', 'leftoverPids'];
     for (const r of rows) expect(Object.keys(r).sort()).toEqual([...keys].sort());
-    expect(byId.get(zero)).toMatchObject({ exited: true, exitCode: 0, signal: null, originator: '', stdoutAttached: false, leftoverPids: [] });
-    expect(byId.get(killed)).toMatchObject({ exited: true, exitCode: 143, signal: 'SIGTERM' });
-    expect(byId.get(running)).toMatchObject({ exited: false, exitCode: null, signal: null, exitedAt: 0 });
+    expect(byId.get(zero)).toMatchObject({ exited: true, exitCode: 0, signal: null, originator: '', stdoutAttached: false, leftoverPids: [], terminationOutcome: 'NATURAL_EXIT' });
+    expect(byId.get(killed)).toMatchObject({ exited: true, exitCode: 143, signal: 'SIGTERM', terminationOutcome: 'NATURAL_EXIT' });
+    expect(byId.get(running)).toMatchObject({ exited: false, exitCode: null, signal: null, exitedAt: 0, terminationOutcome: null });
+    // Ended by runpm kill: the soft signal worked.
+    expect((await runCli(['kill', running], env)).code).toBe(0);
+    await waitFor(async () => (await daemon!.client.listPipes()).every((s) => s.exited), 'the kill');
+    const after = JSON.parse((await runCli(['--json', 'sessions'], env)).stdout) as Array<Record<string, unknown>>;
+    expect(after.find((r) => r.sessionId === running)).toMatchObject({ exitCode: 143, signal: 'SIGTERM', terminationOutcome: 'SOFT_EXIT' });
   });
 
   it('events: session.exited carries exit 0 and a signal as number and name, in text and JSON', async () => {

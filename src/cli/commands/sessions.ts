@@ -8,6 +8,7 @@ import { registerOutputCommand } from './output';
 import { addSpawnFlags, spawnContextOf, spawnOrStatus, type SpawnFlagValues } from '../spawn-flags';
 import { parseSignal } from '../../sessions/signal-names';
 import { NotFoundError } from '../../wire/errors';
+import { pb } from '../../wire/proto';
 import { describeExitStatus, exitStatusOf } from '../../client/exit-status';
 
 function parseGrace(value: string | undefined): number {
@@ -26,6 +27,12 @@ async function readAllStdin(): Promise<Buffer> {
 /** Exited, and nothing it left behind still runs. */
 function isDone(s: { exited: boolean; leftoverPids: number[] }): boolean {
   return s.exited && s.leftoverPids.length === 0;
+}
+
+/** NATURAL_EXIT, SOFT_EXIT or HARD_KILLED (the wire enum's name), null while the session runs. */
+function outcomeName(value: number): string | null {
+  const name = pb.TerminationOutcome[value] as string | undefined;
+  return !name || value === 0 ? null : name.replace(/^TERMINATION_OUTCOME_/, '');
 }
 
 function age(createdAt: number): string {
@@ -63,7 +70,9 @@ export function registerSessionCommands(program: Command): void {
       const list = [...pipes.map((s) => ({ kind: 'pipe' as const, ...s })), ...ptys.map((s) => ({ kind: 'pty' as const, ...s }))]
         // Running first (with exited ones whose leftovers still run), newest first within each.
         .sort((a, b) => Number(isDone(a)) - Number(isDone(b)) || b.createdAt - a.createdAt);
-      emit(cmd, list, () => {
+      // The JSON says the termination path by name, as session.exited events do (null while running).
+      const json = list.map((s) => ({ ...s, terminationOutcome: outcomeName(s.terminationOutcome) }));
+      emit(cmd, json, () => {
         if (list.length === 0) return 'no sessions';
         const rows = list.map((s) => [
           s.sessionId, s.kind, String(s.pid), s.exited ? `exited ${describeExitStatus({ exitCode: s.exitCode!, signal: s.signal })}${s.leftoverPids.length > 0 ? ` +${s.leftoverPids.length} left` : ''}` : 'running', age(s.createdAt),
