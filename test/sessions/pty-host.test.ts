@@ -80,6 +80,21 @@ describe('PtyHost drains the master before reporting exit', () => {
   });
 });
 
+describe('PtyHost paused across the exit (lossless readers, BLOCK tees)', () => {
+  it('loses nothing when the child exits while reading is paused: node-pty destroys the stream after 200 ms, the hook drains it first, 10 runs', async () => {
+    for (let i = 0; i < 10; i++) {
+      const copy = path.join(dir, `paused-${i}.bin`);
+      // 3 KB fit the kernel's PTY queue and the stream's buffer, so the child exits while nothing reads.
+      const r = await runPty(['sh', '-c', `stty raw -echo; head -c 3000 /dev/urandom | tee ${copy}`], { onStart: (h) => h.pause() });
+      expect(r.exit.exitCode).toBe(0);
+      expect(r.lateData).toBe(false);
+      const source = fs.readFileSync(copy);
+      expect(r.out.length).toBe(source.length);
+      expect(r.out.equals(source)).toBe(true);
+    }
+  });
+});
+
 describe('PtyHost basics', () => {
   it('reports exit codes and signals', async () => {
     expect((await runPty(['sh', '-c', 'exit 7'])).exit).toEqual({ exitCode: 7, signal: null });
