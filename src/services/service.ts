@@ -161,7 +161,11 @@ export class Service {
       return;
     }
     // Whatever the run left behind in its group or below it goes too: a restart must not double it.
-    void terminateGroupTree({ pid, startTicks: startTime }, killTimeoutOf(this.row.config), killSignalOf(this.row.config)).catch(() => undefined);
+    // After the restart is under way (the walk of /proc takes milliseconds): the new run has its
+    // own group and is the daemon's child, never part of the old run's tree.
+    setImmediate(() => {
+      void terminateGroupTree({ pid, startTicks: startTime }, killTimeoutOf(this.row.config), killSignalOf(this.row.config)).catch(() => undefined);
+    });
     this.host.log.info(`service ${this.name} exited with code ${exitCode} after ${uptime} ms`);
     const decision = decideAfterExit(this.row.config, this.row, uptime, exitCode);
     if (decision.action === 'stop') {
