@@ -114,7 +114,9 @@ export function checkPm2Options(c: Record<string, unknown>, cwd: string, where: 
   if (namespace.length > MAX_NAMESPACE_LENGTH || /\p{C}/u.test(namespace) || namespace.trim() !== namespace) {
     throw new InvalidArgumentError(`${where}namespace ${quote(namespace)} must be at most ${MAX_NAMESPACE_LENGTH} printable characters without surrounding whitespace`);
   }
-  const cronRestart = textField(c.cronRestart, 'cron_restart', where).trim();
+  // pm2's `--cron-restart 0` (or "") turns cron restarts off.
+  const cronText = textField(c.cronRestart, 'cron_restart', where).trim();
+  const cronRestart = cronText === '0' ? '' : cronText;
   if (cronRestart !== '') checkCronExpression(cronRestart, where);
   const killSignal = textField(c.killSignal, 'kill_signal', where);
   const memory = c.maxMemoryRestartBytes === undefined || c.maxMemoryRestartBytes === null ? 0 : Number(c.maxMemoryRestartBytes);

@@ -1,7 +1,7 @@
 // Restarts from outside the run, as pm2 does them: watch (chokidar, as pm2's lib/Watcher.js: a
 // change under the watched paths restarts the service watch_delay later, changes during that
-// restart are ignored) and cron_restart (croner, as pm2: at each time of the expression the
-// service is restarted, and started again if it had exited by itself). One set per service id,
+// restart are ignored; a stop turns watch off, as pm2's) and cron_restart (croner, as pm2: at each
+// time of the expression the service is restarted, or started, even after a client stopped it). One set per service id,
 // kept in step with its config; closed when it is deleted or the daemon stops.
 import * as path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
@@ -36,8 +36,8 @@ export class RestartTriggers {
     if (c.watch) t.watcher = this.watch(svc, t);
     if (c.cronRestart !== '') {
       t.cron = new Cron(c.cronRestart, () => {
-        if (svc.row.desired !== 'online') return; // stopped by a client: cron does not start it
-        void svc.restartNow(`cron_restart ${c.cronRestart}`, true).catch((err) => this.log.error(`service ${svc.name}: cron restart failed: ${(err as Error).message}`));
+        // As pm2 (test/e2e/misc/cron-system.sh): at its time the app runs again, even one a client stopped.
+        void svc.restartNow(`cron_restart ${c.cronRestart}`, 'always').catch((err) => this.log.error(`service ${svc.name}: cron restart failed: ${(err as Error).message}`));
       });
     }
     this.byId.set(svc.row.id, t);
@@ -69,7 +69,7 @@ export class RestartTriggers {
       t.restarting = true;
       this.log.info(`service ${svc.name}: ${event} ${file}: restarting (watch)`);
       setTimeout(() => {
-        svc.restartNow(`watch: ${event} ${file}`, true).catch((err) => this.log.error(`service ${svc.name}: watch restart failed: ${(err as Error).message}`))
+        svc.restartNow(`watch: ${event} ${file}`, 'exited').catch((err) => this.log.error(`service ${svc.name}: watch restart failed: ${(err as Error).message}`))
           .finally(() => { t.restarting = false; });
       }, c.watchDelayMs).unref();
     });

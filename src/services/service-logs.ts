@@ -3,6 +3,8 @@
 // its two FIFOs (log-pipe.ts) and the daemon's two writers (log-writer.ts) that move what its runs
 // print into the files, rotating them by rename-and-reopen.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { withUserUmask } from '../scope/umask';
 import type { Logger } from '../daemon/log';
 import { logPathsOf, type LogOwner, type LogPaths } from './log-files';
 import { ensureLogFifos, logFifosOf, openFifo, removeLogFifos } from './log-pipe';
@@ -60,6 +62,16 @@ export class ServiceLogs {
       return;
     }
     if (current) this.closeWriters(id);
+    // As pm2, the directories of out_file / error_file / log_file are made when missing (with the
+    // user's umask, like files the user asked for); one that cannot be made shows as the open's error.
+    for (const file of [config.outFile, config.errorFile, config.logFile]) {
+      if (file === '' || file.startsWith('/dev/')) continue;
+      try {
+        withUserUmask(() => fs.mkdirSync(path.dirname(file), { recursive: true }));
+      } catch {
+        // Reported by the writer, naming the file.
+      }
+    }
     const fifos = logFifosOf(this.deps.stateDir, id);
     ensureLogFifos(fifos);
     const made: LogWriter[] = [];

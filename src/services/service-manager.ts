@@ -331,9 +331,13 @@ export class ServiceManager {
     }
   }
 
-  /** A stop asked for by a client: the service is no longer meant to run. */
+  /** A stop asked for by a client: the service is no longer meant to run (and, as pm2, no longer watched). */
   private async stopWanted(svc: Service): Promise<void> {
     svc.row.desired = 'stopped';
+    if (svc.row.config.watch) {
+      svc.row.config = { ...svc.row.config, watch: false };
+      this.triggers.update(svc);
+    }
     await svc.stopRun();
   }
 }

@@ -206,15 +206,18 @@ export class Service {
 
   /**
    * A restart asked for by the daemon itself (max_memory_restart, watch, cron_restart): stop the
-   * run and start a new one, counted in restart_count. Nothing if the service is not running,
-   * unless startIfExited and it ended by itself (stopped or errored, still meant to run).
+   * run and start a new one, counted in restart_count. A service that is not running is left
+   * alone ('running'), started if it ended by itself ('exited': stopped or errored, still meant to
+   * run), or started whatever stopped it ('always', pm2's cron_restart).
    */
-  restartNow(why: string, startIfExited = false): Promise<void> {
+  restartNow(why: string, notRunning: 'running' | 'exited' | 'always' = 'running'): Promise<void> {
     return this.serialize(async () => {
-      if (this.closed) return;
-      const exitedByItself = this.row.desired === 'online' && (this.row.status === 'stopped' || this.row.status === 'errored');
-      if (!RUNNING_STATUSES.has(this.row.status) && !(startIfExited && exitedByItself)) return;
-      if (exitedByItself) Object.assign(this.row, { unstableRestarts: 0, backoffMs: 0 });
+      if (this.closed || this.row.status === 'stopping') return;
+      if (!RUNNING_STATUSES.has(this.row.status)) {
+        const exitedByItself = this.row.desired === 'online';
+        if (notRunning === 'running' || (notRunning === 'exited' && !exitedByItself)) return;
+        Object.assign(this.row, { desired: 'online', unstableRestarts: 0, backoffMs: 0 });
+      }
       this.host.log.info(`service ${this.name}: restarting (${why})`);
       await this.stopRun();
       if (this.closed) return;

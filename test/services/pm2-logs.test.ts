@@ -22,16 +22,16 @@ function read(file: string): string {
 }
 
 describe('pm2 log options', () => {
-  it('writes out_file, error_file (relative to cwd) and log_file with both streams', async () => {
+  it('writes out_file, error_file (relative to cwd, directories made) and log_file with both streams', async () => {
     daemon = await startDaemon();
     const c = daemon.client;
     const dir = daemon.home;
-    const first = await c.startService(shService('app', 'echo one; echo two >&2; echo three', {
-      cwd: dir, autorestart: false, outFile: 'logs/o.log', errorFile: 'logs/e.log', logFile: 'logs/all.log',
-    })).then((st) => `${st.status}: ${st.lastError}`, (err: Error) => err.message);
-    // The directory does not exist: the start fails naming the file.
-    expect(first).toContain(path.join(dir, 'logs', 'o.log'));
-    fs.mkdirSync(path.join(dir, 'logs'));
+    // Under a regular file no directory can be made: the start fails naming the file.
+    fs.writeFileSync(path.join(dir, 'plain'), '');
+    const first = await c.startService(shService('bad', 'true', { cwd: dir, outFile: 'plain/o.log' }))
+      .then((st) => `${st.status}: ${st.lastError}`, (err: Error) => err.message);
+    expect(first).toContain(path.join(dir, 'plain', 'o.log'));
+    // A missing directory is made, as pm2 does.
     const ok = await c.startService(shService('app', 'echo one; echo two >&2; echo three', {
       cwd: dir, autorestart: false, outFile: 'logs/o.log', errorFile: 'logs/e.log', logFile: 'logs/all.log',
     }));
