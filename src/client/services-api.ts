@@ -69,8 +69,12 @@ function toInfo(s: WireService | null | undefined): ServiceInfo {
   };
 }
 
-/** Call options of a start; restartExisting is pm2's `start` of an app that exists (redefine and restart it). */
-export type StartOptions = CallOptions & { restartExisting?: boolean };
+/**
+ * Call options of a start: restartExisting is pm2's `start` of an app that exists (redefine and
+ * restart it); addInstances is pm2's `start -f` (more instances beside the existing ones; resolves
+ * with the added ones).
+ */
+export type StartOptions = CallOptions & { restartExisting?: boolean; addInstances?: boolean };
 
 /** Longer than the default: a start may wait for its dependencies to come online. */
 const SERVICE_CALL_TIMEOUT_MS = 60_000;
@@ -110,8 +114,9 @@ const withTimeout = (opts?: CallOptions): CallOptions => ({ timeoutMs: SERVICE_C
 
 DaemonClient.prototype.startServiceInstances = function (this: DaemonClient, config, opts = {}) {
   const full = { ...config, autorestart: config.autorestart ?? true };
-  const { restartExisting, ...call } = opts;
-  return this.request(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart', { config: full, restartExisting: restartExisting ?? false }, withTimeout(call))
+  const { restartExisting, addInstances, ...call } = opts;
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart',
+    { config: full, restartExisting: restartExisting ?? false, addInstances: addInstances ?? false }, withTimeout(call))
     .then((r) => (r.instances.length > 0 ? r.instances.map(toInfo) : [toInfo(r.service)]));
 };
 DaemonClient.prototype.startService = function (this: DaemonClient, config, opts) {

@@ -177,9 +177,24 @@ export class ServiceManager {
    * exists) running ones are redefined and restarted too; instances beyond the new count are
    * deleted and missing ones added. Returns every instance, by id.
    */
-  async start(input: unknown, restartExisting = false): Promise<Service[]> {
+  async start(input: unknown, restartExisting = false, addInstances = false): Promise<Service[]> {
     const config = checkServiceConfig(input, this.defaults);
+    if (addInstances && restartExisting) throw new InvalidArgumentError('restart_existing and add_instances exclude each other');
     const existing = this.table.named(config.name);
+    if (addInstances && existing.length > 0) {
+      // pm2 start -f: more of the same name beside what runs, with the next free instance numbers.
+      this.scheduler.checkDependencies([config]);
+      const used = new Set(existing.map((s) => s.row.instanceIndex));
+      const added: Service[] = [];
+      for (let index = 0; added.length < instanceCountOf(config); index++) {
+        if (used.has(index)) continue;
+        const svc = this.table.add(newServiceRow(this.table.nextId(), config, index));
+        this.saveRow(svc.row);
+        added.push(svc);
+      }
+      await this.scheduler.startInOrder([config.name], true);
+      return added;
+    }
     const busy = existing.find((s) => s.row.status !== 'stopped' && s.row.status !== 'errored');
     if (busy && !restartExisting) {
       throw new InvalidArgumentError(`service '${config.name}' already exists (status ${busy.row.status}; stop or delete it first)`);

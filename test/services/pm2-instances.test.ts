@@ -91,3 +91,17 @@ describe('instances', () => {
     expect(back.map((s) => [s.name, s.instanceIndex, s.status])).toEqual([['pool', 0, 'online'], ['pool', 1, 'online']]);
   });
 });
+
+describe('start -f (add_instances)', () => {
+  it('adds instances beside a running app with the next free numbers; reset and restart act on all', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    await c.startService(shService('echo', 'exec sleep 30'));
+    const added = await c.startServiceInstances(shService('echo', 'exec sleep 30', { instances: 4 }), { addInstances: true });
+    expect(added.map((s) => [s.id, s.instanceIndex])).toEqual([[1, 1], [2, 2], [3, 3], [4, 4]]);
+    expect(await c.restartService('echo')).toBe(5);
+    expect((await c.listServices()).map((s) => s.restartCount)).toEqual([1, 1, 1, 1, 1]);
+    expect(await c.resetService('echo')).toBe(5);
+    expect((await c.listServices()).map((s) => [s.restartCount, s.status])).toEqual(Array(5).fill([0, 'online']));
+  });
+});
