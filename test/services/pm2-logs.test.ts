@@ -64,6 +64,11 @@ describe('pm2 log options', () => {
     const c = daemon.client;
     const s = await c.startService(shService('quiet', 'echo gone; echo kept >&2', { autorestart: false, outFile: '/dev/null' }));
     expect(s.outLogPath).toBe('/dev/null');
+    // pm2's other spelling.
+    const n = await c.startService(shService('null', 'echo gone', { autorestart: false, outFile: 'NULL', errorFile: 'NULL' }));
+    expect([n.outLogPath, n.errLogPath]).toEqual(['/dev/null', '/dev/null']);
+    await waitStatus(c, 'null', 'stopped');
+    expect(fs.readdirSync(daemon.paths.logsDir).filter((f) => f.startsWith('null-'))).toEqual([]);
     await waitStatus(c, 'quiet', 'stopped');
     await waitFor(() => read(s.errLogPath) === 'kept\n', 'stderr in its file');
     await c.flushServiceLogs('quiet');
