@@ -11,7 +11,6 @@ import { formatServiceSheet, formatServiceTable } from './services-table';
 import { registerStartupCommand } from './services-startup';
 import { formatJlist, formatPrettylist, toPm2Process } from './pm2-shape';
 import { resolveTargets } from './pm2-targets';
-import { resetServices } from './pm2-calls';
 import {
   ecosystemOf, planFile, restartServices, startEcosystem, startOperands, type StartReport, type StartRequest,
 } from './services-start';
@@ -288,7 +287,7 @@ export function registerServiceCommands(program: Command): void {
 
   targetCommand(program, 'stop', 'stop apps', 'stopped', (c, id) => c.stopService(id));
   targetCommand(program, 'delete', 'stop and forget apps', 'deleted', (c, id) => c.deleteService(id), 'del');
-  targetCommand(program, 'reset', 'set restart counters back to 0', 'reset', (c, id) => resetServices(c, id));
+  targetCommand(program, 'reset', 'set restart counters back to 0', 'reset', (c, id) => c.resetService(id));
 
   program.command('sendSignal <signal> <targets...>')
     .description('send a signal (SIGUSR2, USR2, 12) to the apps\' processes')
