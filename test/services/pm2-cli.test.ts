@@ -71,6 +71,12 @@ describe('runpm as pm2', () => {
     expect(pretty.stdout).toContain('restart_time: 0');
     expect(pretty.stdout).not.toContain('xyzzy-secret');
 
+    // describe labels its rows as pm2's describe does (scripts grep them).
+    const desc = await runIn(dir, ['describe', 'echo'], env);
+    expect(desc.stdout).toMatch(new RegExp(`script path +${path.join(dir, 'echo.js')}`));
+    expect(desc.stdout).toMatch(/out log path +\S+echo-out\.log/);
+    expect(desc.stdout).toMatch(/script args +--port 8080/);
+    expect(desc.stdout).not.toContain('entire log path');
     const again = await runIn(dir, ['start', 'echo.js'], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already launched');
