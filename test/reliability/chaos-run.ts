@@ -1,9 +1,9 @@
 // The daemon-SIGKILL chaos runner shared by the CI test (one round) and the soak (many): one scope
 // home lives through every kill. Each round kills the daemon once at each of the moments issue 21
-// names: during a session spawn, a service start or restart, a ServiceSave and a log rotation (a
+// names: during a session spawn, a spawn-daemon, a service start or restart, a ServiceSave and a log rotation (a
 // crash point: the daemon SIGKILLs itself between the two steps a crash must not separate), and
 // with a client attached to a stream (SIGKILL from outside). Meanwhile everything else goes on:
-// sessions spawned, a service started and one restarted, saves, a numbered writer's log rotating,
+// sessions and detached children spawned, a service started and one restarted, saves, a numbered writer's log rotating,
 // an attached PTY stream. After each kill a fresh daemon checks what it found: no process of the
 // scope it does not know, integrity_check ok, every acknowledged thing present once; that daemon
 // is SIGKILLed too (at a quiet moment) and the next round goes on. Lives for one test.
@@ -15,7 +15,7 @@ import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
 import { stagedFiles } from '../../src/services/log-rotation';
 import { integrityOf, killMarker, logLines, processesWithMarker, unknownProcesses } from './crash-helpers';
 
-export const CHAOS_MOMENTS = ['session-spawned', 'service-spawned', 'save-temp-written', 'log-rotated', 'attached-stream'] as const;
+export const CHAOS_MOMENTS = ['session-spawned', 'detached-spawned', 'service-spawned', 'save-temp-written', 'log-rotated', 'attached-stream'] as const;
 export type ChaosMoment = (typeof CHAOS_MOMENTS)[number];
 
 export interface ChaosFigures {
@@ -28,6 +28,9 @@ export interface ChaosFigures {
   /** Sessions whose spawn was acknowledged; each must be reported lost exactly once. */
   sessionsAcked: number;
   sessionsNotReportedOnce: string[];
+  /** SPAWN_DAEMON children acknowledged; each must be listed in the registry once at the check. */
+  detachedAcked: number;
+  detachedErrors: string[];
   servicesStartedAcked: number;
   restartsAcked: number;
   /** Services listed after a check that should not be, or missing, or listed twice. */
@@ -69,6 +72,8 @@ function runsOf(marker: string): number[] {
 /** What one armed daemon's drivers acknowledged before it died. */
 interface Life {
   sessions: string[];
+  /** Pids of acknowledged SPAWN_DAEMON children. */
+  detached: number[];
   attachedEnded: Promise<boolean> | null;
   lastSave: string | null;
   /** The service this life started: acknowledged, or only tried (a kill during its start may leave it defined). */
@@ -79,7 +84,7 @@ interface Life {
 }
 
 function emptyLife(life: number): Life {
-  return { sessions: [], attachedEnded: null, lastSave: null, startedService: null, triedService: `svc-${life}`, restarts: 0, saves: 0 };
+  return { sessions: [], detached: [], attachedEnded: null, lastSave: null, startedService: null, triedService: `svc-${life}`, restarts: 0, saves: 0 };
 }
 
 /** Runs every workload against d until it dies; resolves with what was acknowledged. */
@@ -118,6 +123,10 @@ async function driveUntilDeath(d: TestDaemon, moment: ChaosMoment, life: number,
     if (moment !== 'session-spawned' && acked.sessions.length >= 6) return void (await new Promise((r) => setTimeout(r, 50)));
     acked.sessions.push((await client.spawnPipe({ argv: ['sh', '-c', `: ${marker}; sleep 600`] })).sessionId);
   });
+  const detached = loop(async () => {
+    if (moment !== 'detached-spawned' && acked.detached.length >= 2) return void (await new Promise((r) => setTimeout(r, 50)));
+    acked.detached.push((await client.spawnDaemon({ command: `: ${marker}-detached; sleep 600` })).pid);
+  });
   const services = (async () => {
     const name = acked.triedService;
     try {
@@ -143,7 +152,7 @@ async function driveUntilDeath(d: TestDaemon, moment: ChaosMoment, life: number,
     d.proc.kill('SIGKILL');
   }
   await waitFor(() => dead, `the daemon to die at ${moment}`, 30_000);
-  await Promise.all([sessions, services, saves]);
+  await Promise.all([sessions, detached, services, saves]);
   return acked;
 }
 
@@ -158,7 +167,7 @@ export async function runChaos(opts: { rounds: number }): Promise<ChaosFigures> 
   const marker = `rp-chaos-${process.pid}-${Date.now() % 1e6}`;
   const f: ChaosFigures = {
     rounds: 0, kills: Object.fromEntries(CHAOS_MOMENTS.map((m) => [m, 0])) as Record<ChaosMoment, number>, checkDaemonKills: 0, killedWhileStarting: 0,
-    sessionsAcked: 0, sessionsNotReportedOnce: [], servicesStartedAcked: 0, restartsAcked: 0, serviceListErrors: [], maxRunsOfOneService: 0,
+    sessionsAcked: 0, sessionsNotReportedOnce: [], detachedAcked: 0, detachedErrors: [], servicesStartedAcked: 0, restartsAcked: 0, serviceListErrors: [], maxRunsOfOneService: 0,
     savesAcked: 0, snapshotChecks: 0, snapshotErrors: [], logLinesVerified: 0, logErrors: [], numbersPidKept: true,
     attachedStreamsEnded: 0, attachedStreamsHung: 0, unknownProcesses: [], integrityChecks: [],
   };
@@ -198,6 +207,7 @@ export async function runChaos(opts: { rounds: number }): Promise<ChaosFigures> 
         armed?.client.close();
         f.kills[moment]++;
         f.sessionsAcked += acked.sessions.length;
+        f.detachedAcked += acked.detached.length;
         f.restartsAcked += acked.restarts;
         f.savesAcked += acked.saves;
         if (acked.startedService) {
@@ -254,6 +264,14 @@ async function checkAfterKill(d: TestDaemon, f: ChaosFigures, c: CheckInput): Pr
     const reports = logLines(d.paths.daemonLogPath, new RegExp(`crash recovery: (pipe|pty) session ${id}`)).length;
     if (reports !== 1) f.sessionsNotReportedOnce.push(`${at}: session ${id} reported ${reports}×`);
   }
+  // Every acknowledged detached child listed once (unacknowledged ones: unknownProcesses above);
+  // then they go (from outside: their rows are dropped at the next start), keeping the load flat.
+  const active = (await d.client.listActive()).map((p) => p.pid);
+  for (const pid of c.acked.detached) {
+    const times = active.filter((p) => p === pid).length;
+    if (times !== 1) f.detachedErrors.push(`${at}: detached pid ${pid} listed ${times}×`);
+  }
+  killMarker(`${c.marker}-detached`);
   // Every acknowledged service once; the one whose start a kill interrupted at most once.
   const listed = (await d.client.listServices()).map((s) => s.name).sort();
   const expected = [...c.expectedServices].sort();
@@ -291,7 +309,7 @@ async function checkAfterKill(d: TestDaemon, f: ChaosFigures, c: CheckInput): Pr
 export function describeChaos(f: ChaosFigures): string {
   const kills = CHAOS_MOMENTS.map((m) => `${m} ${f.kills[m]}`).join(', ');
   return `chaos: ${f.rounds} round(s); kills ${kills} (${f.killedWhileStarting} while starting; +${f.checkDaemonKills} of checking daemons); ${f.sessionsAcked} sessions acked, `
-    + `${f.sessionsNotReportedOnce.length} not reported exactly once; ${f.servicesStartedAcked} service starts and ${f.restartsAcked} restarts acked, `
+    + `${f.sessionsNotReportedOnce.length} not reported exactly once; ${f.detachedAcked} detached children acked, ${f.detachedErrors.length} not listed once; ${f.servicesStartedAcked} service starts and ${f.restartsAcked} restarts acked, `
     + `${f.serviceListErrors.length} list errors, most runs of one service ${f.maxRunsOfOneService}; ${f.savesAcked} saves acked, `
     + `${f.snapshotChecks} snapshot checks, ${f.snapshotErrors.length} errors; ${f.logLinesVerified} numbered log lines verified, ${f.logErrors.length} errors; `
     + `attached streams ended ${f.attachedStreamsEnded}, hung ${f.attachedStreamsHung}; unknown processes ${f.unknownProcesses.length}; `

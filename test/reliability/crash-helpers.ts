@@ -78,6 +78,15 @@ function marksOf(pid: number): Map<string, string> | null {
   }
 }
 
+function parentOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
 function isZombie(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -90,7 +99,8 @@ function isZombie(pid: number): boolean {
 /**
  * Live processes that carry the daemon's scope marks (what `ps e` shows of them) but belong to
  * nothing it lists: a session child whose session is not live, a service process whose run token
- * is not the one of that service's current run. Each is described with its pid and marks.
+ * is not the one of that service's current run, the top of a SPAWN_DAEMON tree (tagged, its parent
+ * not) that the registry does not list. Each is described with its pid and marks.
  */
 export async function unknownProcesses(d: TestDaemon): Promise<string[]> {
   const scope = d.paths.scopeHash;
@@ -100,17 +110,23 @@ export async function unknownProcesses(d: TestDaemon): Promise<string[]> {
     const token = svc.pid > 0 ? marksOf(svc.pid)?.get('RUNPM_SERVICE_RUN') : undefined;
     if (token) runTokens.set(String(svc.id), token);
   }
+  const registered = new Set((await d.client.listActive()).map((p) => p.pid));
+  const detached = new Map<number, number>(); // tagged SPAWN_DAEMON pid -> ppid
   const unknown: string[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     const pid = Number(entry);
     const marks = marksOf(pid);
     if (!marks || isZombie(pid)) continue;
+    if (marks.get('RUNPM_DETACHED_SCOPE') === scope) detached.set(pid, parentOf(pid));
     if (marks.get('RUNPM_SESSION_SCOPE') === scope && !sessions.has(marks.get('RUNPM_SESSION_ID') ?? '')) {
       unknown.push(`pid ${pid}: session ${marks.get('RUNPM_SESSION_ID')}`);
     } else if (marks.get('RUNPM_SERVICE_SCOPE') === scope && runTokens.get(marks.get('RUNPM_SERVICE_ID') ?? '') !== marks.get('RUNPM_SERVICE_RUN')) {
       unknown.push(`pid ${pid}: service id ${marks.get('RUNPM_SERVICE_ID')} run ${marks.get('RUNPM_SERVICE_RUN')}`);
     }
+  }
+  for (const [pid, ppid] of detached) {
+    if (!detached.has(ppid) && !registered.has(pid)) unknown.push(`pid ${pid}: detached (spawn-daemon), not in the registry`);
   }
   return unknown;
 }
