@@ -50,6 +50,12 @@ function toInfo(s: WireService | null | undefined): ServiceInfo {
       maxRestarts: c?.maxRestarts ?? 0, restartDelayMs: c?.restartDelayMs ?? 0, killTimeoutMs: c?.killTimeoutMs ?? 0,
       minUptimeMs: c?.minUptimeMs ?? 0, dependsOn: [...(c?.dependsOn ?? [])], logMaxBytes: Number(c?.logMaxBytes ?? 0),
       logMaxFiles: c?.logMaxFiles ?? 0, environmentPolicy: c?.environmentPolicy ?? 0,
+      expBackoffRestartDelayMs: c?.expBackoffRestartDelayMs ?? 0, stopExitCodes: [...(c?.stopExitCodes ?? [])],
+      maxMemoryRestartBytes: Number(c?.maxMemoryRestartBytes ?? 0), instances: c?.instances ?? 0, instanceVar: c?.instanceVar ?? '',
+      watch: c?.watch ?? false, watchPaths: [...(c?.watchPaths ?? [])], ignoreWatch: [...(c?.ignoreWatch ?? [])],
+      watchDelayMs: c?.watchDelayMs ?? 0, cronRestart: c?.cronRestart ?? '', namespace: c?.namespace ?? '', pidFile: c?.pidFile ?? '',
+      outFile: c?.outFile ?? '', errorFile: c?.errorFile ?? '', logFile: c?.logFile ?? '', mergeLogs: c?.mergeLogs ?? false,
+      time: c?.time ?? false, logDateFormat: c?.logDateFormat ?? '', killSignal: c?.killSignal ?? '', incrementVar: c?.incrementVar ?? '',
     },
   };
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { InvalidArgumentError } from '../wire/errors';
 import { checkArgv, checkCwd, checkEnvEntries, checkNoNul } from '../sessions/spawn-checks';
 import { environmentPolicyOf } from '../sessions/spawn-env';
+import { checkPm2Options, type Pm2Options } from './pm2-options';
 
 /** Longest service name, in UTF-16 code units. */
 export const MAX_SERVICE_NAME_LENGTH = 64;
@@ -19,8 +20,9 @@ const MAX_LOG_MAX_FILES = 100;
 const MAX_CMD_ARGS = 4096;
 const MAX_ENV_ENTRIES = 4096;
 
-/** The stored form of a service's config (the wire ServiceConfig, zeros meaning "default"). */
-export interface ServiceConfigData {
+/** The stored form of a service's config (the wire ServiceConfig, zeros meaning "default"); pm2's
+ * other app options (proto ServiceConfig 1050-1059, 1140-1149) are checked in pm2-options.ts. */
+export interface ServiceConfigData extends Pm2Options {
   name: string;
   cmd: string[];
   cwd: string;
@@ -35,6 +37,18 @@ export interface ServiceConfigData {
   logMaxFiles: number;
   /** EnvironmentPolicy of every run (0 = INHERIT); absent in configs saved before it existed. */
   environmentPolicy?: number;
+}
+
+/** The pm2 options' values when not given (also filled into configs stored before they existed). */
+export const PM2_OPTION_DEFAULTS = {
+  expBackoffRestartDelayMs: 0, stopExitCodes: [] as number[], maxMemoryRestartBytes: 0, instances: 0, instanceVar: '',
+  watch: false, watchPaths: [] as string[], ignoreWatch: [] as string[], watchDelayMs: 0, cronRestart: '', namespace: '',
+  pidFile: '', outFile: '', errorFile: '', logFile: '', mergeLogs: false, time: false, logDateFormat: '', killSignal: '', incrementVar: '',
+} satisfies Pm2Options;
+
+/** A config as stored (possibly before some options existed) with every option present. */
+export function withOptionDefaults(stored: ServiceConfigData): ServiceConfigData {
+  return { ...PM2_OPTION_DEFAULTS, ...stored, stopExitCodes: [...(stored.stopExitCodes ?? [])], watchPaths: [...(stored.watchPaths ?? [])], ignoreWatch: [...(stored.ignoreWatch ?? [])] };
 }
 
 /** Daemon-wide defaults a config's zeros fall back to. */
@@ -126,6 +140,7 @@ export function checkServiceConfig(input: unknown, defaults: ServiceDefaults): S
     logMaxBytes,
     logMaxFiles: uint(c.logMaxFiles, 'log_max_files', MAX_LOG_MAX_FILES),
     environmentPolicy: policyValue,
+    ...checkPm2Options(c, cwd, where),
   };
 }
 

@@ -2,7 +2,7 @@
 // table always says what the daemon last knew: which services exist, which should run, and the
 // pid + start time of each current run (and, from before its fork, the run's token).
 import type { Database } from '../registry/db';
-import type { ServiceConfigData } from './service-config';
+import { withOptionDefaults, type ServiceConfigData } from './service-config';
 
 export type ServiceStatus = 'starting' | 'online' | 'stopping' | 'stopped' | 'waiting' | 'errored';
 export type DesiredState = 'online' | 'stopped';
@@ -69,7 +69,7 @@ export class ServiceStore {
     return (this.allStmt.all() as DbRow[]).map((r) => ({
       id: r.id,
       name: r.name,
-      config: JSON.parse(r.config) as ServiceConfigData,
+      config: withOptionDefaults(JSON.parse(r.config) as ServiceConfigData),
       desired: r.desired,
       status: r.status,
       pid: r.pid,
