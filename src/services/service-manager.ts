@@ -139,18 +139,16 @@ export class ServiceManager {
    */
   load(): void {
     for (const tmp of removeInterruptedSaves(this.snapshotPath)) this.deps.log.info(`removed ${tmp}, left by a ServiceSave that a crash interrupted (the previous snapshot is intact)`);
-    const { toRestart, leftoversStopped } = readoptServices({
+    const { toRestart } = readoptServices({
       log: this.deps.log, table: this.table, scopeTag: this.deps.scopeTag, crashed: this.deps.crashedPredecessor, saveRow: (row) => this.saveRow(row),
     }, this.store.loadAll());
     this.pollTimer = setInterval(() => {
       for (const svc of this.table.list()) svc.pollAdopted();
     }, ADOPTED_POLL_MS);
     this.pollTimer.unref();
-    if (toRestart.length > 0) {
-      // Leftovers of earlier runs go first: a restarted service never runs beside them.
-      void leftoversStopped.then(() => this.scheduler.startInOrder(toRestart.map((s) => s.name), true, true))
-        .catch((err) => this.deps.log.error(`restarting services after a daemon crash: ${(err as Error).message}`));
-    }
+    // Leftovers of earlier runs go first: a restarted service never runs beside them.
+    void toRestart.then((list) => (list.length > 0 ? this.scheduler.startInOrder(list.map((s) => s.name), true, true) : undefined))
+      .catch((err) => this.deps.log.error(`restarting services after a daemon crash: ${(err as Error).message}`));
   }
 
   /** ServiceStart: defines (or redefines a stopped) service and starts it after its dependencies. */
