@@ -31,6 +31,14 @@ export interface ServiceInfo {
   memoryBytes: number;
   outLogPath: string;
   errLogPath: string;
+  /** pm2's combined log (log_file) in effect, "" = none. */
+  combinedLogPath: string;
+  /** The pid file in effect (pid_file with "-<id>" before ".pid"), "" = none. */
+  pidFilePath: string;
+  /** NODE_APP_INSTANCE of this instance (0 for a single one). */
+  instanceIndex: number;
+  /** When the service was defined (epoch seconds; pm2's created_at). */
+  createdAt: number;
   config: ServiceConfigInfo;
 }
 
@@ -45,6 +53,7 @@ function toInfo(s: WireService | null | undefined): ServiceInfo {
     restartCount: s.restartCount ?? 0, unstableRestarts: s.unstableRestarts ?? 0, backoffMs: s.backoffMs ?? 0,
     lastStartedAt: s.lastStartedAt ?? 0, lastExitedAt: s.lastExitedAt ?? 0, lastExitCode: s.lastExitCode ?? 0, lastError: s.lastError ?? '',
     cpuPercent: s.cpuPercent ?? 0, memoryBytes: Number(s.memoryBytes ?? 0), outLogPath: s.outLogPath ?? '', errLogPath: s.errLogPath ?? '',
+    combinedLogPath: s.combinedLogPath ?? '', pidFilePath: s.pidFilePath ?? '', instanceIndex: s.instanceIndex ?? 0, createdAt: s.createdAt ?? 0,
     config: {
       name: c?.name ?? '', cmd: [...(c?.cmd ?? [])], cwd: c?.cwd ?? '', env: { ...(c?.env ?? {}) }, autorestart: c?.autorestart ?? false,
       maxRestarts: c?.maxRestarts ?? 0, restartDelayMs: c?.restartDelayMs ?? 0, killTimeoutMs: c?.killTimeoutMs ?? 0,
@@ -85,6 +94,10 @@ declare module './daemon-client' {
     saveServices(opts?: CallOptions): Promise<{ snapshotPath: string; serviceCount: number }>;
     /** ServiceResurrect: restores the snapshot; resolves with restored and started counts. */
     resurrectServices(opts?: CallOptions): Promise<{ restoredCount: number; startedCount: number }>;
+    /** ServiceReset (pm2 reset): restart and unstable counters of target back to 0; resolves with how many. */
+    resetService(target: string, opts?: CallOptions): Promise<number>;
+    /** ServiceSignal (pm2 sendSignal): a signal name or number to each running target; resolves with how many got it. */
+    signalService(target: string, signal: string, opts?: CallOptions): Promise<number>;
   }
 }
 
@@ -123,4 +136,10 @@ DaemonClient.prototype.saveServices = function (this: DaemonClient, opts) {
 DaemonClient.prototype.resurrectServices = function (this: DaemonClient, opts) {
   return this.request(RequestType.REQUEST_TYPE_SERVICE_RESURRECT, 'serviceResurrect', {}, withTimeout(opts))
     .then((r) => ({ restoredCount: r.restoredCount, startedCount: r.startedCount }));
+};
+DaemonClient.prototype.resetService = function (this: DaemonClient, target, opts) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_RESET, 'serviceReset', { target }, opts).then((r) => r.resetCount);
+};
+DaemonClient.prototype.signalService = function (this: DaemonClient, target, signal, opts) {
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_SIGNAL, 'serviceSignal', { target, signal }, opts).then((r) => r.signaledCount);
 };

@@ -2,6 +2,7 @@
 // dependent waits until each is online (woken by the service.status events of the daemon's bus,
 // not by polling); dependents stop first. Lives as long as the manager.
 import type { EventBus } from '../events/event-bus';
+import { minUptimeOf } from './restart-policy';
 import { InvalidArgumentError, UnavailableError } from '../wire/errors';
 import { findCycle, startLevels } from './dependency-order';
 import type { ServiceConfigData } from './service-config';
@@ -101,23 +102,34 @@ export class DependencyScheduler {
   }
 
   /**
-   * Resolves once dep is online; rejects when it ends errored or stopped, or after
-   * DEPENDENCY_WAIT_MS. Every status change of a service is a service.status event on the bus,
-   * so the row is looked at again only when that service's status changed.
+   * Resolves once dep's current run is online and has been up min_uptime (a run is online at
+   * spawn, as pm2's, so "up" means it did not crash at once); rejects when it ends errored or
+   * stopped, or after DEPENDENCY_WAIT_MS. Every status change of a service is a service.status
+   * event on the bus, so the row is looked at again only when that service's status changed, or
+   * when the current run reaches min_uptime.
    */
   private waitUntilOnline(dep: Service, dependent: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let unsubscribe: () => void = () => undefined;
+      let upTimer: NodeJS.Timeout | null = null;
       const finish = (err?: Error) => {
         clearTimeout(timer);
+        if (upTimer) clearTimeout(upTimer);
         unsubscribe();
         if (err) reject(err);
         else resolve();
       };
       const settled = (): boolean => {
         const status = dep.row.status;
-        if (status === 'online') finish();
-        else if (status === 'errored' || status === 'stopped') {
+        if (status === 'online') {
+          const left = dep.row.lastStartedAt + minUptimeOf(dep.row.config) - Date.now();
+          if (left <= 0) finish();
+          else {
+            if (upTimer) clearTimeout(upTimer);
+            upTimer = setTimeout(settled, left);
+            return false;
+          }
+        } else if (status === 'errored' || status === 'stopped') {
           finish(new UnavailableError(`service '${dependent}' depends on '${dep.name}', which is ${status}${dep.row.lastError ? ` (${dep.row.lastError})` : ''}`));
         } else return false;
         return true;

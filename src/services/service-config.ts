@@ -8,10 +8,8 @@ import { checkPm2Options, type Pm2Options } from './pm2-options';
 
 /** Longest service name, in UTF-16 code units. */
 export const MAX_SERVICE_NAME_LENGTH = 64;
-export const DEFAULT_RESTART_DELAY_MS = 500;
-export const MAX_BACKOFF_MS = 30_000;
-export const DEFAULT_KILL_TIMEOUT_MS = 3000;
-export const DEFAULT_MIN_UPTIME_MS = 2000;
+/** pm2's kill_timeout default: the stop signal, then SIGKILL 1.6 s later. */
+export const DEFAULT_KILL_TIMEOUT_MS = 1600;
 const MAX_KILL_TIMEOUT_MS = 600_000;
 const MAX_RESTART_DELAY_MS = 3_600_000;
 const MAX_MIN_UPTIME_MS = 86_400_000;
@@ -144,24 +142,12 @@ export function checkServiceConfig(input: unknown, defaults: ServiceDefaults): S
   };
 }
 
-/** Kill grace in effect (0 → 3000 ms). */
+/** Kill grace in effect (0 → 1600 ms, as pm2). */
 export function killTimeoutOf(c: ServiceConfigData): number {
   return c.killTimeoutMs || DEFAULT_KILL_TIMEOUT_MS;
 }
 
-/** Minimum uptime in effect (0 → 2000 ms). */
-export function minUptimeOf(c: ServiceConfigData): number {
-  return c.minUptimeMs || DEFAULT_MIN_UPTIME_MS;
-}
-
-/**
- * Delay before the next automatic restart after `unstable` consecutive quick crashes: the base
- * (restart_delay_ms, 0 → 500 ms) doubled per quick crash after the first, capped at 30 s (or at the
- * base when that is larger).
- */
-export function backoffDelayMs(c: ServiceConfigData, unstable: number): number {
-  const base = c.restartDelayMs || DEFAULT_RESTART_DELAY_MS;
-  const cap = Math.max(MAX_BACKOFF_MS, base);
-  const exponent = Math.min(Math.max(0, unstable - 1), 20);
-  return Math.min(base * 2 ** exponent, cap);
+/** The first stop signal (kill_signal; "" → SIGINT, as pm2). */
+export function killSignalOf(c: ServiceConfigData): NodeJS.Signals {
+  return (c.killSignal || 'SIGINT') as NodeJS.Signals;
 }

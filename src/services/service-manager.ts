@@ -20,6 +20,7 @@ import { ServiceLogs } from './service-logs';
 import { serviceMetricSamples } from './service-metrics';
 import { SNAPSHOT_FILE, removeInterruptedSaves } from './snapshot';
 import { buildSpawnEnv, environmentPolicyOf } from '../sessions/spawn-env';
+import { signalNameOf } from './pm2-options';
 
 /** How often adopted runs (not our children) are checked in /proc. */
 const ADOPTED_POLL_MS = 250;
@@ -206,6 +207,26 @@ export class ServiceManager {
       this.store.remove(svc.row.id);
     }
     return targets.length;
+  }
+
+  /** ServiceReset (pm2 reset): restart counters back to 0. Returns how many services. */
+  reset(target: string): number {
+    const targets = this.table.resolve(target, false);
+    for (const svc of targets) {
+      Object.assign(svc.row, { restartCount: 0, unstableRestarts: 0 });
+      this.saveRow(svc.row);
+    }
+    return targets.length;
+  }
+
+  /** ServiceSignal (pm2 sendSignal): the signal to each running target's process group. Returns how many got it. */
+  signal(target: string, signal: string): number {
+    if (typeof signal !== 'string' || signal.trim() === '') throw new InvalidArgumentError('signal is required (a name such as SIGUSR2, or a number)');
+    const sig = signalNameOf(signal, 'signal');
+    const targets = this.table.resolve(target, false);
+    const running = targets.filter((s) => s.running);
+    if (running.length === 0) throw new InvalidArgumentError(`cannot send ${sig} to ${JSON.stringify(target)}: no running service (status ${targets.map((s) => s.row.status).join(', ')})`);
+    return running.filter((s) => s.signal(sig)).length;
   }
 
   /** Every service, by id. */

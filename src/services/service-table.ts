@@ -66,18 +66,24 @@ export class ServiceTable {
     return new Map([...this.byName].map(([name, s]) => [name, s.row.config.dependsOn]));
   }
 
-  /** Name, id or "all" → services; "" means all only where allowed. Throws naming the target. */
+  /**
+   * Target → services, as pm2 reads one: "all"; a number is an id first (a service named "0" does
+   * not hide id 0); then a name; then a namespace (every service in it). "" means all only where
+   * allowed. Throws naming the target.
+   */
   resolve(target: string, emptyMeansAll: boolean): Service[] {
-    if (target === '' && !emptyMeansAll) throw new InvalidArgumentError(`target is required: a service name, an id or 'all'`);
+    if (target === '' && !emptyMeansAll) throw new InvalidArgumentError(`target is required: a service name, an id, a namespace or 'all'`);
     if (target === '' || target === 'all') return this.list();
-    const byName = this.byName.get(target);
-    if (byName) return [byName];
     if (/^\d+$/.test(target)) {
       const byId = this.byId.get(Number(target));
       if (byId) return [byId];
-      throw new NotFoundError(`no service with id ${target}`);
     }
-    if (serviceNameProblem(target)) throw new InvalidArgumentError(`invalid target ${JSON.stringify(target)}: expected a service name, an id or 'all'`);
+    const byName = this.byName.get(target);
+    if (byName) return [byName];
+    const inNamespace = this.list().filter((s) => s.row.config.namespace === target);
+    if (inNamespace.length > 0) return inNamespace;
+    if (/^\d+$/.test(target)) throw new NotFoundError(`no service with id ${target}`);
+    if (serviceNameProblem(target)) throw new InvalidArgumentError(`invalid target ${JSON.stringify(target)}: expected a service name, an id, a namespace or 'all'`);
     throw new NotFoundError(`no service named '${target}'`);
   }
 }

@@ -6,10 +6,12 @@ import * as os from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../daemon/log';
-import { backoffDelayMs, killTimeoutOf, minUptimeOf, type ServiceConfigData } from './service-config';
+import { killSignalOf, killTimeoutOf, type ServiceConfigData } from './service-config';
+import { decideAfterExit } from './restart-policy';
+import { pidFilePathOf, removePidFile, writePidFile } from './pid-file';
 import type { ServiceRow, ServiceStatus } from './service-store';
 import { checkLiveness, readProcStat } from '../proc/process-table';
-import { terminateGroupTree } from '../proc/kill-escalation';
+import { signalIdentity, terminateGroupTree } from '../proc/kill-escalation';
 import { withUserUmask } from '../scope/umask';
 import { crashPoint } from '../daemon/crash-points';
 
@@ -35,7 +37,6 @@ export class Service {
   /** The run was found alive at daemon start: its exit is noticed by polling /proc. */
   adopted = false;
   private restartTimer: NodeJS.Timeout | null = null;
-  private onlineTimer: NodeJS.Timeout | null = null;
   private exitWaiters: Array<() => void> = [];
   private queue: Promise<unknown> = Promise.resolve();
   /** Set once the service is deleted or the daemon closes: no more spawns. */
@@ -119,20 +120,16 @@ export class Service {
     child.on('exit', (code, signal) => {
       if (this.child === child) this.onRunExit(code, signal);
     });
-    this.scheduleOnline(minUptimeOf(c));
+    // Online at once, as pm2: min_uptime only decides whether the run's end counts as unstable.
+    this.row.status = 'online';
+    this.writePid(child.pid);
     this.host.persist(this.row);
   }
 
   /** Takes over a run found alive at daemon start (pid + start time matched). */
   adopt(): void {
     this.adopted = true;
-    const age = Date.now() - this.row.lastStartedAt;
-    const minUptime = minUptimeOf(this.row.config);
-    if (age >= minUptime) this.row.status = 'online';
-    else {
-      this.row.status = 'starting';
-      this.scheduleOnline(minUptime - age);
-    }
+    this.row.status = 'online';
     this.host.persist(this.row);
   }
 
@@ -151,8 +148,7 @@ export class Service {
     const uptime = now - this.row.lastStartedAt;
     this.child = null;
     this.adopted = false;
-    if (this.onlineTimer) clearTimeout(this.onlineTimer);
-    this.onlineTimer = null;
+    removePidFile(this.row, this.host.log);
     Object.assign(this.row, { pid: 0, startTime: 0, lastExitedAt: now, lastExitCode: exitCode });
     const waiters = this.exitWaiters;
     this.exitWaiters = [];
@@ -162,33 +158,64 @@ export class Service {
       return;
     }
     // Whatever the run left behind in its group or below it goes too: a restart must not double it.
-    void terminateGroupTree({ pid, startTicks: startTime }, killTimeoutOf(this.row.config)).catch(() => undefined);
-    const c = this.row.config;
-    this.row.unstableRestarts = uptime >= minUptimeOf(c) ? 0 : this.row.unstableRestarts + 1;
+    void terminateGroupTree({ pid, startTicks: startTime }, killTimeoutOf(this.row.config), killSignalOf(this.row.config)).catch(() => undefined);
     this.host.log.info(`service ${this.name} exited with code ${exitCode} after ${uptime} ms`);
-    if (!c.autorestart) {
+    const decision = decideAfterExit(this.row.config, this.row, uptime, exitCode);
+    if (decision.action === 'stop') {
       this.row.status = 'stopped';
-    } else if (c.maxRestarts > 0 && this.row.unstableRestarts > c.maxRestarts) {
+    } else if (decision.action === 'errored') {
       this.row.status = 'errored';
-      this.row.lastError = `restarted ${c.maxRestarts} times without staying up ${minUptimeOf(c)} ms (max_restarts)`;
+      this.row.lastError = decision.reason;
+      this.host.log.warn(`service ${this.name}: ${decision.reason}; not restarted`);
     } else {
-      this.scheduleRestart(backoffDelayMs(c, this.row.unstableRestarts));
+      this.scheduleRestart(decision.delayMs);
     }
     this.host.persist(this.row);
   }
 
-  /** Puts the service in "waiting" and restarts it after delayMs. */
+  /**
+   * Puts the service in "waiting" and restarts it after delayMs; with 0, at once (queued behind
+   * whatever operation is running on the service, without a timer).
+   */
   scheduleRestart(delayMs: number): void {
     this.row.status = 'waiting';
     this.row.backoffMs = delayMs;
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null;
+    const restart = (): void => {
       void this.serialize(() => {
         if (this.row.status !== 'waiting' || this.closed) return;
         this.row.restartCount++;
         return this.spawnRun();
       });
+    };
+    if (delayMs === 0) {
+      restart();
+      return;
+    }
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      restart();
     }, delayMs);
+  }
+
+  /**
+   * A restart asked for by the daemon itself (max_memory_restart, watch, cron_restart): stop the
+   * run and start a new one, counted in restart_count; nothing if the service is not running.
+   */
+  restartNow(why: string): Promise<void> {
+    return this.serialize(async () => {
+      if (this.closed || !RUNNING_STATUSES.has(this.row.status)) return;
+      this.host.log.info(`service ${this.name}: restarting (${why})`);
+      await this.stopRun();
+      if (this.closed) return;
+      this.row.restartCount++;
+      await this.spawnRun();
+    });
+  }
+
+  /** Sends a signal to the run's main process, as pm2 sendSignal does (not its group); false when nothing runs. */
+  signal(sig: NodeJS.Signals): boolean {
+    if (!this.running) return false;
+    return signalIdentity({ pid: this.row.pid, startTicks: this.row.startTime }, sig);
   }
 
   /**
@@ -206,7 +233,7 @@ export class Service {
     this.row.status = 'stopping';
     this.host.persist(this.row);
     const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
-    await terminateGroupTree({ pid, startTicks: startTime }, graceMs);
+    await terminateGroupTree({ pid, startTicks: startTime }, graceMs, killSignalOf(this.row.config));
     // Our own child reports its exit (and code) by event; an adopted run is simply gone now.
     if (this.child) await Promise.race([exited, new Promise((r) => setTimeout(r, 1000))]);
     if (this.row.pid === pid) this.onRunExit(null, null);
@@ -218,19 +245,20 @@ export class Service {
   clearTimers(close = false): void {
     if (close) this.closed = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    if (this.onlineTimer) clearTimeout(this.onlineTimer);
     this.restartTimer = null;
-    this.onlineTimer = null;
   }
 
-  private scheduleOnline(afterMs: number): void {
-    this.onlineTimer = setTimeout(() => {
-      this.onlineTimer = null;
-      if (this.row.status === 'starting' && this.running) {
-        this.row.status = 'online';
-        this.host.persist(this.row);
-      }
-    }, afterMs);
+  /** Where this service's pid file is ("" = none). */
+  get pidFilePath(): string {
+    return pidFilePathOf(this.row);
+  }
+
+  private writePid(pid: number): void {
+    const problem = writePidFile(this.row, pid);
+    if (problem) {
+      this.row.lastError = problem;
+      this.host.log.warn(`service ${this.name}: ${problem}`);
+    }
   }
 
   private markSpawnFailed(message: string): void {

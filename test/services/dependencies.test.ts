@@ -14,9 +14,9 @@ afterEach(async () => {
   daemon = null;
 });
 
-/** A service that appends "start <name>" at start and "stop <name>" on SIGTERM to the order file. */
+/** A service that appends "start <name>" at start and "stop <name>" on its stop signal (SIGINT, as pm2) to the order file. */
 function ordered(file: string, name: string, dependsOn: string[] = []) {
-  return shService(name, `echo "start ${name}" >> ${file}; trap 'echo "stop ${name}" >> ${file}; exit 0' TERM; while true; do sleep 0.05; done`,
+  return shService(name, `echo "start ${name}" >> ${file}; trap 'echo "stop ${name}" >> ${file}; exit 0' INT TERM; while true; do sleep 0.05; done`,
     { dependsOn, minUptimeMs: 150 });
 }
 
@@ -36,11 +36,11 @@ describe('depends_on', () => {
     fs.writeFileSync(file, '');
     // Starting the top service starts the chain, each dependency online first.
     const api = await c.startService(ordered(file, 'api', ['db', 'cache']));
-    expect(api.status).toBe('starting');
+    expect(api.status).toBe('online');
     const states = new Map((await c.listServices()).map((s) => [s.name, s]));
     expect(states.get('db')!.status).toBe('online');
     expect(states.get('cache')!.status).toBe('online');
-    // The dependency was online (past min_uptime) before the dependent's run began.
+    // The dependency was up min_uptime before the dependent's run began.
     expect(api.lastStartedAt - states.get('cache')!.lastStartedAt).toBeGreaterThanOrEqual(0.15);
     expect(states.get('cache')!.lastStartedAt - states.get('db')!.lastStartedAt).toBeGreaterThanOrEqual(0.15);
     await waitFor(() => events(file).length === 3, 'api to record its start');

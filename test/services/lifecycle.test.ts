@@ -21,7 +21,7 @@ describe('service lifecycle', () => {
     const started = await c.startService(shService('web', 'echo hello; exec sleep 30', { env: { SECRET: 'hunter2' } }));
     expect(started.name).toBe('web');
     expect(started.id).toBe(0);
-    expect(started.status).toBe('starting');
+    expect(started.status).toBe('online'); // at spawn, as pm2
     expect(started.pid).toBeGreaterThan(0);
     expect(isAlive(started.pid)).toBe(true);
     const online = await waitStatus(c, 'web', 'online');

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findCycle, startLevels, dependentsOf } from '../../src/services/dependency-order';
-import { backoffDelayMs, checkServiceConfig } from '../../src/services/service-config';
+import { checkServiceConfig } from '../../src/services/service-config';
+import { decideAfterExit } from '../../src/services/restart-policy';
 import { tailLines, flushLog } from '../../src/services/log-files';
 import { fittingPrefix, shiftRotated, splitForFiles } from '../../src/services/log-rotation';
 import { toServiceConfig, splitArgs, isEcosystemFile, orderByDependencies } from '../../src/cli/commands/services-ecosystem';
@@ -22,12 +23,33 @@ describe('dependency order', () => {
   });
 });
 
-describe('backoff', () => {
-  const base = checkServiceConfig({ name: 'x', cmd: ['true'] }, { cwd: '/', logMaxBytes: 1024, logMaxFiles: 1 });
-  it('doubles from 500 ms per quick crash and caps at 30 s', () => {
-    expect([1, 2, 3, 4].map((n) => backoffDelayMs(base, n))).toEqual([500, 1000, 2000, 4000]);
-    expect(backoffDelayMs(base, 20)).toBe(30_000);
-    expect(backoffDelayMs({ ...base, restartDelayMs: 50 }, 0)).toBe(50);
+describe('restart policy (pm2 God.handleExit)', () => {
+  const base = checkServiceConfig({ name: 'x', cmd: ['true'], autorestart: true }, { cwd: '/', logMaxBytes: 1024, logMaxFiles: 1 });
+  const run = (c: typeof base, uptimes: number[], code = 1) => {
+    const counters = { unstableRestarts: 0, backoffMs: 0 };
+    return uptimes.map((u) => decideAfterExit(c, counters, u, code));
+  };
+  it('restarts at once by default and ends errored at the 16th quick exit (15 restarts)', () => {
+    const out = run(base, Array(16).fill(10));
+    expect(out.slice(0, 15)).toEqual(Array(15).fill({ action: 'restart', delayMs: 0 }));
+    expect(out[15].action).toBe('errored');
+  });
+  it('keeps restart_delay fixed and resets the unstable count after a run past min_uptime', () => {
+    const c = { ...base, restartDelayMs: 250, maxRestarts: 3 };
+    expect(run(c, [10, 10, 5000, 10, 10])).toEqual(Array(5).fill({ action: 'restart', delayMs: 250 }));
+    expect(run(c, [10, 10, 10])[2].action).toBe('errored');
+  });
+  it('grows exp_backoff_restart_delay x1.5 up to 15 s and starts again after 30 s up', () => {
+    const c = { ...base, expBackoffRestartDelayMs: 100, maxRestarts: 100 };
+    const delays = run(c, Array(12).fill(5000)).map((d) => (d.action === 'restart' ? d.delayMs : -1));
+    expect(delays.slice(0, 5)).toEqual([100, 150, 225, 337, 505]);
+    expect(run(c, Array(20).fill(5000)).at(-1)).toEqual({ action: 'restart', delayMs: 15_000 });
+    expect(run(c, [5000, 5000, 31_000]).map((d) => (d.action === 'restart' ? d.delayMs : -1))).toEqual([100, 150, 100]);
+  });
+  it('stops on stop_exit_codes and with autorestart off', () => {
+    expect(run({ ...base, stopExitCodes: [0, 3] }, [10], 3)[0].action).toBe('stop');
+    expect(run({ ...base, stopExitCodes: [0, 3] }, [10], 4)[0].action).toBe('restart');
+    expect(run({ ...base, autorestart: false }, [10])[0].action).toBe('stop');
   });
 });
 

@@ -1,4 +1,4 @@
-// Service requests (50–59): start, stop, restart, delete, list, describe, save and resurrect,
+// Service requests (50–59, reset 1051, signal 1052): start, stop, restart, delete, reset, signal, list, describe, save and resurrect,
 // answered by the daemon's ServiceManager (logs and flush: service-logs.ts). Times on the wire are epoch seconds.
 import { RequestType } from '../../wire/proto';
 import { InvalidArgumentError, UnavailableError } from '../../wire/errors';
@@ -53,6 +53,8 @@ function toWire(m: ServiceManager, s: Service, usage: Map<number, Usage>, withEn
     unstableRestarts: r.unstableRestarts,
     backoffMs: r.backoffMs,
     lastError: r.lastError,
+    createdAt: r.createdAt / 1000,
+    pidFilePath: s.pidFilePath,
   };
 }
 
@@ -69,6 +71,10 @@ export const serviceEntries: DispatchEntry[] = [
   unary(RequestType.REQUEST_TYPE_SERVICE_RESTART, 'serviceRestart', async (req, ctx) => ({ restartedCount: await managerOf(ctx).restart(req.target) })),
 
   unary(RequestType.REQUEST_TYPE_SERVICE_DELETE, 'serviceDelete', async (req, ctx) => ({ deletedCount: await managerOf(ctx).delete(req.target) })),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_RESET, 'serviceReset', async (req, ctx) => ({ resetCount: managerOf(ctx).reset(req.target) })),
+
+  unary(RequestType.REQUEST_TYPE_SERVICE_SIGNAL, 'serviceSignal', async (req, ctx) => ({ signaledCount: managerOf(ctx).signal(req.target, req.signal) })),
 
   unary(RequestType.REQUEST_TYPE_SERVICE_LIST, 'serviceList', async (_req, ctx) => {
     const m = managerOf(ctx);
