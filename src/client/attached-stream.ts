@@ -8,6 +8,35 @@ export interface AttachResponseFields {
   backlog: Uint8Array;
   bytesMissed: number;
   backlogTruncated: boolean;
+  /** Absolute offsets of the backlog (0 from a daemon too old to say). */
+  startOffset?: number;
+  endOffset?: number;
+}
+
+/** How an attached reader is served when it falls a ring behind (AttachFlowMode). */
+export type AttachFlow = 'lossless' | 'live';
+
+/** Offset and flow options both attach calls take (issue 15). */
+export interface AttachFlowOptions {
+  /**
+   * Resume at this absolute output offset (0 = the oldest byte the ring still holds) instead of the
+   * v1 backlog (what the last client missed): everything from there arrives as frames with offsets,
+   * and nothing is consumed.
+   */
+  fromOffset?: number;
+  /** lossless (default): the child waits for this reader; live: the ring drops what the reader is too slow for. */
+  flow?: AttachFlow;
+  /** lossless: a reader making no progress this long while the child waits is switched to drop-oldest (0 = daemon default, 10 s). */
+  stallTimeoutMs?: number;
+}
+
+/** The request fields for AttachFlowOptions (from_offset stays unset when not given). */
+export function attachFlowPayload(opts: AttachFlowOptions): { fromOffset?: number; flow: number; stallTimeoutMs: number } {
+  return {
+    ...(opts.fromOffset !== undefined ? { fromOffset: opts.fromOffset } : {}),
+    flow: opts.flow === 'live' ? 1 : 0,
+    stallTimeoutMs: opts.stallTimeoutMs ?? 0,
+  };
 }
 
 export abstract class AttachedStream<F> implements AsyncIterable<F> {
@@ -16,6 +45,12 @@ export abstract class AttachedStream<F> implements AsyncIterable<F> {
   /** Bytes dropped before they could be seen (exact). */
   readonly bytesMissed: number;
   readonly backlogTruncated: boolean;
+  /** Absolute offset of backlog[0]. */
+  readonly startOffset: number;
+  /** Absolute offset after the last byte handed out so far (the backlog's end before any frame). */
+  position: number;
+  /** Bytes the daemon dropped before this reader got them: bytesMissed plus every missed frame (exact). */
+  missedTotal: number;
 
   protected constructor(response: AttachResponseFields, protected readonly frames: FrameStream) {
     // protobufjs hands bytes out as views of the frame: keep the view, no copy.
@@ -23,6 +58,19 @@ export abstract class AttachedStream<F> implements AsyncIterable<F> {
     this.backlog = Buffer.from(b.buffer, b.byteOffset, b.length);
     this.bytesMissed = Number(response.bytesMissed);
     this.backlogTruncated = response.backlogTruncated;
+    this.startOffset = Number(response.startOffset ?? 0);
+    this.position = Number(response.endOffset ?? 0);
+    this.missedTotal = this.bytesMissed;
+  }
+
+  /** Keeps position and missedTotal: call for every data or missed frame (offset when the frame has one). */
+  protected track(dataBytes: number, missedBytes: number, offset: number | null | undefined): void {
+    if (missedBytes > 0) {
+      this.missedTotal += missedBytes;
+      this.position = offset ?? this.position + missedBytes;
+      return;
+    }
+    this.position = (offset ?? this.position) + dataBytes;
   }
 
   /** Decodes one frame body of this stream's kind. */

@@ -2,8 +2,8 @@
 // merging. PtyAttachment wraps one attach stream: PtyStreamFrames in, PtyInputFrames out.
 import { DaemonClient } from './daemon-client';
 import type { FrameStream } from './stream';
-import { AttachedStream } from './attached-stream';
-import { bytesFieldView } from '../wire/frame';
+import { AttachedStream, attachFlowPayload, type AttachFlowOptions } from './attached-stream';
+import { bytesFieldWithOffset } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
 import { attachResponseOf } from './spawn-attached';
@@ -14,8 +14,10 @@ const PTY_OWN_KEYS = ['TERM', 'COLUMNS', 'LINES'];
 
 /** One decoded PtyStreamFrame. exit, error and stolen end the attachment. */
 export type PtyFrame =
-  | { kind: 'output'; data: Buffer }
-  | { kind: 'missed'; bytes: number }
+  /** offset: absolute offset of data[0], on attaches with fromOffset. */
+  | { kind: 'output'; data: Buffer; offset?: number }
+  /** The daemon dropped `bytes` this reader never got (offset: where the bytes after the gap start). */
+  | { kind: 'missed'; bytes: number; offset?: number }
   | { kind: 'exit'; code: number }
   | { kind: 'error'; message: string }
   | { kind: 'stolen'; by: string }
@@ -39,7 +41,7 @@ export interface SpawnPtyOptions extends SpawnContextOptions {
   originator?: string;
 }
 
-export interface AttachPtyOptions {
+export interface AttachPtyOptions extends AttachFlowOptions {
   /** Evict the attached client (it gets stolen_by) instead of failing with ALREADY_ATTACHED. */
   steal?: boolean;
   /** Client terminal size; applied only when isTty (0 keeps the session's). */
@@ -62,12 +64,13 @@ const PTY_FRAME_OUTPUT_TAG = (1 << 3) | 2;
 /** Decodes one PtyStreamFrame body. */
 export function decodePtyFrame(body: Buffer): PtyFrame {
   // Output frames (nearly all) are read by hand as a view of the body: no decode, no copy.
-  const data = bytesFieldView(body, PTY_FRAME_OUTPUT_TAG);
-  if (data) return { kind: 'output', data };
+  const fast = bytesFieldWithOffset(body, PTY_FRAME_OUTPUT_TAG);
+  if (fast) return fast.offset === null ? { kind: 'output', data: fast.data } : { kind: 'output', data: fast.data, offset: fast.offset };
   const f = pb.PtyStreamFrame.decode(body);
+  const offset = Object.prototype.hasOwnProperty.call(f, 'offset') ? { offset: Number(f.offset) } : {};
   switch (f.frame) {
-    case 'output': return { kind: 'output', data: Buffer.from(f.output.buffer, f.output.byteOffset, f.output.length) };
-    case 'missedBytes': return { kind: 'missed', bytes: Number(f.missedBytes) };
+    case 'output': return { kind: 'output', data: Buffer.from(f.output.buffer, f.output.byteOffset, f.output.length), ...offset };
+    case 'missedBytes': return { kind: 'missed', bytes: Number(f.missedBytes), ...offset };
     case 'exitCode': return { kind: 'exit', code: f.exitCode };
     case 'error': return { kind: 'error', message: f.error };
     case 'stolenBy': return { kind: 'stolen', by: f.stolenBy };
@@ -91,7 +94,10 @@ export class PtyAttachment extends AttachedStream<PtyFrame> {
   }
 
   protected decode(body: Buffer): PtyFrame {
-    return decodePtyFrame(body);
+    const f = decodePtyFrame(body);
+    if (f.kind === 'output') this.track(f.data.length, 0, f.offset);
+    else if (f.kind === 'missed') this.track(0, f.bytes, f.offset);
+    return f;
   }
 
   /** Bytes for the session's terminal input (keystrokes). False if the connection is gone. */
@@ -180,6 +186,7 @@ function attachPayload(sessionId: string, opts: AttachPtyOptions): RequestInput<
     replay: replayToWire(opts.replay),
     // A detach ends the stream with the explicit `detached` frame (v1 clients get error "detached").
     detachedFrame: true,
+    ...attachFlowPayload(opts),
   };
 }
 

@@ -2,8 +2,8 @@
 // installed on DaemonClient by declaration merging. PipeAttachment wraps one attach stream.
 import { DaemonClient } from './daemon-client';
 import type { FrameStream } from './stream';
-import { AttachedStream } from './attached-stream';
-import { bytesFieldView } from '../wire/frame';
+import { AttachedStream, attachFlowPayload, type AttachFlowOptions } from './attached-stream';
+import { bytesFieldWithOffset } from '../wire/frame';
 import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
 import { attachResponseOf } from './spawn-attached';
@@ -13,8 +13,10 @@ export type PipeStreamName = 'stdout' | 'stderr';
 
 /** One decoded PipeStreamFrame. Exactly one of eof/exit/error/stolen ends the attachment. */
 export type PipeFrame =
-  | { kind: 'bytes'; data: Buffer }
-  | { kind: 'missed'; bytes: number }
+  /** offset: absolute offset of data[0], on attaches with fromOffset. */
+  | { kind: 'bytes'; data: Buffer; offset?: number }
+  /** The daemon dropped `bytes` this reader never got (offset: where the bytes after the gap start). */
+  | { kind: 'missed'; bytes: number; offset?: number }
   | { kind: 'eof' }
   | { kind: 'exit'; code: number }
   | { kind: 'error'; message: string }
@@ -46,12 +48,13 @@ export type PipeSessionInfo = Decoded<running_process.daemon.v1.PipeSessionInfo>
  * is a view of the body, not a copy: the hot path of an attached reader.
  */
 export function decodePipeFrame(body: Buffer): PipeFrame {
-  const data = bytesFieldView(body, PIPE_FRAME_BYTES_TAG);
-  if (data) return { kind: 'bytes', data };
+  const fast = bytesFieldWithOffset(body, PIPE_FRAME_BYTES_TAG);
+  if (fast) return fast.offset === null ? { kind: 'bytes', data: fast.data } : { kind: 'bytes', data: fast.data, offset: fast.offset };
   const f = pb.PipeStreamFrame.decode(body);
+  const offset = Object.prototype.hasOwnProperty.call(f, 'offset') ? { offset: Number(f.offset) } : {};
   switch (f.frame) {
-    case 'bytes': return { kind: 'bytes', data: Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.length) };
-    case 'missedBytes': return { kind: 'missed', bytes: Number(f.missedBytes) };
+    case 'bytes': return { kind: 'bytes', data: Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.length), ...offset };
+    case 'missedBytes': return { kind: 'missed', bytes: Number(f.missedBytes), ...offset };
     case 'eof': return { kind: 'eof' };
     case 'exitCode': return { kind: 'exit', code: f.exitCode };
     case 'error': return { kind: 'error', message: f.error };
@@ -72,7 +75,10 @@ export class PipeAttachment extends AttachedStream<PipeFrame> {
   }
 
   protected decode(body: Buffer): PipeFrame {
-    return decodePipeFrame(body);
+    const f = decodePipeFrame(body);
+    if (f.kind === 'bytes') this.track(f.data.length, 0, f.offset);
+    else if (f.kind === 'missed') this.track(0, f.bytes, f.offset);
+    return f;
   }
 }
 
@@ -91,9 +97,12 @@ declare module './daemon-client' {
      * SPAWN_PIPE_SESSION with `attach`: starts the child and attaches to one of its streams (stdout by
      * default) in one round trip, on a streaming connection; nothing the child prints is missed.
      */
-    spawnPipeAttached(opts: SpawnPipeOptions, attach?: { stream?: PipeStreamName }): Promise<ResponseOutput<'spawnPipeSession'> & { attachment: PipeAttachment }>;
-    /** ATTACH_PIPE_STREAM on a new connection; ALREADY_ATTACHED unless `steal`. */
-    attachPipe(sessionId: string, opts?: { stream?: PipeStreamName; steal?: boolean }): Promise<PipeAttachment>;
+    spawnPipeAttached(opts: SpawnPipeOptions, attach?: { stream?: PipeStreamName } & AttachFlowOptions): Promise<ResponseOutput<'spawnPipeSession'> & { attachment: PipeAttachment }>;
+    /**
+     * ATTACH_PIPE_STREAM on a new connection; ALREADY_ATTACHED unless `steal`. Lossless by default
+     * (the child waits for this reader); `fromOffset` resumes at an absolute offset (see AttachFlowOptions).
+     */
+    attachPipe(sessionId: string, opts?: { stream?: PipeStreamName; steal?: boolean } & AttachFlowOptions): Promise<PipeAttachment>;
     /** DETACH_PIPE_STREAM: the attached client gets a `detached` frame (v1 clients: eof); the session keeps running. */
     detachPipe(sessionId: string, stream?: PipeStreamName): Promise<void>;
     /** WRITE_PIPE_STDIN: resolves with bytes written once the child's pipe took them; `close` closes stdin after. */
@@ -129,18 +138,18 @@ DaemonClient.prototype.spawnPipe = function (this: DaemonClient, opts: SpawnPipe
   return this.request(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', spawnPipePayload(opts));
 };
 
-DaemonClient.prototype.spawnPipeAttached = async function (this: DaemonClient, opts: SpawnPipeOptions, attach: { stream?: PipeStreamName } = {}) {
+DaemonClient.prototype.spawnPipeAttached = async function (this: DaemonClient, opts: SpawnPipeOptions, attach: { stream?: PipeStreamName } & AttachFlowOptions = {}) {
   const opened = await this.openStream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', {
     ...spawnPipePayload(opts),
-    attach: { stream: streamKind(attach.stream), detachedFrame: true },
+    attach: { stream: streamKind(attach.stream), detachedFrame: true, ...attachFlowPayload(attach) },
   });
   const attached = await attachResponseOf(opened, 'attachPipeStream', async (id) => { await this.terminate(id); });
   return { ...opened.response, attachment: new PipeAttachment(attached, opened.frames) };
 };
 
-DaemonClient.prototype.attachPipe = async function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName; steal?: boolean } = {}) {
+DaemonClient.prototype.attachPipe = async function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName; steal?: boolean } & AttachFlowOptions = {}) {
   const { response, frames } = await this.openStream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream',
-    { sessionId, stream: streamKind(opts.stream), steal: opts.steal ?? false, detachedFrame: true });
+    { sessionId, stream: streamKind(opts.stream), steal: opts.steal ?? false, detachedFrame: true, ...attachFlowPayload(opts) });
   return new PipeAttachment(response, frames);
 };
 

@@ -40,6 +40,8 @@ export interface DaemonConfig {
   logMaxFiles: number;
   /** A session observer's full BLOCK queue nobody takes from is cut loose after this, ms (0 = never). */
   observerStallMs: number;
+  /** A lossless attached reader that makes no progress this long while its child is held is switched to drop-oldest, ms. */
+  attachStallTimeoutMs: number;
   /** How often PROCESS observers look for a session's descendants, ms. */
   observerPollMs: number;
   /** Environment entries every spawned session and service gets beneath its own (ordered, last wins). */
@@ -70,5 +72,6 @@ export const DEFAULTS = {
   logMaxBytes: 10 * 1024 * 1024,
   logMaxFiles: 5,
   observerStallMs: 30_000,
+  attachStallTimeoutMs: 10_000,
   observerPollMs: 100,
 } as const;

@@ -29,6 +29,7 @@ export interface DaemonFlags {
   partialFrameBudgetBytes: number;
   frameDeadlineMs: number;
   observerStallMs: number;
+  attachStallTimeoutMs: number;
   observerPollMs: number;
   env: Array<{ key: string; value: string }>;
   envFrom: string[];
@@ -59,6 +60,7 @@ const INT_FLAGS = [
   ['partialFrameBudgetBytes', '--partial-frame-budget-bytes', 1, DEFAULTS.partialFrameBudgetBytes],
   ['frameDeadlineMs', '--frame-deadline-ms', 1, DEFAULTS.frameDeadlineMs],
   ['observerStallMs', '--observer-stall-ms', 0, DEFAULTS.observerStallMs],
+  ['attachStallTimeoutMs', '--attach-stall-timeout-ms', 1, DEFAULTS.attachStallTimeoutMs],
   ['observerPollMs', '--observer-poll-ms', 10, DEFAULTS.observerPollMs],
 ] as const;
 
@@ -106,7 +108,7 @@ function fastParse(argv: string[]): DaemonFlags | null {
     socket: v.socket as string | undefined,
     maxInFlight: 0, responseBudgetBytes: 0, partialFrameBudgetBytes: 0, frameDeadlineMs: 0,
     maxFrameBytes: 0, maxConnections: 0, rateLimit: 0, ringBytes: 0, exitedRingBudget: 0, keepExited: 0, keepExitedMs: 0, reserveBytes: 0,
-    reserveRecheckMs: 0, reaperIntervalMs: 0, logMaxBytes: 0, logMaxFiles: 0, observerStallMs: 0, observerPollMs: 0,
+    reserveRecheckMs: 0, reaperIntervalMs: 0, logMaxBytes: 0, logMaxFiles: 0, observerStallMs: 0, attachStallTimeoutMs: 0, observerPollMs: 0,
     env: [],
     envFrom: (v['env-from'] as string[] | undefined) ?? [],
     resurrect: v.resurrect === true,
@@ -167,6 +169,7 @@ function commanderParse(argv: string[]): DaemonFlags {
     .option('--partial-frame-budget-bytes <n>', 'bytes of incomplete frames all connections may hold together', intOption('--partial-frame-budget-bytes', 1), DEFAULTS.partialFrameBudgetBytes)
     .option('--frame-deadline-ms <n>', 'a connection holding an incomplete frame this long is closed', intOption('--frame-deadline-ms', 1), DEFAULTS.frameDeadlineMs)
     .option('--observer-stall-ms <n>', 'a BLOCK session observer whose full queue nobody reads is cut loose after this (0 = never)', intOption('--observer-stall-ms', 0), DEFAULTS.observerStallMs)
+    .option('--attach-stall-timeout-ms <n>', 'an attached reader that holds its session back and reads nothing for this long is switched to drop-oldest', intOption('--attach-stall-timeout-ms', 1), DEFAULTS.attachStallTimeoutMs)
     .option('--observer-poll-ms <n>', 'how often PROCESS session observers look for descendants', intOption('--observer-poll-ms', 10), DEFAULTS.observerPollMs)
     .option('--env <KEY=VALUE>', 'default environment for every session and service (repeatable; visible in ps: prefer --env-from for secrets)', envEntry, [])
     .option('--env-from <file>', 'KEY=VALUE lines added to the default environment before --env (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])

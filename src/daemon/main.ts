@@ -80,6 +80,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     logMaxBytes: opts.logMaxBytes,
     logMaxFiles: opts.logMaxFiles,
     observerStallMs: opts.observerStallMs,
+    attachStallTimeoutMs: opts.attachStallTimeoutMs,
     observerPollMs: opts.observerPollMs,
     defaultEnv,
     resurrect: opts.resurrect,

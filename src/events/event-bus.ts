@@ -9,6 +9,8 @@ export type EventKind =
   | 'session.attached'
   | 'session.detached'
   | 'session.stolen'
+  /** A lossless reader made no progress for its stall timeout: switched to drop-oldest (issue 15.1). */
+  | 'session.stalled'
   | 'session.removed'
   /** A session of a daemon that died without shutting down: reported and stopped by the next one. */
   | 'session.lost'

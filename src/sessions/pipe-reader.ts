@@ -21,11 +21,11 @@ interface PipeHandle {
 
 /**
  * Starts reading `pipe` (a child's stdout/stderr from spawn(), before the event loop ran): each read's
- * bytes go to onChunk as a view that is valid only during the call. Returns the stream to listen on
+ * bytes (at most maxReadBytes) go to onChunk as a view that is valid only during the call. Returns the stream to listen on
  * for 'end'/'error' and to pause()/resume(). Falls back to plain 'data' events (a fresh Buffer per
  * read, also transient to the caller) when the pipe is not a handle-backed socket as expected.
  */
-export function readPipe(pipe: Readable, onChunk: (chunk: Buffer) => void): Readable {
+export function readPipe(pipe: Readable, onChunk: (chunk: Buffer) => void, maxReadBytes = SHARED_READ_BYTES): Readable {
   const handle = (pipe as unknown as { _handle?: PipeHandle | null })._handle;
   const usable = pipe instanceof net.Socket && handle && typeof handle.useUserBuffer === 'function'
     && typeof handle.readStart === 'function' && pipe.readableLength === 0 && !pipe.readableEnded;
@@ -34,7 +34,8 @@ export function readPipe(pipe: Readable, onChunk: (chunk: Buffer) => void): Read
     return pipe;
   }
   sharedBuffer ??= Buffer.allocUnsafeSlow(SHARED_READ_BYTES);
-  const buffer = sharedBuffer;
+  // A read never returns more than the buffer: capped so one read cannot overrun a ring's flow slack.
+  const buffer = maxReadBytes < SHARED_READ_BYTES ? sharedBuffer.subarray(0, Math.max(1, maxReadBytes)) : sharedBuffer;
   // The handle's reads now land in `buffer` and are reported to this socket (its new owner); the
   // original socket stays in child.stdio untouched (it only ever sees reads it never gets).
   const socket = new net.Socket({

@@ -91,8 +91,11 @@ export class PipeSession extends ChildSession implements Session {
     if (!opts.mergeStderr) this.streams.set('stderr', err);
     this.openPipes = opts.mergeStderr ? 2 : 1;
     // Chunks are views of a shared read buffer: the streams copy what they keep.
-    const stdout = readPipe(child.stdout!, (c) => out.push(c, true));
-    const stderr = readPipe(child.stderr!, (c) => err.push(c, true));
+    // Reads capped at the flow slack: after a pause, one more read (of each pipe, when merged) still
+    // fits the ring (issue 15.1).
+    const maxRead = opts.mergeStderr ? Math.floor(out.slackBytes / 2) : out.slackBytes;
+    const stdout = readPipe(child.stdout!, (c) => out.push(c, true), maxRead);
+    const stderr = readPipe(child.stderr!, (c) => err.push(c, true), maxRead);
     if (opts.mergeStderr) {
       out.setSource({ pause: () => { stdout.pause(); stderr.pause(); }, resume: () => { stdout.resume(); stderr.resume(); } });
     } else {

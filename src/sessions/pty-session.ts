@@ -4,7 +4,7 @@
 import * as os from 'node:os';
 import { UnavailableError } from '../wire/errors';
 import { ChildSession } from './child-session';
-import { OutputStream, type AttachFrameCodec, type AttachGrant } from './output-stream';
+import { OutputStream, type AttachFrameCodec, type AttachGrant, type AttachRequestOptions } from './output-stream';
 import { PtyHost } from './pty-host';
 import { PtyScreen } from './pty-screen';
 import type { Session } from './session-table';
@@ -28,6 +28,8 @@ export interface AttachOptions {
   size?: { rows: number; cols: number } | null;
   /** True once the requesting client has gone away. */
   clientGone?: () => boolean;
+  /** Offsets and flow (issue 15); fromOffset is ignored with replay 'screen'. */
+  flow?: Pick<AttachRequestOptions, 'fromOffset' | 'flow' | 'stallTimeoutMs'>;
 }
 
 /** What the attached client reported about its terminal (PtySessionInfo attached_*). */
@@ -174,7 +176,7 @@ export class PtySession extends ChildSession implements Session {
         const snap = await this.screen.snapshot();
         // The rendering takes a while: a client gone by now must not take the slot (nor steal it).
         if (opts.clientGone?.()) throw new UnavailableError(`${label} left before its attach to session ${this.id} was ready`);
-        grant = this.output.attach(label, { steal: opts.steal, startAt: snap.offset });
+        grant = this.output.attach(label, { steal: opts.steal, startAt: snap.offset, flow: opts.flow?.flow, stallTimeoutMs: opts.flow?.stallTimeoutMs });
         grant.backlog = snap.bytes;
       } catch (err) {
         // Not granted after all: the client still attached keeps its size (unless resized since).
@@ -182,7 +184,7 @@ export class PtySession extends ChildSession implements Session {
         throw err;
       }
     } else {
-      grant = this.output.attach(label, { steal: opts.steal, replay: opts.replay });
+      grant = this.output.attach(label, { steal: opts.steal, replay: opts.replay, ...opts.flow });
       if (opts.size) this.resize(opts.size.rows, opts.size.cols);
     }
     this.attachedTerminal = opts.terminal;

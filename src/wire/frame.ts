@@ -207,29 +207,53 @@ export class FrameDecoder {
   }
 }
 
-/** Bytes a bytes-field frame of this payload takes: prefix, tag, length varint, payload. */
-export function bytesFieldFrameLength(fieldNumber: number, payloadLength: number): number {
-  let varintBytes = 1;
-  for (let v = payloadLength; v >= 0x80; v = Math.floor(v / 128)) varintBytes++;
+/** Bytes a varint takes (v a non-negative safe integer). */
+function varintLength(v: number): number {
+  let n = 1;
+  for (; v >= 0x80; v = Math.floor(v / 128)) n++;
+  return n;
+}
+
+function writeVarint(frame: Buffer, at: number, v: number): number {
+  while (v >= 0x80) {
+    frame[at++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  frame[at++] = v;
+  return at;
+}
+
+/** Field number of PipeStreamFrame.offset / PtyStreamFrame.offset (a varint after the bytes field). */
+export const STREAM_FRAME_OFFSET_FIELD = 1010;
+/** Its tag, (1010 << 3) | 0, as two varint bytes. */
+const OFFSET_TAG_BYTES = [((STREAM_FRAME_OFFSET_FIELD << 3) & 0x7f) | 0x80, (STREAM_FRAME_OFFSET_FIELD << 3) >> 7];
+
+/**
+ * Bytes a bytes-field frame of this payload takes: prefix, tag, length varint, payload, and with
+ * `offset` the trailing offset field (STREAM_FRAME_OFFSET_FIELD).
+ */
+export function bytesFieldFrameLength(fieldNumber: number, payloadLength: number, offset?: number): number {
   const tag = (fieldNumber << 3) | 2;
-  return FRAME_HEADER_BYTES + (tag < 0x80 ? 1 : 2) + varintBytes + payloadLength;
+  const trailer = offset === undefined ? 0 : OFFSET_TAG_BYTES.length + varintLength(offset);
+  return FRAME_HEADER_BYTES + (tag < 0x80 ? 1 : 2) + varintLength(payloadLength) + payloadLength + trailer;
 }
 
 /**
  * A complete frame (length prefix included) whose body is a protobuf message holding one bytes
- * field: what PipeStreamFrame.bytes and PtyStreamFrame.output are. One allocation, one copy of
- * the payload (the attach pump's hot path); equal to encodeFrame(Message.encode({field: payload})).
+ * field (and, with `offset`, the offset field): what PipeStreamFrame.bytes and PtyStreamFrame.output
+ * are. One allocation, one copy of the payload (the attach pump's hot path); equal to
+ * encodeFrame(Message.encode({field: payload, offset})).
  */
-export function encodeBytesFieldFrame(fieldNumber: number, payload: Uint8Array): Buffer {
-  return encodeBytesFieldFrameInto(Buffer.allocUnsafe(bytesFieldFrameLength(fieldNumber, payload.length)), fieldNumber, payload);
+export function encodeBytesFieldFrame(fieldNumber: number, payload: Uint8Array, offset?: number): Buffer {
+  return encodeBytesFieldFrameInto(Buffer.allocUnsafe(bytesFieldFrameLength(fieldNumber, payload.length, offset)), fieldNumber, payload, offset);
 }
 
 /**
  * encodeBytesFieldFrame into the start of `target` (at least bytesFieldFrameLength() long, e.g. a
  * pooled buffer); returns the frame as a view of target.
  */
-export function encodeBytesFieldFrameInto(target: Buffer, fieldNumber: number, payload: Uint8Array): Buffer {
-  const frameLength = bytesFieldFrameLength(fieldNumber, payload.length);
+export function encodeBytesFieldFrameInto(target: Buffer, fieldNumber: number, payload: Uint8Array, offset?: number): Buffer {
+  const frameLength = bytesFieldFrameLength(fieldNumber, payload.length, offset);
   if (target.length < frameLength) throw new RangeError(`frame needs ${frameLength} bytes, target has ${target.length}`);
   const tag = (fieldNumber << 3) | 2;
   const frame = target.subarray(0, frameLength);
@@ -240,14 +264,47 @@ export function encodeBytesFieldFrameInto(target: Buffer, fieldNumber: number, p
     frame[at++] = (tag & 0x7f) | 0x80;
     frame[at++] = tag >> 7;
   }
-  let v = payload.length;
-  while (v >= 0x80) {
-    frame[at++] = (v & 0x7f) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  frame[at++] = v;
+  at = writeVarint(frame, at, payload.length);
   frame.set(payload, at);
+  at += payload.length;
+  if (offset !== undefined) {
+    frame[at++] = OFFSET_TAG_BYTES[0]!;
+    frame[at++] = OFFSET_TAG_BYTES[1]!;
+    writeVarint(frame, at, offset);
+  }
   return frame;
+}
+
+/**
+ * Like bytesFieldView, for a body that may end with the offset field (STREAM_FRAME_OFFSET_FIELD)
+ * after the bytes field: the payload view and the offset (null when the frame has none).
+ */
+export function bytesFieldWithOffset(body: Buffer, tag: number): { data: Buffer; offset: number | null } | null {
+  if (body.length < 2 || body[0] !== tag) return null;
+  let length = 0;
+  let scale = 1;
+  let at = 1;
+  for (;;) {
+    if (at >= body.length || at > 5) return null;
+    const b = body[at++];
+    length += (b & 0x7f) * scale;
+    if (b < 0x80) break;
+    scale *= 128;
+  }
+  const end = at + length;
+  if (end === body.length) return { data: body.subarray(at), offset: null };
+  if (end > body.length || body[end] !== OFFSET_TAG_BYTES[0] || body[end + 1] !== OFFSET_TAG_BYTES[1]) return null;
+  let offset = 0;
+  scale = 1;
+  let i = end + 2;
+  for (;;) {
+    if (i >= body.length || i > end + 10) return null;
+    const b = body[i++];
+    offset += (b & 0x7f) * scale;
+    if (b < 0x80) break;
+    scale *= 128;
+  }
+  return i === body.length ? { data: body.subarray(at, end), offset } : null;
 }
 
 /**

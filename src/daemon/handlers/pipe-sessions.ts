@@ -9,7 +9,7 @@ import type { AttachFrameCodec } from '../../sessions/output-stream';
 import { PipeSession, spawnPipeSession, type PipeStreamName } from '../../sessions/pipe-session';
 import { planArgvSpawn } from '../../sessions/spawn-plan';
 import { SocketSink } from '../socket-sink';
-import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf, terminateSession, terminateSignalOf } from './session-ops';
+import { attachFlowOf, checkSpawnAttachSessionId, outcomeToWire, sessionsOf, terminateSession, terminateSignalOf, type AttachFlowFields } from './session-ops';
 
 type PipeSessionInfoOut = NonNullable<ResponsePayload<'listPipeSessions'>['sessions']>[number];
 
@@ -17,7 +17,7 @@ type PipeSessionInfoOut = NonNullable<ResponsePayload<'listPipeSessions'>['sessi
 export const pipeFrameCodec: AttachFrameCodec = {
   bytes: (buf) => pb.PipeStreamFrame.encode({ bytes: buf }).finish(),
   bytesField: 1,
-  missed: (n) => pb.PipeStreamFrame.encode({ missedBytes: n }).finish(),
+  missed: (n, offset) => pb.PipeStreamFrame.encode(offset === undefined ? { missedBytes: n } : { missedBytes: n, offset }).finish(),
   eof: () => pb.PipeStreamFrame.encode({ eof: true }).finish(),
   exitCode: (code) => pb.PipeStreamFrame.encode({ exitCode: code }).finish(),
   error: (message) => pb.PipeStreamFrame.encode({ error: message }).finish(),
@@ -81,11 +81,14 @@ async function spawnFromRequest(req: SpawnRequest, state: DaemonState): Promise<
 }
 
 /** Attaches a client to one stream of a session: the attach response, and what streams after it. */
-function attachStream(session: PipeSession, name: PipeStreamName, clientLabel: string, steal: boolean, detachedFrame: boolean) {
-  const grant = session.stream(name).attach(clientLabel, { steal });
-  grant.attachment.explicitDetach = detachedFrame;
+function attachStream(state: DaemonState, session: PipeSession, name: PipeStreamName, clientLabel: string, req: AttachFlowFields & { steal: boolean; detachedFrame: boolean }, prefix = '') {
+  const grant = session.stream(name).attach(clientLabel, { steal: req.steal, ...attachFlowOf(state, req, prefix) });
+  grant.attachment.explicitDetach = req.detachedFrame;
   return {
-    response: { backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed },
+    response: {
+      backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed,
+      startOffset: grant.startOffset, endOffset: grant.endOffset,
+    },
     start: (channel: StreamChannel) => grant.attachment.start(new SocketSink(channel)),
   };
 }
@@ -104,14 +107,17 @@ export const pipeSessionEntries: DispatchEntry[] = [
     const session = await spawnFromRequest(req, ctx.state);
     const response = { sessionId: session.id, pid: session.pid, createdAt: session.createdAtMs / 1000 };
     if (!attachTo) return { response };
-    const grant = attachStream(session, attachTo, ctx.clientLabel, false, req.attach?.detachedFrame ?? false);
+    const a = req.attach!;
+    const grant = attachStream(ctx.state, session, attachTo, ctx.clientLabel, {
+      steal: false, detachedFrame: a.detachedFrame ?? false, fromOffset: a.fromOffset, flow: a.flow ?? 0, stallTimeoutMs: a.stallTimeoutMs ?? 0,
+    }, 'attach.');
     return { response, alsoRespond: { attachPipeStream: grant.response }, start: grant.start };
   }),
 
   // The stream selector is checked before the session is looked up (the reference's order).
   stream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream', (req, ctx) => {
     const name = streamName(req.stream);
-    return attachStream(pipeSession(ctx.state, req.sessionId), name, ctx.clientLabel, req.steal, req.detachedFrame);
+    return attachStream(ctx.state, pipeSession(ctx.state, req.sessionId), name, ctx.clientLabel, req);
   }, { errorCarriesPayload: true }),
 
   unary(RequestType.REQUEST_TYPE_DETACH_PIPE_STREAM, 'detachPipeStream', (req, { state }) => {

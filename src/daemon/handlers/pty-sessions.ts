@@ -12,7 +12,7 @@ import {
 } from '../../sessions/pty-session';
 import { planArgvSpawn } from '../../sessions/spawn-plan';
 import { SocketSink } from '../socket-sink';
-import { checkSpawnAttachSessionId, outcomeToWire, sessionsOf, terminateSession, terminateSignalOf } from './session-ops';
+import { attachFlowOf, checkSpawnAttachSessionId, outcomeToWire, sessionsOf, terminateSession, terminateSignalOf } from './session-ops';
 
 type PtySessionInfoOut = NonNullable<ResponsePayload<'listPtySessions'>['sessions']>[number];
 
@@ -23,7 +23,7 @@ export const DEFAULT_PTY_TERM = 'xterm-256color';
 export const ptyFrameCodec: AttachFrameCodec = {
   bytes: (buf) => pb.PtyStreamFrame.encode({ output: buf }).finish(),
   bytesField: 1,
-  missed: (n) => pb.PtyStreamFrame.encode({ missedBytes: n }).finish(),
+  missed: (n, offset) => pb.PtyStreamFrame.encode(offset === undefined ? { missedBytes: n } : { missedBytes: n, offset }).finish(),
   eof: () => pb.PtyStreamFrame.encode({ error: 'output ended' }).finish(),
   exitCode: (code) => pb.PtyStreamFrame.encode({ exitCode: code }).finish(),
   error: (message) => pb.PtyStreamFrame.encode({ error: message }).finish(),
@@ -133,6 +133,7 @@ interface AttachOptions {
   rows: number;
   cols: number;
   replay: PtyReplay;
+  prefix: string;
 }
 
 function checkAttachOptions(req: AttachRequest, prefix = ''): AttachOptions {
@@ -141,6 +142,7 @@ function checkAttachOptions(req: AttachRequest, prefix = ''): AttachOptions {
     rows: checkDimension(`${prefix}rows`, req.rows),
     cols: checkDimension(`${prefix}cols`, req.cols),
     replay: replayMode(req.replay, `${prefix}replay`),
+    prefix,
   };
 }
 
@@ -155,10 +157,14 @@ async function attachConnection(ctx: HandlerContext, session: PtySession, opts: 
     terminal: { term: req.term, isTty: req.isTty, graphics: req.graphicsCapabilities },
     size: req.isTty && !ctx.clientGone() ? { rows: opts.rows, cols: opts.cols } : null,
     clientGone: ctx.clientGone,
+    flow: attachFlowOf(ctx.state, req, opts.prefix),
   });
   grant.attachment.explicitDetach = req.detachedFrame;
   return {
-    response: { streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed, sessionPid: session.pid },
+    response: {
+      streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed, sessionPid: session.pid,
+      startOffset: grant.startOffset, endOffset: grant.endOffset,
+    },
     start: (channel: StreamChannel) => {
       pumpInput(ctx.state, session, grant.attachment, req.isTty, channel);
       grant.attachment.start(new SocketSink(channel));

@@ -8,6 +8,32 @@ import type { Session } from '../../sessions/session-table';
 import { parseSignal } from '../../sessions/signal-names';
 import type { DaemonState } from '../state';
 import type { SessionManager } from '../../sessions/session-table';
+import type { AttachRequestOptions, FlowMode } from '../../sessions/output-stream';
+import { MAX_BACKLOG_READ_BYTES } from '../../sessions/output-stream';
+
+/** The offset and flow fields of AttachPipeStreamRequest and AttachPtySessionRequest (issue 15). */
+export interface AttachFlowFields {
+  fromOffset?: number | null;
+  flow: number;
+  stallTimeoutMs: number;
+}
+
+function flowModeOf(value: number, field: string): FlowMode {
+  switch (value) {
+    case pb.AttachFlowMode.ATTACH_FLOW_MODE_LOSSLESS: return 'lossless';
+    case pb.AttachFlowMode.ATTACH_FLOW_MODE_LIVE: return 'live';
+    default: throw new InvalidArgumentError(`${field} must be LOSSLESS or LIVE, got ${value}`);
+  }
+}
+
+/** An attach request's from_offset, flow and stall timeout as OutputStream.attach() takes them (checked). */
+export function attachFlowOf(state: DaemonState, req: AttachFlowFields, prefix = ''): Pick<AttachRequestOptions, 'fromOffset' | 'flow' | 'stallTimeoutMs'> {
+  const flow = flowModeOf(req.flow, `${prefix}flow`);
+  const stallTimeoutMs = req.stallTimeoutMs || state.config.attachStallTimeoutMs;
+  // Unset (null) keeps the v1 backlog semantics; a set 0 means "from the oldest byte held".
+  const fromOffset = req.fromOffset === null || req.fromOffset === undefined ? undefined : Number(req.fromOffset);
+  return { fromOffset, flow, stallTimeoutMs };
+}
 
 /** Maps the session's outcome onto the wire enum (UNSPECIFIED while live). */
 export function outcomeToWire(outcome: TerminationOutcome | null): number {
@@ -70,16 +96,33 @@ export const sessionOpEntries: DispatchEntry[] = [
     const session = sessionsOf(state).get(req.sessionId);
     const out = session.streams.get(backlogStreamName(session, req.pipeStream));
     if (!out) throw new InvalidArgumentError(`session ${session.id} has no output stream`);
-    const snap = out.peekBacklog();
-    return {
-      backlog: snap.backlog,
-      bytesMissed: snap.bytesMissed,
+    const fromOffset = (req as { fromOffset?: number | null }).fromOffset;
+    const common = {
       sessionKind: session.kind,
       exited: session.exit !== null,
       exitCode: session.exit?.code ?? 0,
       exitedAt: session.exit ? session.exit.exitedAtMs / 1000 : 0,
       terminationOutcome: outcomeToWire(session.terminationOutcome),
       leftoverPids: session.leftoverPids(),
+      exitSignal: session.exit?.signal ?? '',
+    };
+    if (fromOffset === null || fromOffset === undefined) {
+      // v1: what the last attached client missed (the bytes the kernel never took for it).
+      const snap = out.peekBacklog();
+      const end = out.ring.writeOffset;
+      return {
+        ...common, backlog: snap.backlog, bytesMissed: snap.bytesMissed,
+        startOffset: end - snap.backlog.length, endOffset: end, droppedBytes: snap.bytesMissed,
+        totalBytes: end, outputEnded: out.ended !== null,
+      };
+    }
+    // By offset (issue 15.2): the answer fits one response; the caller reads on from end_offset.
+    const max = req.maxBytes > 0 ? Math.min(req.maxBytes, MAX_BACKLOG_READ_BYTES) : MAX_BACKLOG_READ_BYTES;
+    const r = out.readAt(Number(fromOffset), max);
+    return {
+      ...common, backlog: r.bytes, bytesMissed: r.droppedBytes,
+      startOffset: r.startOffset, endOffset: r.endOffset, droppedBytes: r.droppedBytes,
+      totalBytes: r.totalBytes, outputEnded: r.complete,
     };
   }),
 
