@@ -62,6 +62,33 @@ export function rowCount(dbPath: string, table: string): number {
   return withDb(dbPath, (db) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number);
 }
 
+/** The inode of a path, or 0 when it is missing. */
+function inodeOf(file: string): number {
+  try {
+    return fs.statSync(file).ino;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The numbered lines (first 8 characters) of a log and its rotated files, oldest file first, read
+ * as one snapshot: the daemon may rotate while we read (a file read as .3 can be read again as .4,
+ * or one skipped), so the read is repeated until the live file is the same before and after it.
+ */
+export function numberedLogLines(out: string, keep: number): number[] {
+  for (;;) {
+    const before = inodeOf(out);
+    try {
+      const files = [...Array.from({ length: keep }, (_, i) => `${out}.${keep - i}`), out].filter((f) => fs.existsSync(f));
+      const lines = files.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => Number(l.slice(0, 8))));
+      if (inodeOf(out) === before) return lines;
+    } catch {
+      // A file renamed away between the listing and the read: read again.
+    }
+  }
+}
+
 /** daemon.log lines that match. */
 export function logLines(logPath: string, pattern: RegExp): string[] {
   if (!fs.existsSync(logPath)) return [];

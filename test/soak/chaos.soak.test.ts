@@ -24,5 +24,7 @@ describe('soak: chaos', () => {
     expect(f.logErrors).toEqual([]);
     expect(f.numbersPidKept).toBe(true);
     expect(f.attachedStreamsHung).toBe(0);
+    expect(f.floodErrors).toEqual([]);
+    expect(f.floodsServed).toBe(f.rounds);
   });
 });
