@@ -47,9 +47,12 @@ export function daemonActivity(pid: number | null): DaemonActivity {
   }
 }
 
+/** CPU ticks (1/100 s on Linux) a probe window must show to count as work, not a stray wakeup. */
+const BUSY_MIN_TICKS = 3;
+
 /** True when the daemon used CPU between the two looks (busy, not hung). */
 export function workedBetween(before: DaemonActivity, after: DaemonActivity): boolean {
-  return before.kind === 'running' && after.kind === 'running' && after.cpuTicks > before.cpuTicks;
+  return before.kind === 'running' && after.kind === 'running' && after.cpuTicks - before.cpuTicks >= BUSY_MIN_TICKS;
 }
 
 /** True when a PING on a new connection to socketPath is answered within timeoutMs. */

@@ -37,7 +37,8 @@ async function startStandIn(spinMs: number): Promise<{ scope: string; home: stri
     const net = require('net'); const fs = require('fs');
     fs.writeFileSync(${JSON.stringify(path.join(dir, 'daemon.sock.pid'))}, process.pid + '\\n');
     const conns = [];
-    const server = net.createServer((c) => { conns.push(c); c.resume(); c.on('error', () => {}); });
+    // Never reads, like a daemon whose event loop is blocked: the bytes wait in the socket.
+    const server = net.createServer((c) => { conns.push(c); c.pause(); c.on('error', () => {}); });
     server.listen(${JSON.stringify(path.join(dir, 'daemon.sock'))}, () => {
       fs.chmodSync(${JSON.stringify(path.join(dir, 'daemon.sock'))}, 0o600);
       process.stdout.write('ready\\n');
