@@ -24,8 +24,9 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
     load: () => (require('./commands/sessions') as typeof import('./commands/sessions')).registerSessionCommands,
   },
   {
-    words: ['start', 'stop', 'restart', 'delete', 'del', 'list', 'ls', 'status', 'jlist', 'describe', 'show', 'info',
-      'logs', 'flush', 'save', 'resurrect', 'startup'],
+    words: ['start', 'stop', 'restart', 'reload', 'startOrRestart', 'startOrReload', 'startOrGracefulReload', 'delete', 'del', 'reset',
+      'sendSignal', 'list', 'ls', 'l', 'status', 'jlist', 'prettylist', 'describe', 'show', 'info', 'env', 'pid', 'logs', 'flush', 'save',
+      'dump', 'resurrect', 'ping', 'monit', 'startup'],
     load: () => (require('./commands/services') as typeof import('./commands/services')).registerServiceCommands,
   },
   { words: ['tee'], load: () => (require('./commands/tee') as typeof import('./commands/tee')).registerTeeCommands },

@@ -45,7 +45,7 @@ export interface ServiceInfo {
 type WireService = ResponseOutput<'serviceList'>['services'][number];
 
 /** The decoded message as a plain object with every field (JSON shows zeros too). */
-function toInfo(s: WireService | null | undefined): ServiceInfo {
+export function toInfo(s: WireService | null | undefined): ServiceInfo {
   if (!s) throw new Error('runpmd answered without a service');
   const c = s.config;
   return {

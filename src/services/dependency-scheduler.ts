@@ -62,10 +62,12 @@ export class DependencyScheduler {
         const name = svc.name;
         await this.ensureDependenciesOnline(svc, new Set([name]));
         await svc.serialize(async () => {
+          // As pm2: restarting a running app counts a restart; restarting a stopped or errored one is a start.
+          const wasRunning = svc.running || svc.row.status === 'waiting';
           await svc.stopRun();
           svc.row.desired = 'online';
           svc.row.unstableRestarts = 0;
-          svc.row.restartCount++;
+          if (wasRunning) svc.row.restartCount++;
           await svc.spawnRun();
         });
       }));

@@ -21,29 +21,31 @@ describe('runpm service commands', () => {
     fs.writeFileSync(path.join(dir, 'server.js'), 'console.log("server up", process.env.PORT); setInterval(() => {}, 1000);\n');
     fs.writeFileSync(path.join(dir, 'ecosystem.config.js'), `module.exports = {
   apps: [
-    { name: 'api', script: './server.js', env: { PORT: '3000', API_SECRET: 'hunter2' }, max_restarts: 5, restart_delay: 100, min_uptime: '1s', instances: 4 },
+    { name: 'api', script: './server.js', env: { PORT: '3000', API_SECRET: 'hunter2' }, max_restarts: 5, restart_delay: 100, min_uptime: '1s', colour: 'blue' },
     { name: 'worker', script: 'sleep', args: '60', interpreter: 'none', kill_timeout: 500 },
     { name: 'cron', script: 'sh', args: ['-c', 'echo tick; exec sleep 60'], autorestart: false },
   ],
 };\n`);
     const r = await runCli(['start', path.join(dir, 'ecosystem.config.js')], daemon.env);
-    expect(r.stderr).toContain("unknown key 'instances'");
+    expect(r.stderr).toContain("unknown key 'colour'");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('[runpm] api (id 0)');
+    expect(r.stdout).toMatch(/\n0\s+api\s+/);
     const services = await daemon.client.listServices();
     expect(services.map((s) => s.name)).toEqual(['api', 'worker', 'cron']);
     expect(services.every((s) => s.pid > 0)).toBe(true);
     const api = await daemon.client.describeService('api');
     expect(api.config.cmd).toEqual(['node', path.join(dir, 'server.js')]);
     expect(api.config).toMatchObject({ cwd: dir, maxRestarts: 5, restartDelayMs: 100, minUptimeMs: 1000, autorestart: true });
-    expect((await daemon.client.describeService('worker')).config).toMatchObject({ cmd: ['sleep', '60'], killTimeoutMs: 500 });
+    const worker = (await daemon.client.describeService('worker')).config;
+    expect(worker.cmd[0]).toMatch(/\/sleep$/);
+    expect(worker).toMatchObject({ cmd: [worker.cmd[0], '60'], killTimeoutMs: 500 });
     expect((await daemon.client.describeService('cron')).config.autorestart).toBe(false);
     await waitFor(() => fs.readFileSync(api.outLogPath, 'utf8').includes('server up 3000'), 'api output');
 
     const jlist = await runCli(['jlist'], daemon.env);
     expect(jlist.stdout).not.toContain('hunter2');
-    const parsed = JSON.parse(jlist.stdout) as Array<{ id: number; name: string; restartCount: number }>;
-    expect(parsed.map((s) => [s.id, s.name, s.restartCount]), jlist.stdout).toEqual([[0, 'api', 0], [1, 'worker', 0], [2, 'cron', 0]]);
+    const parsed = JSON.parse(jlist.stdout) as Array<{ pm_id: number; name: string; pm2_env: { restart_time: number } }>;
+    expect(parsed.map((s) => [s.pm_id, s.name, s.pm2_env.restart_time]), jlist.stdout).toEqual([[0, 'api', 0], [1, 'worker', 0], [2, 'cron', 0]]);
     const listJson = await runCli(['list', '--json'], daemon.env);
     expect(listJson.stdout).not.toContain('hunter2');
     // Piped: a plain table, no colour codes.
@@ -59,7 +61,7 @@ describe('runpm service commands', () => {
     expect((await runCli(['delete', 'worker'], daemon.env)).stdout).toContain('deleted 1 service');
     const missing = await runCli(['stop', 'nope'], daemon.env);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain("no service named 'nope' (NOT_FOUND)");
+    expect(missing.stderr).toContain('process or namespace nope not found');
   });
 
   it('starts runpm.config.yaml and .toml files in dependency order', async () => {
@@ -101,9 +103,9 @@ log_max_bytes = 4096
     expect(r.code).toBe(0);
     const s = await waitStatus(daemon.client, 'ticker', 'online');
     expect(s.config).toMatchObject({ maxRestarts: 3, minUptimeMs: 100, autorestart: true });
-    const logs = await runCli(['logs', 'ticker', '--lines', '1', '--err'], env);
+    const logs = await runCli(['logs', 'ticker', '--lines', '1', '--err', '--nostream'], env);
     expect(logs.stdout).toBe('[ticker:err] oops\n');
-    const tail = await runCli(['logs', '--lines', '2', '--out'], env);
+    const tail = await runCli(['logs', '--lines', '2', '--out', '--nostream'], env);
     expect(tail.stdout).toMatch(/^\[ticker:out\] hi \d+\n\[ticker:out\] hi \d+\n$/);
     // --follow streams new lines until interrupted.
     const follower = spawn(process.execPath, [RUNPM, 'logs', 'ticker', '--follow', '--lines', '1', '--timestamp'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -8,7 +8,9 @@ import { checkServiceConfig } from '../../src/services/service-config';
 import { decideAfterExit } from '../../src/services/restart-policy';
 import { tailLines, flushLog } from '../../src/services/log-files';
 import { fittingPrefix, shiftRotated, splitForFiles } from '../../src/services/log-rotation';
-import { toServiceConfig, splitArgs, isEcosystemFile, orderByDependencies } from '../../src/cli/commands/services-ecosystem';
+import { splitArgs, isEcosystemFile, orderByDependencies } from '../../src/cli/commands/services-ecosystem';
+import { planApp } from '../../src/cli/commands/pm2-app';
+import { PM2_APP_KEYS } from '../../src/cli/commands/pm2-keys';
 import { makeTempHome } from '../helpers/daemon';
 
 describe('dependency order', () => {
@@ -112,15 +114,44 @@ describe('log files', () => {
 });
 
 describe('ecosystem entries', () => {
-  it('maps pm2 keys and warns on unknown ones', () => {
+  it('maps pm2 keys with their meaning, warns on unknown ones and refuses the unsupported with the reason', () => {
+    const dir = makeTempHome('rp-eco-');
+    fs.writeFileSync(path.join(dir, 'app.py'), 'print(1)\n');
     const warnings: string[] = [];
-    const c = toServiceConfig({ name: 'a', script: 'app.py', args: '--port "8 0"', min_uptime: '2s', restart_delay: 250, max_memory_restart: '1G' }, '/srv', 'f', (m) => warnings.push(m));
-    expect(c).toMatchObject({ name: 'a', cmd: ['python3', 'app.py', '--port', '8 0'], cwd: '/srv', minUptimeMs: 2000, restartDelayMs: 250, autorestart: true });
-    expect(warnings).toEqual(["f: unknown key 'max_memory_restart' ignored"]);
+    const ctx = { baseDir: dir, where: 'f', warn: (m: string) => warnings.push(m), callerEnv: { FROM_SHELL: 'yes' } };
+    const { config: c } = planApp({ name: 'a', script: 'app.py', args: '--port "8 0"', min_uptime: '2s', restart_delay: 250, max_memory_restart: '1G', colour: 'blue' }, ctx);
+    expect(c).toMatchObject({
+      name: 'a', cmd: ['python3', path.join(dir, 'app.py'), '--port', '8 0'], cwd: dir, minUptimeMs: 2000, restartDelayMs: 250, autorestart: true,
+      maxMemoryRestartBytes: 1024 ** 3,
+    });
+    // The caller's environment is the base (pm2 passes the shell's), python output unbuffered as pm2.
+    expect(c.env).toMatchObject({ FROM_SHELL: 'yes', PYTHONUNBUFFERED: '1' });
+    expect(warnings).toEqual(["f: unknown key 'colour' ignored"]);
+    expect(() => planApp({ script: 'app.py', wait_ready: true }, ctx)).toThrow("f: 'wait_ready' is not supported: runpm has no IPC channel");
+    const prod = planApp({ script: 'app.py', env: { MODE: 'dev', KEEP: '1' }, env_production: { MODE: 'prod' } }, { ...ctx, envName: 'production' });
+    expect(prod.config.env).toMatchObject({ MODE: 'prod', KEEP: '1' });
     expect(splitArgs(`a 'b c' "d \\" e"`)).toEqual(['a', 'b c', 'd " e']);
     expect(isEcosystemFile('ecosystem.config.js')).toBe(true);
     expect(isEcosystemFile('runpm.config.toml')).toBe(true);
+    expect(isEcosystemFile('apps.yaml')).toBe(true);
+    expect(isEcosystemFile('pm2-ecosystem.json')).toBe(true);
     expect(isEcosystemFile('server.js')).toBe(false);
     expect(() => orderByDependencies([{ name: 'a', dependsOn: ['b'] }, { name: 'b', dependsOn: ['a'] }])).toThrow('dependency cycle: a -> b -> a');
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('the README pm2 table', () => {
+  it('names every pm2 key runpm knows, each with what runpm does', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('| key (aliases) | flag | runpm |'));
+    const rows = table.slice(0, table.indexOf('\n\n')).split('\n');
+    const missing = Object.keys(PM2_APP_KEYS).filter((k) => !rows.some((r) => r.split('|')[1]?.includes(`\`${k}\``)));
+    expect(missing).toEqual([]);
+    for (const [k, h] of Object.entries(PM2_APP_KEYS)) {
+      const row = rows.find((r) => r.split('|')[1]?.includes(`\`${k}\``))!;
+      if (h.handling === 'refused') expect(row, k).toMatch(/refused/);
+      if (h.handling === 'no-effect') expect(row, k).toMatch(/no effect/);
+    }
   });
 });

@@ -1,12 +1,20 @@
-// runpm start|stop|restart|delete|list|jlist|describe|logs|flush|save|resurrect|startup: pm2's
-// service commands against the scope's daemon (started on demand by `start` and `resurrect`).
-import * as fs from 'node:fs';
+// pm2's service commands against the scope's daemon (started on demand by `start`, `resurrect`
+// and `ping`): start, stop, restart, reload, delete, reset, sendSignal, list/ls/l/status, jlist,
+// prettylist, describe, env, pid, logs, flush, save/dump, resurrect, ping, monit, startup. Targets
+// follow pm2 (pm2-targets.ts); flags mean what pm2's do (pm2-app.ts turns them into app keys).
 import * as path from 'node:path';
 import { Command, InvalidArgumentError as CommanderArgError } from 'commander';
 import { action, emit, globalsOf, withClient } from '../context';
-import type { ServiceConfigInput, ServiceInfo } from '../../client/services-api';
+import type { DaemonClient } from '../../client/daemon-client';
+import type { ServiceInfo } from '../../client/services-api';
 import { formatServiceSheet, formatServiceTable } from './services-table';
 import { registerStartupCommand } from './services-startup';
+import { formatJlist, formatPrettylist, toPm2Process } from './pm2-shape';
+import { resolveTargets } from './pm2-targets';
+import { resetServices } from './pm2-calls';
+import {
+  ecosystemOf, planFile, restartServices, startEcosystem, startOperands, type StartReport, type StartRequest,
+} from './services-start';
 
 function intArg(name: string) {
   return (value: string): number => {
@@ -20,149 +28,360 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-interface StartOptions {
-  name?: string;
-  cwd?: string;
-  env: string[];
-  autorestart: boolean;
-  maxRestarts?: number;
-  restartDelay?: number;
-  killTimeout?: number;
-  minUptime?: number;
-  dependsOn: string[];
-  logMaxBytes?: number;
-  logMaxFiles?: number;
+/** Flags of start/restart/reload as commander gives them. */
+interface StartFlags {
+  name?: string; cwd?: string; env: string[]; autorestart: boolean; daemon: boolean;
+  instances?: string; output?: string; error?: string; log?: string; time?: boolean; logDateFormat?: string; mergeLogs?: boolean;
+  updateEnv?: boolean; force?: boolean; watch?: boolean | string; ignoreWatch: string[]; watchDelay?: string; namespace?: string;
+  executeCommand?: boolean; interpreter?: string; interpreterArgs?: string; nodeArgs?: string;
+  maxRestarts?: number; restartDelay?: number; expBackoffRestartDelay?: number; killTimeout?: number; minUptime?: string;
+  maxMemoryRestart?: string; cron?: string; cronRestart?: string; stopExitCodes?: string[]; only?: string; pid?: string; instanceVar?: string;
+  killSignal?: string; disableLogs?: boolean; filterEnv?: string[]; dependsOn: string[]; logMaxBytes?: number; logMaxFiles?: number;
+  waitReady?: boolean; listenTimeout?: string; shutdownWithMessage?: boolean; uid?: string; gid?: string;
+  automation: boolean; pmx: boolean; vizion: boolean; sourceMapSupport?: boolean; args?: string; port?: string;
 }
 
-/** Builds the configs `runpm start` sends: one per ecosystem app, or one for CMD... */
-function configsFor(args: string[], opts: StartOptions, warn: (m: string) => void): ServiceConfigInput[] {
-  const eco = require('./services-ecosystem') as typeof import('./services-ecosystem');
-  if (args.length === 1 && eco.isEcosystemFile(args[0]) && fs.existsSync(args[0])) {
-    return eco.orderByDependencies(eco.loadEcosystem(args[0], warn));
-  }
-  const env: Record<string, string> = {};
-  for (const kv of opts.env) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw new Error(`--env expects KEY=VALUE, got ${JSON.stringify(kv)}`);
-    env[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  const cwd = path.resolve(opts.cwd ?? process.cwd());
-  // `runpm start app.js` runs a script with its interpreter like pm2; anything else runs as given.
-  let cmd = args;
-  if (args.length >= 1 && /\.(c?js|mjs|py)$/.test(args[0]) && fs.existsSync(path.resolve(cwd, args[0]))) {
-    cmd = eco.scriptArgv(path.resolve(cwd, args[0]), args.slice(1));
-  }
-  const name = opts.name ?? path.basename(args[0]).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
-  return [{
-    name, cmd, cwd, env, autorestart: opts.autorestart, maxRestarts: opts.maxRestarts ?? 0, restartDelayMs: opts.restartDelay ?? 0,
-    killTimeoutMs: opts.killTimeout ?? 0, minUptimeMs: opts.minUptime ?? 0, dependsOn: opts.dependsOn,
-    logMaxBytes: opts.logMaxBytes ?? 0, logMaxFiles: opts.logMaxFiles ?? 0,
-  }];
+/** Options start, restart, reload and startOrRestart share (pm2's, plus runpm's own). */
+function addStartOptions(c: Command): Command {
+  return c
+    .option('--name <name>', 'app name (default: the script\'s base name)')
+    .option('--cwd <dir>', 'working directory (default: here)')
+    .option('--env <NAME|KEY=VALUE>', 'pm2: apply the env_NAME block of the ecosystem file; KEY=VALUE: one variable (repeatable)', collect, [])
+    .option('-i, --instances <n>', 'fork-mode copies ("max" = one per CPU, -1 = all but one)')
+    .option('-o, --output <file>', 'stdout log file')
+    .option('-e, --error <file>', 'stderr log file')
+    .option('-l, --log <file>', 'combined log file (both streams)')
+    .option('--time', 'prefix log lines with the time')
+    .option('--log-date-format <format>', 'time prefix format (moment-style, e.g. "YYYY-MM-DD HH:mm")')
+    .option('--merge-logs', 'instances share one set of log files (no -<id> suffix)')
+    .option('--update-env', 'restart with the caller\'s environment instead of the stored one')
+    .option('-f, --force', 'start a script even if it runs already')
+    .option('--watch [paths]', 'restart when files under cwd (or the given comma-separated paths) change')
+    .option('--ignore-watch <paths>', 'paths or globs the watch ignores (repeatable)', collect, [])
+    .option('--watch-delay <seconds>', 'wait this long after a change before restarting')
+    .option('--namespace <ns>', 'group name targets can use')
+    .option('-x, --execute-command', 'fork mode (runpm always runs fork mode)')
+    .option('--interpreter <prog>', 'interpreter ("none" runs the file itself)')
+    .option('--interpreter-args <args>', 'arguments for the interpreter')
+    .option('--node-args <args>', 'arguments for node')
+    .option('--args <args>', 'arguments for the script (or put them after --)')
+    .option('--no-autorestart', 'do not restart it when it exits')
+    .option('--max-restarts <n>', 'unstable restarts before errored (default 15, as pm2)', intArg('--max-restarts'))
+    .option('--restart-delay <ms>', 'fixed delay before each automatic restart', intArg('--restart-delay'))
+    .option('--exp-backoff-restart-delay <ms>', 'first restart delay, growing x1.5 per crash', intArg('--exp-backoff-restart-delay'))
+    .option('--kill-timeout <ms>', 'grace after the kill signal before SIGKILL (default 1600)', intArg('--kill-timeout'))
+    .option('--min-uptime <ms>', 'a run longer than this is stable (default 1000; "2s" works)')
+    .option('--max-memory-restart <size>', 'restart when memory goes over this ("200M", "1G")')
+    .option('-c, --cron <expr>', 'restart at the times of this cron expression')
+    .option('--cron-restart <expr>', 'same as --cron')
+    .option('--stop-exit-codes <codes...>', 'exit codes after which it is not restarted')
+    .option('--only <names>', 'ecosystem file: only these apps (comma-separated)')
+    .option('-p, --pid <file>', 'pid file (the id goes before .pid)')
+    .option('--instance-var <name>', 'variable holding the instance number (default NODE_APP_INSTANCE)')
+    .option('--kill-signal <sig>', 'first stop signal (default SIGINT)')
+    .option('--disable-logs', 'discard the app\'s output')
+    .option('--filter-env <prefixes...>', 'do not pass the caller\'s variables starting with these')
+    .option('--port <port>', 'sets PORT in the app\'s environment')
+    .option('--depends-on <name>', 'start this service first and wait until it is online (repeatable)', collect, [])
+    .option('--log-max-bytes <n>', 'rotate each log at this size (default: daemon\'s, 10 MiB)', intArg('--log-max-bytes'))
+    .option('--log-max-files <n>', 'rotated logs kept (default: daemon\'s, 5)', intArg('--log-max-files'))
+    .option('--no-daemon', 'pm2\'s foreground mode (refused: runpm always supervises from its daemon)')
+    .option('--wait-ready', 'refused: no IPC channel to the app')
+    .option('--listen-timeout <ms>', 'refused: goes with --wait-ready')
+    .option('--shutdown-with-message', 'refused: no IPC channel to the app')
+    .option('--uid <uid>', 'refused: services run as the daemon\'s user')
+    .option('--gid <gid>', 'refused: services run as the daemon\'s group')
+    .option('--no-automation', 'pm2.io monitoring off (no effect: runpm has none)')
+    .option('--no-pmx', 'pm2.io monitoring off (no effect: runpm has none)')
+    .option('--no-vizion', 'version metadata off (no effect: runpm reads none)')
+    .option('--source-map-support', 'no effect: use --node-args=--enable-source-maps');
 }
 
-/** list/jlist JSON: what the daemon reports (it already leaves env values out). */
-function listJson(services: ServiceInfo[]): unknown[] {
-  return services.map((s) => ({ ...s, config: { ...s.config, env: {} } }));
+/** The flags as pm2 app keys (only those given), checking the refused ones. */
+function startRequestOf(flags: StartFlags, warn: (m: string) => void): StartRequest {
+  const refuse = (flag: string, why: string) => {
+    throw new Error(`${flag} is not supported: ${why}`);
+  };
+  if (flags.daemon === false) refuse('--no-daemon', 'runpm always supervises apps from its daemon (run the script directly for a foreground process)');
+  if (flags.waitReady) refuse('--wait-ready', "runpm has no IPC channel to the app, so process.send('ready') cannot be awaited");
+  if (flags.listenTimeout !== undefined) refuse('--listen-timeout', 'it goes with --wait-ready, which runpm does not support');
+  if (flags.shutdownWithMessage) refuse('--shutdown-with-message', 'runpm has no IPC channel to the app: it stops apps with --kill-signal, then SIGKILL');
+  if (flags.uid !== undefined || flags.gid !== undefined) refuse(flags.uid !== undefined ? '--uid' : '--gid', "every service runs as the daemon's user and group");
+  if (!flags.automation || !flags.pmx) warn('--no-automation / --no-pmx have no effect: runpm has no pm2.io monitoring');
+  if (!flags.vizion) warn('--no-vizion has no effect: runpm reads no version-control metadata');
+  if (flags.sourceMapSupport) warn('--source-map-support has no effect: use --node-args=--enable-source-maps');
+  const keys: Record<string, unknown> = {};
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined) keys[key] = value;
+  };
+  const kv: Record<string, string> = {};
+  let envName: string | undefined;
+  for (const e of flags.env) {
+    const eq = e.indexOf('=');
+    if (eq > 0) kv[e.slice(0, eq)] = e.slice(eq + 1);
+    else if (eq === 0 || e === '') throw new Error(`--env expects an environment name (pm2: --env production) or KEY=VALUE, got ${JSON.stringify(e)}`);
+    else if (envName !== undefined && envName !== e) throw new Error(`--env ${envName} and --env ${e}: give one environment name`);
+    else envName = e;
+  }
+  set('name', flags.name);
+  set('cwd', flags.cwd === undefined ? undefined : path.resolve(flags.cwd));
+  if (Object.keys(kv).length > 0) keys.env = kv;
+  set('instances', flags.instances);
+  set('out_file', flags.output);
+  set('error_file', flags.error);
+  set('log_file', flags.log);
+  set('time', flags.time);
+  set('log_date_format', flags.logDateFormat);
+  set('merge_logs', flags.mergeLogs);
+  if (flags.watch !== undefined) keys.watch = typeof flags.watch === 'string' ? flags.watch.split(',').filter(Boolean) : flags.watch;
+  if (flags.ignoreWatch.length > 0) keys.ignore_watch = flags.ignoreWatch.flatMap((p) => p.split(',')).filter(Boolean);
+  if (flags.watchDelay !== undefined) {
+    const secs = Number(flags.watchDelay);
+    if (!Number.isFinite(secs) || secs < 0) throw new Error(`--watch-delay must be seconds, got ${JSON.stringify(flags.watchDelay)}`);
+    keys.watch_delay = Math.round(secs * 1000);
+  }
+  set('namespace', flags.namespace);
+  set('interpreter', flags.interpreter);
+  set('interpreter_args', flags.interpreterArgs);
+  set('node_args', flags.nodeArgs);
+  set('args', flags.args);
+  if (flags.autorestart === false) keys.autorestart = false;
+  set('max_restarts', flags.maxRestarts);
+  set('restart_delay', flags.restartDelay);
+  set('exp_backoff_restart_delay', flags.expBackoffRestartDelay);
+  set('kill_timeout', flags.killTimeout);
+  set('min_uptime', flags.minUptime);
+  set('max_memory_restart', flags.maxMemoryRestart);
+  set('cron_restart', flags.cron ?? flags.cronRestart);
+  if (flags.stopExitCodes && flags.stopExitCodes.length > 0) {
+    keys.stop_exit_codes = flags.stopExitCodes.flatMap((c) => c.split(',')).map((c) => {
+      const n = Number(c);
+      if (!Number.isInteger(n)) throw new Error(`--stop-exit-codes expects exit codes, got ${JSON.stringify(c)}`);
+      return n;
+    });
+  }
+  set('pid_file', flags.pid);
+  set('instance_var', flags.instanceVar);
+  set('kill_signal', flags.killSignal);
+  set('disable_logs', flags.disableLogs);
+  if (flags.filterEnv && flags.filterEnv.length > 0) keys.filter_env = flags.filterEnv;
+  set('port', flags.port);
+  if (flags.dependsOn.length > 0) keys.depends_on = flags.dependsOn;
+  set('log_max_bytes', flags.logMaxBytes);
+  set('log_max_files', flags.logMaxFiles);
+  return {
+    keys, envName, updateEnv: flags.updateEnv === true, force: flags.force === true, warn,
+    only: flags.only === undefined ? undefined : flags.only.split(',').map((s) => s.trim()).filter(Boolean),
+  };
 }
 
-function targetCommand(program: Command, name: string, verb: string, call: 'stopService' | 'restartService' | 'deleteService', alias?: string): void {
-  const c = program.command(`${name} <target>`).description(`${verb} a service: a name, an id or "all"`);
+function warner(warnings: string[]): (m: string) => void {
+  return (m) => {
+    warnings.push(m);
+    process.stderr.write(`runpm: warning: ${m}\n`);
+  };
+}
+
+/** The words after `--` on the command line (a script's own arguments, as pm2). */
+function argsAfterDashes(cmd: Command): string[] {
+  let root: Command = cmd;
+  while (root.parent) root = root.parent;
+  const raw = (root as unknown as { rawArgs: string[] }).rawArgs ?? [];
+  const i = raw.indexOf('--');
+  return i >= 0 ? raw.slice(i + 1) : [];
+}
+
+/** Prints what a start/restart did and the table (pm2 does too); failures on stderr, exit 1. */
+async function finishStart(cmd: Command, client: DaemonClient, report: StartReport, warnings: string[]): Promise<number> {
+  for (const f of report.failed) process.stderr.write(`runpm: ${f.name}: ${f.error}\n`);
+  const all = await client.listServices();
+  emit(cmd, { started: report.started.map((s) => toPm2Process(s)), failed: report.failed, warnings }, () => formatServiceTable(all));
+  return report.failed.length > 0 ? 1 : 0;
+}
+
+type StartMode = 'start' | 'restart';
+
+/** start / restart / reload / startOrRestart / startOrReload: one action, pm2's meaning per mode. */
+function startLikeAction(mode: StartMode) {
+  return action(async (operands: string[], flags: StartFlags, cmd: Command) => {
+    const warnings: string[] = [];
+    const warn = warner(warnings);
+    const req = startRequestOf(flags, warn);
+    const afterDashes = argsAfterDashes(cmd);
+    // commander puts the words after -- among the operands: they are the script's arguments.
+    const own = afterDashes.length > 0 ? operands.slice(0, operands.length - afterDashes.length) : operands;
+    const eco = ecosystemOf(own, warn);
+    if (!eco && own.length === 0 && afterDashes.length === 0) throw new Error(`${mode} needs a script, an ecosystem file, or an app (name, id, namespace or all)`);
+    const report: StartReport = { started: [], failed: [] };
+    if (eco) {
+      const apps = planFile(eco, req);
+      return withClient(cmd, async (client) => {
+        await startEcosystem(client, apps, report);
+        return finishStart(cmd, client, report, warnings);
+      }, { autoStart: true });
+    }
+    if (mode === 'restart') {
+      return withClient(cmd, async (client) => {
+        const targets = resolveTargets(own, await client.listServices());
+        await restartServices(client, targets, req.updateEnv, report);
+        return finishStart(cmd, client, report, warnings);
+      }, { autoStart: false });
+    }
+    return withClient(cmd, async (client) => {
+      // `runpm start -- CMD ARGS` (nothing before --): run CMD as given.
+      if (own.length === 0) await startOperands(client, afterDashes.slice(0, 1), afterDashes.slice(1), req, report);
+      else await startOperands(client, own, afterDashes, req, report);
+      return finishStart(cmd, client, report, warnings);
+    }, { autoStart: true });
+  });
+}
+
+/** The services some targets (or an ecosystem file's apps, or "-" for one on stdin) name. */
+async function targetsOf(client: DaemonClient, operands: string[], only?: string): Promise<ServiceInfo[]> {
+  const services = await client.listServices();
+  const eco = ecosystemOf(operands, () => undefined);
+  if (eco) {
+    const names = eco.apps.map((a, i) => (a.name === undefined ? null : String(a.name)) ?? `app ${i}`);
+    const wanted = only ? only.split(',').map((s) => s.trim()) : names;
+    const picked = services.filter((s) => wanted.includes(s.name) && names.includes(s.name));
+    if (picked.length === 0) throw new Error(`none of the apps of ${eco.shown} (${names.join(', ')}) is defined`);
+    return picked;
+  }
+  return resolveTargets(operands, services);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** stop / delete / reset: act on every target by id. */
+function targetCommand(program: Command, name: string, verb: string, past: string, call: (c: DaemonClient, id: string) => Promise<number>, alias?: string): void {
+  const c = program.command(`${name} <targets...>`)
+    .description(`${verb}: ids, names, /regex/, namespaces, script paths, an ecosystem file, or "all"`)
+    .option('--only <names>', 'ecosystem file: only these apps');
   if (alias) c.alias(alias);
-  c.action(action(async (target: string, _opts, cmd: Command) => {
-    const count = await withClient(cmd, (client) => client[call](target), { autoStart: false });
-    const past = { stopService: 'stopped', restartService: 'restarted', deleteService: 'deleted' }[call];
-    emit(cmd, { target, [`${past}Count`]: count }, () => `${past} ${count} service${count === 1 ? '' : 's'} (${target})`);
+  c.action(action(async (targets: string[], opts: { only?: string }, cmd: Command) => {
+    const count = await withClient(cmd, async (client) => {
+      const picked = await targetsOf(client, targets, opts.only);
+      let n = 0;
+      for (const s of picked) n += await call(client, String(s.id));
+      return picked.length === 0 ? 0 : Math.max(n, picked.length);
+    }, { autoStart: false });
+    emit(cmd, { targets, [`${past}Count`]: count }, () => `${past} ${plural(count, 'service')} (${targets.join(' ')})`);
   }));
 }
 
 export function registerServiceCommands(program: Command): void {
-  program.command('start')
-    .description('start a service from CMD..., or every app of an ecosystem file (runpm.config.json/.yaml/.toml, pm2 ecosystem.config.js/.json)')
-    .argument('<cmd...>', 'program and arguments (put -- before arguments that look like options), or an ecosystem file')
-    .option('--name <name>', 'service name (default: the program\'s base name)')
-    .option('--cwd <dir>', 'working directory (default: here)')
-    .option('--env <KEY=VALUE>', 'environment entry over the daemon\'s (repeatable)', collect, [])
-    .option('--no-autorestart', 'do not restart it when it exits')
-    .option('--max-restarts <n>', 'unstable restarts before errored (0 = unlimited)', intArg('--max-restarts'))
-    .option('--restart-delay <ms>', 'restart delay base, doubling per quick crash (default 500)', intArg('--restart-delay'))
-    .option('--kill-timeout <ms>', 'SIGTERM grace before SIGKILL (default 3000)', intArg('--kill-timeout'))
-    .option('--min-uptime <ms>', 'a run longer than this is stable (default 2000)', intArg('--min-uptime'))
-    .option('--depends-on <name>', 'start this service first and wait until it is online (repeatable)', collect, [])
-    .option('--log-max-bytes <n>', 'rotate each log at this size (default: daemon\'s, 10 MiB)', intArg('--log-max-bytes'))
-    .option('--log-max-files <n>', 'rotated logs kept (default: daemon\'s, 5)', intArg('--log-max-files'))
-    .action(action(async (args: string[], opts: StartOptions, cmd: Command) => {
-      const warnings: string[] = [];
-      const configs = configsFor(args, opts, (m) => {
-        warnings.push(m);
-        process.stderr.write(`runpm: warning: ${m}\n`);
-      });
-      const started: ServiceInfo[] = [];
-      const failed: Array<{ name: string; error: string }> = [];
-      await withClient(cmd, async (client) => {
-        for (const config of configs) {
-          try {
-            started.push(await client.startService(config));
-          } catch (err) {
-            failed.push({ name: String(config.name), error: (err as Error).message });
-            process.stderr.write(`runpm: ${config.name}: ${(err as Error).message}\n`);
-          }
-        }
-      }, { autoStart: true });
-      emit(cmd, { started: listJson(started), failed, warnings }, () => started.map((s) => `[runpm] ${s.name} (id ${s.id}) ${s.status}${s.pid ? `, pid ${s.pid}` : ''}${s.lastError ? `: ${s.lastError}` : ''}`).join('\n'));
-      return failed.length > 0 ? 1 : 0;
+  addStartOptions(program.command('start')
+    .description('start scripts (pm2: app.js, a command in PATH), an ecosystem file (ecosystem.config.js, *.json, *.yaml, runpm.config.toml, "-" for stdin), or restart apps by name/id/namespace')
+    .argument('[operands...]', 'scripts (arguments after --), an ecosystem file, or app names / ids'))
+    .action(startLikeAction('start'));
+  for (const word of ['restart', 'reload']) {
+    addStartOptions(program.command(`${word} <targets...>`)
+      .description(`${word === 'reload' ? 'reload (fork mode: a restart, as pm2)' : 'restart'} apps: ids, names, /regex/, namespaces, script paths, "all", or an ecosystem file (redefined from it)`))
+      .action(startLikeAction('restart'));
+  }
+  for (const word of ['startOrRestart', 'startOrReload', 'startOrGracefulReload']) {
+    addStartOptions(program.command(`${word} <file>`).description('start the apps of an ecosystem file, restarting those that run'))
+      .action(startLikeAction('start'));
+  }
+
+  targetCommand(program, 'stop', 'stop apps', 'stopped', (c, id) => c.stopService(id));
+  targetCommand(program, 'delete', 'stop and forget apps', 'deleted', (c, id) => c.deleteService(id), 'del');
+  targetCommand(program, 'reset', 'set restart counters back to 0', 'reset', (c, id) => resetServices(c, id));
+
+  program.command('sendSignal <signal> <targets...>')
+    .description('send a signal (SIGUSR2, USR2, 12) to the apps\' processes')
+    .action(action(async (signal: string, targets: string[], _opts, cmd: Command) => {
+      const sig = parseSignalName(signal);
+      const picked = await withClient(cmd, async (c) => resolveTargets(targets, await c.listServices()), { autoStart: false });
+      const running = picked.filter((s) => s.pid > 0);
+      if (running.length === 0) throw new Error(`no running process among ${targets.join(' ')} to send ${signal} to`);
+      for (const s of running) process.kill(s.pid, sig);
+      emit(cmd, { signal: sig, pids: running.map((s) => s.pid) }, () => `sent ${sig} to ${running.map((s) => `${s.name} (pid ${s.pid})`).join(', ')}`);
     }));
 
-  targetCommand(program, 'stop', 'stop', 'stopService');
-  targetCommand(program, 'restart', 'restart', 'restartService');
-  targetCommand(program, 'delete', 'stop and forget', 'deleteService', 'del');
-
-  program.command('list').alias('ls').alias('status')
-    .description('the services as a table (id, name, status, pid, uptime, restarts, cpu, mem)')
+  program.command('list').alias('ls').alias('l').alias('status')
+    .description('the apps as a table (id, name, status, pid, uptime, restarts, cpu, mem)')
     .action(action(async (_opts, cmd: Command) => {
-      const services = await withClient(cmd, (c) => c.listServices(), { autoStart: false });
-      emit(cmd, listJson(services), () => formatServiceTable(services));
+      const services = await listOrEmpty(cmd);
+      emit(cmd, services.map((s) => toPm2Process(s)), () => formatServiceTable(services));
     }));
 
   program.command('jlist')
-    .description('the services as JSON (no environment values)')
-    .action(action(async (_opts, cmd: Command) => {
-      const services = await withClient(cmd, (c) => c.listServices(), { autoStart: false });
-      process.stdout.write(`${JSON.stringify(listJson(services))}\n`);
+    .description('the apps as JSON in pm2\'s shape (environment values only with --with-env)')
+    .option('--with-env', 'include each app\'s environment values', false)
+    .action(action(async (opts: { withEnv: boolean }, cmd: Command) => {
+      const services = await listWithEnv(cmd, opts.withEnv);
+      process.stdout.write(`${formatJlist(services, opts.withEnv)}\n`);
+    }));
+
+  program.command('prettylist')
+    .description('jlist printed readably (as pm2 prints it)')
+    .option('--with-env', 'include each app\'s environment values', false)
+    .action(action(async (opts: { withEnv: boolean }, cmd: Command) => {
+      const services = await listWithEnv(cmd, opts.withEnv);
+      process.stdout.write(`${formatPrettylist(services, opts.withEnv)}\n`);
     }));
 
   program.command('describe <target>').alias('show').alias('info')
-    .description('everything about one service (name or id)')
+    .description('everything about an app (id, name, script path)')
     .action(action(async (target: string, _opts, cmd: Command) => {
-      const s = await withClient(cmd, (c) => c.describeService(target), { autoStart: false });
-      emit(cmd, s, () => formatServiceSheet(s));
+      const sheets = await withClient(cmd, async (c) => {
+        const picked = resolveTargets([target], await c.listServices());
+        return Promise.all(picked.map((s) => c.describeService(String(s.id))));
+      }, { autoStart: false });
+      emit(cmd, sheets.length === 1 ? sheets[0] : sheets, () => sheets.map((s) => formatServiceSheet(s)).join('\n\n'));
+    }));
+
+  program.command('env <id>')
+    .description('the environment an app runs with (KEY: value lines, as pm2)')
+    .action(action(async (target: string, _opts, cmd: Command) => {
+      const s = await withClient(cmd, async (c) => {
+        const picked = resolveTargets([target], await c.listServices());
+        return c.describeService(String(picked[0].id));
+      }, { autoStart: false });
+      emit(cmd, s.config.env, () => Object.entries(s.config.env).map(([k, v]) => `${k}: ${v}`).join('\n'));
+    }));
+
+  program.command('pid [target]')
+    .description('the pids of the apps (all, or one name/id), one a line')
+    .action(action(async (target: string | undefined, _opts, cmd: Command) => {
+      const services = await listOrEmpty(cmd);
+      const picked = target === undefined ? services : resolveTargets([target], services);
+      emit(cmd, picked.map((s) => s.pid), () => picked.map((s) => String(s.pid)).join('\n'));
     }));
 
   program.command('logs [target]')
-    .description('the last lines of the services\' logs, each line labelled [name:out] or [name:err]')
+    .description('the apps\' logs: the last lines, then new lines as they come (Ctrl-C stops); --nostream prints and exits')
     .option('--lines <n>', 'lines per stream (default 15)', intArg('--lines'))
-    .option('--follow', 'keep printing new lines (Ctrl-C stops)', false)
+    .option('--nostream', 'print the last lines and exit', false)
+    .option('--follow', 'keep printing new lines (the default; kept for compatibility)', false)
     .option('--err', 'stderr only', false)
     .option('--out', 'stdout only', false)
+    .option('--raw', 'lines without the [name:stream] label', false)
     .option('--timestamp', 'prefix lines followed live with the time they were read', false)
-    .action(action(async (target: string | undefined, opts: { lines?: number; follow: boolean; err: boolean; out: boolean; timestamp: boolean }, cmd: Command) => {
+    .action(action(async (target: string | undefined, opts: { lines?: number; nostream: boolean; err: boolean; out: boolean; raw: boolean; timestamp: boolean }, cmd: Command) => {
       if (opts.err && opts.out) throw new Error('--err and --out exclude each other (leave both off for both)');
       const t = target ?? '';
-      const query = { target: t, lines: opts.lines ?? 0, outOnly: opts.out, errOnly: opts.err };
-      if (!opts.follow) {
+      const query = { target: t === 'all' ? '' : t, lines: opts.lines ?? 0, outOnly: opts.out, errOnly: opts.err };
+      const unlabel = (text: string) => (opts.raw ? text.replace(/^\[[^\]\n]*:(out|err)\] /gm, '') : text);
+      if (opts.nostream || globalsOf(cmd).json) {
         const text = await withClient(cmd, (c) => c.serviceLogs(query), { autoStart: false });
         if (globalsOf(cmd).json) emit(cmd, { lines: text.split('\n').filter(Boolean) }, () => '');
-        else process.stdout.write(text);
+        else process.stdout.write(unlabel(text));
         return;
       }
       await withClient(cmd, async (c) => {
         const follow = await c.followServiceLogs(query);
-        process.stdout.write(follow.tail);
+        process.stdout.write(unlabel(follow.tail));
         const stop = () => follow.close();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         for await (const l of follow) {
+          const label = opts.raw ? '' : `[${l.service}:${l.stream}] `;
           // Waiting for a slow stdout keeps memory bounded: the daemon pauses reading meanwhile.
-          if (!process.stdout.write(`${opts.timestamp ? `${new Date().toISOString()} ` : ''}[${l.service}:${l.stream}] ${l.line}\n`)) {
+          if (!process.stdout.write(`${opts.timestamp ? `${new Date().toISOString()} ` : ''}${label}${l.line}\n`)) {
             await new Promise((resolve) => process.stdout.once('drain', resolve));
           }
         }
@@ -170,25 +389,92 @@ export function registerServiceCommands(program: Command): void {
     }));
 
   program.command('flush [target]')
-    .description('empty the logs of a service (default: all)')
+    .description('empty the logs of an app (default: all)')
     .action(action(async (target: string | undefined, _opts, cmd: Command) => {
-      const n = await withClient(cmd, (c) => c.flushServiceLogs(target ?? ''), { autoStart: false });
-      emit(cmd, { flushedCount: n }, () => `flushed the logs of ${n} service${n === 1 ? '' : 's'}`);
+      const n = await withClient(cmd, (c) => c.flushServiceLogs(target === undefined || target === 'all' ? '' : target), { autoStart: false });
+      emit(cmd, { flushedCount: n }, () => `flushed the logs of ${plural(n, 'service')}`);
     }));
 
-  program.command('save')
-    .description('snapshot the services (and which are online) for resurrect')
+  program.command('save').alias('dump')
+    .description('snapshot the apps (and which are online) for resurrect')
     .action(action(async (_opts, cmd: Command) => {
       const r = await withClient(cmd, (c) => c.saveServices(), { autoStart: false });
-      emit(cmd, r, () => `saved ${r.serviceCount} service${r.serviceCount === 1 ? '' : 's'} to ${r.snapshotPath}`);
+      emit(cmd, r, () => `saved ${plural(r.serviceCount, 'service')} to ${r.snapshotPath}`);
     }));
 
   program.command('resurrect')
-    .description('restore the saved services and start those saved as online')
+    .description('restore the saved apps and start those saved as online')
     .action(action(async (_opts, cmd: Command) => {
       const r = await withClient(cmd, (c) => c.resurrectServices(), { autoStart: true });
-      emit(cmd, r, () => `restored ${r.restoredCount} service${r.restoredCount === 1 ? '' : 's'}, started ${r.startedCount}`);
+      emit(cmd, r, () => `restored ${plural(r.restoredCount, 'service')}, started ${r.startedCount}`);
+    }));
+
+  program.command('ping')
+    .description('start the daemon if needed and check it answers (pm2 ping)')
+    .action(action(async (_opts, cmd: Command) => {
+      const pong = await withClient(cmd, (c) => c.ping(), { autoStart: true });
+      emit(cmd, { msg: 'pong', serverTimeMs: pong.serverTimeMs }, () => '{ msg: \'pong\' }');
+    }));
+
+  program.command('monit')
+    .description('pm2\'s terminal dashboard (not built in runpm: see runpm ls and runpm jlist)')
+    .action(action(async () => {
+      throw new Error('monit is not built in runpm: runpm ls shows cpu and memory per app, runpm jlist the same as JSON (monit.cpu, monit.memory)');
     }));
 
   registerStartupCommand(program);
+}
+
+/** The list, or none when no daemon runs (pm2 ls starts its daemon; an empty list is the same answer). */
+async function listOrEmpty(cmd: Command): Promise<ServiceInfo[]> {
+  try {
+    return await withClient(cmd, (c) => c.listServices(), { autoStart: false });
+  } catch (err) {
+    if ((err as Error).name === 'DaemonNotRunningError') return [];
+    throw err;
+  }
+}
+
+/** The list with each app's environment when asked (describe carries it). */
+async function listWithEnv(cmd: Command, withEnv: boolean): Promise<ServiceInfo[]> {
+  if (!withEnv) return listOrEmpty(cmd);
+  return withClient(cmd, async (c) => Promise.all((await c.listServices()).map((s) => c.describeService(String(s.id)))), { autoStart: false });
+}
+
+/** "SIGUSR2", "USR2" or "12" → a signal name node knows. */
+function parseSignalName(value: string): NodeJS.Signals {
+  const { constants } = require('node:os') as typeof import('node:os');
+  const byNumber = Object.entries(constants.signals).find(([, n]) => String(n) === value);
+  if (byNumber) return byNumber[0] as NodeJS.Signals;
+  const name = (value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`) as NodeJS.Signals;
+  if (!(name in constants.signals)) throw new Error(`unknown signal ${JSON.stringify(value)} (use a name like SIGUSR2 or a number)`);
+  return name;
+}
+
+/** `runpm kill` without a session id: pm2's kill. Every app is stopped and forgotten, then the daemon stops. */
+export async function killDaemon(cmd: Command): Promise<void> {
+  const { connectFor } = require('../context') as typeof import('../context');
+  let client: DaemonClient;
+  try {
+    client = await connectFor(cmd, { autoStart: false });
+  } catch (err) {
+    if ((err as Error).name !== 'DaemonNotRunningError') throw err;
+    emit(cmd, { stopped: false, running: false }, () => 'runpmd is not running');
+    return;
+  }
+  const fs = require('node:fs') as typeof import('node:fs');
+  const socketPath = client.paths.socketPath;
+  try {
+    const services = await client.listServices();
+    if (services.length > 0) await client.deleteService('all');
+    await client.shutdown({ graceful: true, timeoutSeconds: 5 });
+  } finally {
+    client.close();
+  }
+  const deadline = Date.now() + 15_000;
+  while (fs.existsSync(socketPath)) {
+    if (Date.now() > deadline) throw new Error('timed out after 15 s waiting for runpmd to stop');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  emit(cmd, { stopped: true }, () => 'runpmd stopped (every app stopped and deleted, as pm2 kill)');
 }

@@ -139,11 +139,15 @@ export function registerSessionCommands(program: Command): void {
     }));
 
   program.command('kill')
-    .description('terminate a session: SIGTERM to its process group, SIGKILL to the tree after the grace; or send one --signal')
-    .argument('<id>', 'session id')
+    .description('terminate a session: SIGTERM to its process group, SIGKILL to the tree after the grace; or send one --signal. Without an id: pm2\'s kill (every service stopped and deleted, then the daemon stops)')
+    .argument('[id]', 'session id')
     .option('--grace <ms>', 'grace before SIGKILL (default 2000)')
     .option('--signal <sig>', 'send only this signal (INT, TERM, KILL, HUP, USR1, ... or a number) to the session\'s processes')
-    .action(action(async (id: string, opts: { grace?: string; signal?: string }, cmd: Command) => {
+    .action(action(async (id: string | undefined, opts: { grace?: string; signal?: string }, cmd: Command) => {
+      if (id === undefined) {
+        if (opts.grace !== undefined || opts.signal !== undefined) throw new Error('kill without a session id stops the daemon (pm2 kill); --grace and --signal go with a session id');
+        return (require('./services') as typeof import('./services')).killDaemon(cmd);
+      }
       const graceMs = parseGrace(opts.grace);
       const signal = opts.signal === undefined ? undefined : parseSignal(opts.signal, '--signal');
       if (signal !== undefined && opts.grace !== undefined) throw new Error('--grace goes with the SIGTERM schedule, not with --signal');

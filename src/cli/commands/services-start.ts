@@ -1,0 +1,175 @@
+// `runpm start` with pm2's semantics: `start SCRIPT... [-- ARGS]` (a file with its interpreter, or
+// a command in PATH), `start FILE` for an ecosystem file or `start -` for one on stdin, and `start
+// NAME|ID|NAMESPACE` restarting what exists. A script that runs already is refused without -f; a
+// stopped one is restarted; an app that cannot spawn makes the command exit 1.
+import * as fs from 'node:fs';
+import type { DaemonClient } from '../../client/daemon-client';
+import type { ServiceConfigInput, ServiceInfo } from '../../client/services-api';
+import { planApp, type PlannedApp } from './pm2-app';
+import { describeArgv } from './pm2-interpreter';
+import { startApp } from './pm2-calls';
+import { matchTarget } from './pm2-targets';
+import { isEcosystemFile, planEcosystem, readEcosystem, type Ecosystem } from './services-ecosystem';
+
+/** What a start or restart did, for the output and the exit code. */
+export interface StartReport {
+  started: ServiceInfo[];
+  failed: Array<{ name: string; error: string }>;
+}
+
+/** The caller's part of a start: flags as pm2 app keys, and what they mean for the command. */
+export interface StartRequest {
+  /** pm2 app keys from the flags (only those given). */
+  keys: Record<string, unknown>;
+  envName?: string;
+  only?: string[];
+  updateEnv: boolean;
+  force: boolean;
+  warn(message: string): void;
+}
+
+/** Reads all of stdin (start - / delete -). */
+export function readStdinText(): string {
+  return fs.readFileSync(0, 'utf8');
+}
+
+/** Loads the ecosystem an operand names ("-" = stdin), or null when it is a script/target. */
+export function ecosystemOf(operands: readonly string[], warn: (m: string) => void): Ecosystem | null {
+  if (operands.length !== 1) return null;
+  if (operands[0] === '-') return readEcosystem('-', warn, readStdinText());
+  if (!isEcosystemFile(operands[0])) return null;
+  return readEcosystem(operands[0], warn);
+}
+
+/** Flags applied over every app of a file: all of them, except a --name for a file of several apps. */
+function overridesFor(eco: Ecosystem, req: StartRequest): Record<string, unknown> {
+  const { name, ...rest } = req.keys;
+  if (name !== undefined && eco.apps.length !== 1) throw new Error(`--name cannot rename the ${eco.apps.length} apps of ${eco.shown} (give each its name in the file)`);
+  return name === undefined ? rest : { ...rest, name };
+}
+
+/** Every app of an ecosystem, planned with the request's flags. */
+export function planFile(eco: Ecosystem, req: StartRequest): PlannedApp[] {
+  return planEcosystem(eco, { envName: req.envName, only: req.only, overrides: overridesFor(eco, req), callerEnv: process.env, warn: req.warn });
+}
+
+function statusProblem(s: ServiceInfo): string | null {
+  return s.status === 'errored' ? (s.lastError || 'errored') : null;
+}
+
+function record(report: StartReport, infos: ServiceInfo[]): void {
+  for (const s of infos) {
+    const problem = statusProblem(s);
+    if (problem) report.failed.push({ name: s.name, error: problem });
+    report.started.push(s);
+  }
+}
+
+async function attempt(report: StartReport, name: string, fn: () => Promise<ServiceInfo[]>): Promise<void> {
+  try {
+    record(report, await fn());
+  } catch (err) {
+    report.failed.push({ name, error: (err as Error).message });
+  }
+}
+
+/** `start FILE` / `restart FILE` / `reload FILE`: every app defined (or redefined) and (re)started. */
+export async function startEcosystem(client: DaemonClient, apps: PlannedApp[], report: StartReport): Promise<void> {
+  for (const app of apps) {
+    await attempt(report, String(app.config.name), () => startApp(client, app.config, true));
+  }
+}
+
+/** Restarts services; with --update-env their environment becomes the caller's over the stored one. */
+export async function restartServices(client: DaemonClient, targets: ServiceInfo[], updateEnv: boolean, report: StartReport): Promise<void> {
+  const seenNames = new Set<string>();
+  for (const s of targets) {
+    if (updateEnv) {
+      // One redefinition per app (it restarts all its instances).
+      if (seenNames.has(s.name)) continue;
+      seenNames.add(s.name);
+      await attempt(report, s.name, async () => {
+        const full = await client.describeService(String(s.id));
+        const env: Record<string, string> = { ...full.config.env };
+        for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(RUNPM_SESSION_|RUNPM_SERVICE_|RUNNING_PROCESS_ORIGINATOR$)/.test(k)) env[k] = v;
+        const config: ServiceConfigInput = { ...full.config, env };
+        return startApp(client, config, true);
+      });
+      continue;
+    }
+    await attempt(report, s.name, async () => {
+      await client.restartService(String(s.id));
+      return [await client.describeService(String(s.id))];
+    });
+  }
+}
+
+/** True when the operand reads as a script path rather than an app name (pm2's test: a '/' or an extension). */
+function looksLikePath(operand: string): boolean {
+  return operand.includes('/') || /\.[^./]+$/.test(operand);
+}
+
+/**
+ * `start OPERAND...`: each operand names an existing app (name, id, namespace: restarted) or a
+ * script to start. Several operands are several scripts when each is a file or an app; otherwise
+ * they are one command line (`runpm start sleep 60`).
+ */
+export async function startOperands(client: DaemonClient, operands: string[], scriptArgs: string[], req: StartRequest, report: StartReport): Promise<void> {
+  const services = await client.listServices();
+  const isApp = (o: string) => !looksLikePath(o) && matchTarget(o, services).length > 0 && o !== 'all';
+  const isFile = (o: string) => {
+    try {
+      return fs.statSync(o).isFile();
+    } catch {
+      return false;
+    }
+  };
+  const each = operands.length > 1 && operands.every((o) => isFile(o) || isApp(o));
+  const groups = each || operands.length <= 1 ? operands.map((o) => [o]) : [operands];
+  for (const group of groups) {
+    const [first, ...rest] = group;
+    if (group.length === 1 && (isApp(first) || first === 'all')) {
+      const targets = matchTarget(first, services);
+      if (targets.length === 0) {
+        report.failed.push({ name: first, error: 'no services to act on (all: the list is empty)' });
+        continue;
+      }
+      await restartServices(client, targets, req.updateEnv, report);
+      continue;
+    }
+    if (/^\d+$/.test(first) && group.length === 1 && !isFile(first)) {
+      report.failed.push({ name: first, error: `process ${first} not found` });
+      continue;
+    }
+    let planned: PlannedApp;
+    try {
+      planned = planApp({ script: first, ...req.keys, args: [...rest, ...scriptArgs, ...((req.keys.args as string[] | undefined) ?? [])] }, {
+        baseDir: process.cwd(), where: first, warn: req.warn, envName: req.envName, callerEnv: process.env,
+      });
+    } catch (err) {
+      report.failed.push({ name: first, error: (err as Error).message });
+      continue;
+    }
+    const name = String(planned.config.name);
+    const same = services.filter((s) => s.name === name && describeArgv(s.config.cmd).execPath === planned.plan.execPath);
+    if (same.length > 0 && same.every((s) => s.status === 'stopped' || s.status === 'errored' || s.status === 'stopping')) {
+      await restartServices(client, same, req.updateEnv, report);
+      continue;
+    }
+    if (same.length > 0 && !(req.force || planned.force)) {
+      report.failed.push({ name, error: `script already launched as ${name} (id ${same.map((s) => s.id).join(', ')}); add -f to start another copy` });
+      continue;
+    }
+    if (same.length > 0) {
+      report.failed.push({ name, error: `-f (another copy of a running app under the same name) is not supported yet: start it with --name ${name}-2` });
+      continue;
+    }
+    const byName = services.filter((s) => s.name === name);
+    if (byName.length > 0 && byName.some((s) => s.status !== 'stopped' && s.status !== 'errored')) {
+      report.failed.push({ name, error: `an app named ${name} already runs ${describeArgv(byName[0].config.cmd).execPath}; choose another --name` });
+      continue;
+    }
+    // A stopped app of that name running something else is redefined (pm2 would add a second app of one name).
+    await attempt(report, name, () => startApp(client, planned.config, byName.length > 0));
+  }
+}
