@@ -4,7 +4,9 @@
 //   a detached session (nobody reading) against a detached tmux pane; every path in raw mode, its
 //   clock started when the child is ready and told "go";
 // - spawn → exit of `true` from a connected client, against raw node-pty and a tmux control client;
-//   `runpm run --pty` against `tmux new-session -d`, both fresh CLI processes.
+//   `runpm run --pty` against `tmux new-session -d`, both fresh CLI processes;
+// - key latency during a flood: ^C and the detach key typed into a tmux pane while an attached bash
+//   cats 100 MB, runpm attach against tmux attach and dtach -a (bench/attach-latency.ts).
 // One daemon for the throughput runs and a fresh one for the latency runs, and one private tmux
 // server (its own socket in opts.workDir), all stopped before returning.
 import { spawnSync } from 'node:child_process';
@@ -17,6 +19,7 @@ import { median, pollUntil, ratioRow, summarize, writePatternFile } from '../mea
 import { measureSpawnLatency } from '../spawn-latency';
 import { PTY_CAT_SCRIPT, preparePtyFloor, type PtyFloor } from '../pty-floor';
 import { TmuxControlClient, TmuxServer, hasTmux, tmuxQuote } from '../tmux-control';
+import { attachLatencyRows } from '../attach-latency';
 
 /** Untimed spawns before each block of latency runs (steady state, not first-call compilation). */
 const LATENCY_WARMUPS = 2;
@@ -280,6 +283,8 @@ export const figure: BenchFigure = {
       await d.stop();
       d = await startBenchDaemon(opts.workDir, 'pty-latency');
       rows.push(...measureLatency(d, peer, opts));
+      // Its own daemon and tmux servers (the terminal, the peer), one after the other.
+      rows.push(...await attachLatencyRows(opts));
       return rows;
     } finally {
       peer?.control.close();

@@ -39,6 +39,12 @@ export interface TerminalIo {
 const TTY_QUEUE_HIGH_WATER_BYTES = 128 * 1024;
 /** Frames buffered unread from the daemon before its socket is paused. */
 const TTY_BUFFERED_FRAME_BYTES = 128 * 1024;
+/**
+ * Output in flight (sent by the daemon, not yet written to the terminal) at most: what a ^C's echo
+ * or a prompt can be behind during a flood (issue 18.3). 128 KiB is a few ms of a terminal's
+ * speed; the kernel's socket buffers alone would hold ~400 KiB and the daemon's socket budget 1 MiB.
+ */
+export const TTY_OUTPUT_WINDOW_BYTES = 128 * 1024;
 /** After a local detach, how long the detach frame may take to reach the kernel before leaving anyway. */
 const DETACH_SEND_MS = 1000;
 /** After a lost connection, how long a hung-up session process may take to exit before it counts as running. */
@@ -95,11 +101,14 @@ class LocalTerminal {
     this.rawSet = true;
   }
 
-  /** Output for the terminal; resolves when the caller may hand over more (backpressure). */
-  write(data: Buffer): Promise<void> {
+  /**
+   * Output for the terminal; resolves when the caller may hand over more (backpressure).
+   * `written` runs once the terminal took all of it.
+   */
+  write(data: Buffer, written?: () => void): Promise<void> {
     if (data.length === 0) return Promise.resolve();
     if (this.writer) {
-      this.writer.write(data);
+      this.writer.write(data, written);
       return this.writer.below(TTY_QUEUE_HIGH_WATER_BYTES);
     }
     const out = this.io.stdout;
@@ -180,6 +189,8 @@ export async function runTerminalAttach(client: DaemonClient, opts: TerminalAtta
       rows: isTty ? stdout.rows : 0,
       cols: isTty ? stdout.columns : 0,
       term: process.env.TERM ?? '',
+      // Without a terminal the stream is paced by the pipe alone (throughput matters there).
+      outputWindowBytes: isTty ? TTY_OUTPUT_WINDOW_BYTES : 0,
     });
   } catch (err) {
     cleanup();
@@ -228,7 +239,7 @@ export async function runTerminalAttach(client: DaemonClient, opts: TerminalAtta
   cleanups.push(() => stdin.removeListener('data', onInput));
   stdin.resume();
 
-  const pumped = pumpOutput(attachment, terminal, () => ending !== null).then(
+  const pumped = pumpOutput(attachment, terminal, () => ending !== null, isTty ? acknowledger(attachment) : undefined).then(
     async (e) => {
       if (!ending) end(await explain(e, client, attachment, opts, daemonPid));
     },
@@ -256,8 +267,27 @@ type StreamEnd =
   | { kind: 'lost' }
   | { kind: 'abandoned' };
 
-// Writes the backlog and live output (honouring the terminal's backpressure) until the terminal frame.
-async function pumpOutput(att: PtyAttachment, terminal: LocalTerminal, stopped: () => boolean): Promise<StreamEnd> {
+/**
+ * Counts output the terminal took and tells the daemon (which keeps at most the window in flight):
+ * one acknowledgement per batch of writes, sent as the batch completes.
+ */
+function acknowledger(att: PtyAttachment): (bytes: number) => void {
+  let consumed = 0;
+  let scheduled = false;
+  return (bytes) => {
+    consumed += bytes;
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      att.acknowledge(consumed);
+    });
+  };
+}
+
+// Writes the backlog and live output (honouring the terminal's backpressure) until the terminal frame;
+// `shown` hears of each output frame's bytes once the terminal took them.
+async function pumpOutput(att: PtyAttachment, terminal: LocalTerminal, stopped: () => boolean, shown?: (bytes: number) => void): Promise<StreamEnd> {
   await terminal.write(att.backlog);
   for (;;) {
     if (stopped()) return { kind: 'abandoned' };
@@ -265,7 +295,11 @@ async function pumpOutput(att: PtyAttachment, terminal: LocalTerminal, stopped: 
     if (!f) return { kind: 'lost' };
     if (stopped()) return { kind: 'abandoned' };
     switch (f.kind) {
-      case 'output': await terminal.write(f.data); break;
+      case 'output': {
+        const n = f.data.length;
+        await terminal.write(f.data, shown && (() => shown(n)));
+        break;
+      }
       // The daemon gave up waiting for this client and dropped output: say so where it is missing.
       case 'missed': terminal.notice(`[runpm: ${f.bytes} bytes dropped]`); break;
       case 'exit': return { kind: 'exit', code: f.code };

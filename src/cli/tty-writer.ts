@@ -9,8 +9,14 @@ const MAX_WRITE_BYTES = 64 * 1024;
 /** How long to wait before retrying a terminal that said EAGAIN (a non-blocking descriptor). */
 const EAGAIN_RETRY_MS = 1;
 
+/** Bytes queued for the terminal, and what to call once all of them were written. */
+interface Queued {
+  data: Buffer;
+  written?: () => void;
+}
+
 export class TtyWriter {
-  private readonly queue: Buffer[] = [];
+  private readonly queue: Queued[] = [];
   private queued = 0;
   private writing = false;
   private broken: Error | null = null;
@@ -30,10 +36,10 @@ export class TtyWriter {
     return this.broken;
   }
 
-  /** Queues bytes for the terminal; returns at once. */
-  write(data: Buffer): void {
+  /** Queues bytes for the terminal; returns at once. `written` runs once the terminal took all of them. */
+  write(data: Buffer, written?: () => void): void {
     if (this.broken || data.length === 0) return;
-    this.queue.push(data);
+    this.queue.push({ data, written });
     this.queued += data.length;
     this.pump();
   }
@@ -59,20 +65,20 @@ export class TtyWriter {
 
   private pump(): void {
     if (this.writing || this.broken || this.queue.length === 0) return;
-    const batch: Buffer[] = [];
+    const batch: Queued[] = [];
     let size = 0;
-    while (this.queue.length > 0 && (batch.length === 0 || size + this.queue[0]!.length <= MAX_WRITE_BYTES)) {
+    while (this.queue.length > 0 && (batch.length === 0 || size + this.queue[0]!.data.length <= MAX_WRITE_BYTES)) {
       const b = this.queue.shift()!;
       batch.push(b);
-      size += b.length;
+      size += b.data.length;
     }
     this.queued -= size;
     this.writing = true;
     this.writeBatch(batch, size);
   }
 
-  private writeBatch(batch: Buffer[], size: number): void {
-    fs.writev(this.fd, batch, (err, written) => {
+  private writeBatch(batch: Queued[], size: number): void {
+    fs.writev(this.fd, batch.map((q) => q.data), (err, written) => {
       if (err && (err as NodeJS.ErrnoException).code !== 'EAGAIN') {
         this.fail(err);
         return;
@@ -116,20 +122,22 @@ export class TtyWriter {
   }
 }
 
-// Reports the first n bytes of batch as written; returns what is left of it.
-function consumed(batch: Buffer[], n: number, report: (part: Buffer) => void): Buffer[] {
+// Reports the first n bytes of batch as written (and the buffers written whole); returns the rest.
+function consumed(batch: Queued[], n: number, report: (part: Buffer) => void): Queued[] {
   let left = n;
-  const rest: Buffer[] = [];
-  for (const b of batch) {
+  const rest: Queued[] = [];
+  for (const q of batch) {
+    const b = q.data;
     if (left >= b.length) {
       report(b);
       left -= b.length;
+      q.written?.();
     } else if (left > 0) {
       report(b.subarray(0, left));
-      rest.push(b.subarray(left));
+      rest.push({ data: b.subarray(left), written: q.written });
       left = 0;
     } else {
-      rest.push(b);
+      rest.push(q);
     }
   }
   return rest;

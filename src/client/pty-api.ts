@@ -53,6 +53,12 @@ export interface AttachPtyOptions extends AttachFlowOptions {
   isTty?: boolean;
   graphicsCapabilities?: running_process.daemon.v1.ITerminalGraphicsCapabilities;
   replay?: PtyReplay;
+  /**
+   * At most this many output bytes in flight beyond what acknowledge() reported shown (issue 18.3):
+   * a terminal client keeps keystroke echoes close behind a flood. 0 or absent: no window (the
+   * stream is paced by the socket alone). A client that sets it must call acknowledge().
+   */
+  outputWindowBytes?: number;
 }
 
 /** One row of listPtys(): every field set (decoded defaults). */
@@ -121,6 +127,14 @@ export class PtyAttachment extends AttachedStream<PtyFrame> {
     return this.frames.send(pb.PtyInputFrame.encode({ detach: true }).finish());
   }
 
+  /**
+   * Reports the output consumed so far (payload bytes of output frames since the attach, in all):
+   * opens the window of an attach made with outputWindowBytes.
+   */
+  acknowledge(totalBytes: number): boolean {
+    return this.frames.send(pb.PtyInputFrame.encode({ outputAcknowledged: totalBytes }).finish());
+  }
+
   /** Sends a raw frame body (tests of undecodable input). */
   sendRaw(body: Uint8Array): boolean {
     return this.frames.send(body);
@@ -187,6 +201,7 @@ function attachPayload(sessionId: string, opts: AttachPtyOptions): RequestInput<
     // A detach ends the stream with the explicit `detached` frame (v1 clients get error "detached").
     detachedFrame: true,
     ...attachFlowPayload(opts),
+    outputWindowBytes: opts.outputWindowBytes ?? 0,
   };
 }
 

@@ -7,6 +7,7 @@ import { bytesFieldFrameLength, encodeBytesFieldFrame, encodeBytesFieldFrameInto
 import type { ByteRing } from '../ring/byte-ring';
 import type { AttachSink } from './attach-sink';
 import { MIN_POOLED_FRAME_BYTES, attachFramePool } from './frame-pool';
+import type { OutputWindow } from './output-window';
 
 /** Largest byte payload per frame (the protocol caps frames at 64 KiB); with its header and offset it fits the 64 KiB pooled size class. */
 export const MAX_ATTACH_CHUNK_BYTES = 64 * 1024 - 32;
@@ -80,6 +81,9 @@ export class Attachment {
   private backlogEnd: number | null = null;
   /** The client reads the explicit detached frame (it said so in its attach request); set before start(). */
   explicitDetach = false;
+  /** Output the client may have unacknowledged (a terminal client, issue 18.3), or null; set before start(). */
+  window: OutputWindow | null = null;
+  private waitingWindow = false;
 
   constructor(
     private readonly stream: AttachmentHost,
@@ -133,6 +137,7 @@ export class Attachment {
     sink.onClose(() => {
       // The client went away (or we ended it): no frame, just free the slot.
       this.done = true;
+      this.window?.dispose();
       this.stream.release(this, 'client gone');
     });
     if (this.done) {
@@ -146,20 +151,35 @@ export class Attachment {
   /** Sends what the ring holds past the cursor until the sink is over budget; ends after the last byte. */
   pump(): void {
     const sink = this.sink;
-    if (this.done || !sink || this.waitingDrain || sink.closed) return;
+    if (this.done || !sink || sink.closed) return;
+    // Called on every write to the stream: the window holds the child while this client lags.
+    this.window?.noteLag(this.stream.ring.writeOffset - this.cursor);
+    if (this.waitingDrain || this.waitingWindow) return;
     // Batched: the frames of one pump (a 256 KiB read makes four) leave in one writev, so the
     // client is woken once per batch rather than once per frame.
     sink.batch(() => this.pumpFrames(sink, this.stream.ring));
+    this.window?.noteLag(this.stream.ring.writeOffset - this.cursor);
   }
 
   /** The loop of pump(): frames from the cursor on, until caught up or over the sink budget. */
   private pumpFrames(sink: AttachSink, ring: ByteRing): void {
     const offsets = this.options.offsets;
+    const window = this.window;
     while (this.cursor < ring.writeOffset) {
-      const r = ring.viewFrom(this.cursor, MAX_ATTACH_CHUNK_BYTES);
+      if (window && window.room <= 0) {
+        // The client has not shown what it has: wait for its acknowledgement, as for a drain.
+        this.waitingWindow = true;
+        window.onceOpen(() => {
+          this.waitingWindow = false;
+          this.pump();
+        });
+        return;
+      }
+      const r = ring.viewFrom(this.cursor, window ? Math.min(MAX_ATTACH_CHUNK_BYTES, window.room) : MAX_ATTACH_CHUNK_BYTES);
       const at = r.nextOffset - r.bytes.length;
       if (r.missed > 0) sink.write(encodeFrame(offsets ? this.codec.missed(r.missed, at) : this.codec.missed(r.missed)));
       if (r.bytes.length > 0) this.writeBytesFrame(sink, r.bytes, at);
+      window?.noteSent(r.bytes.length);
       this.cursor = r.nextOffset;
       this.stream.noteProgress(this);
       if (sink.queuedBytes >= ATTACH_SOCKET_BUDGET_BYTES) {
@@ -208,6 +228,7 @@ export class Attachment {
   finish(how: AttachmentEnd): void {
     if (this.done) return;
     this.done = true;
+    this.window?.dispose();
     this.endReason = how;
     this.stream.release(this, how.kind);
     if (this.sink) this.deliverTerminal();

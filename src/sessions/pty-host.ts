@@ -2,6 +2,9 @@
 // after the master has been drained. Lives from spawn until the child exited and the master closed.
 // node-pty loses the tail of a fast writer's output (docs/notes/node-pty-tail-loss.md): libuv
 // reports EOF on POLLHUP while the kernel still queues bytes; we read those synchronously on 'end'.
+// Pausing (a lossless reader a ring behind, a BLOCK tee) is safe across an exit: node-pty destroys
+// its socket 200 ms after the exit when it has not closed, and our destroy hook first hands on what
+// its stream buffered and drains the master, so the bytes reach onData before the exit.
 import { withUserUmask } from '../scope/umask';
 import * as fs from 'node:fs';
 import type { IPty } from 'node-pty';
@@ -34,6 +37,8 @@ export interface PtyHostEvents {
 interface PtyInternals {
   readonly fd: number;
   on(event: 'end', listener: () => void): void;
+  /** The master's tty.ReadStream (node-pty 1.x). */
+  readonly _socket?: { destroy: (err?: Error) => unknown; read(): unknown; readonly destroyed: boolean };
 }
 
 const DRAIN_CHUNK_BYTES = 64 * 1024;
@@ -43,12 +48,13 @@ const DRAIN_EAGAIN_STEP_MS = 1;
 
 export class PtyHost {
   private exit: PtyExit | null = null;
+  private paused = false;
   private readonly pty: IPty & PtyInternals;
 
   private constructor(pty: IPty, private readonly events: PtyHostEvents) {
     this.pty = pty as IPty & PtyInternals;
-    // Never pause node-pty: paused across an exit for ~200 ms it destroys the socket with data queued.
     this.pty.onData((chunk) => this.deliver(chunk as unknown as Buffer));
+    this.hookDestroy();
     // 'end' comes from the master's tty.ReadStream before its 'close', and node-pty reports the exit
     // only after 'close': the drain below therefore always precedes onExit.
     this.pty.on('end', () => this.drainMaster());
@@ -88,6 +94,19 @@ export class PtyHost {
   /** The exit once reported, else null. */
   get exited(): PtyExit | null {
     return this.exit;
+  }
+
+  /** Stops reading the master: the kernel's queue fills and the child blocks on its writes, as on a real terminal. */
+  pause(): void {
+    if (this.exit) return;
+    this.paused = true;
+    this.pty.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.pty.resume();
   }
 
   /** Queues bytes for the child's input (node-pty writes them as the kernel accepts them). */
@@ -137,6 +156,26 @@ export class PtyHost {
     } catch {
       // The group may have just ended.
     }
+  }
+
+  // node-pty destroys the master's stream 200 ms after the child's exit if it has not closed by
+  // then (it stays open while paused): what the stream buffered and what the kernel still queues
+  // would go with it. Before that destroy, read both out (read() emits 'data' even when paused).
+  private hookDestroy(): void {
+    const socket = this.pty._socket;
+    if (!socket || typeof socket.destroy !== 'function') return;
+    const destroy = socket.destroy.bind(socket);
+    socket.destroy = (err?: Error) => {
+      if (!socket.destroyed && this.exit === null) {
+        try {
+          while (socket.read() !== null) { /* each read() emitted 'data' */ }
+        } catch {
+          // A stream that cannot be read any more has nothing buffered to lose.
+        }
+        this.drainMaster();
+      }
+      return destroy(err);
+    };
   }
 
   private deliver(chunk: Buffer): void {

@@ -103,8 +103,9 @@ export class PtySession extends ChildSession implements Session {
     this.pid = this.host.pid;
     // node-pty runs the child as a session leader: its pid is its process group.
     this.trackChild(this.pid);
-    // PTY output is never paused: node-pty drops queued output if paused across the child's exit.
-    this.output.setSource({ pause: () => {}, resume: () => {} });
+    // Paused for a lossless reader a ring behind (or a BLOCK tee): PtyHost keeps a pause across the
+    // child's exit safe (its destroy hook drains into the ring's slack).
+    this.output.setSource({ pause: () => this.host.pause(), resume: () => this.host.resume() });
   }
 
   get rows(): number {

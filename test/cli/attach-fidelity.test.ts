@@ -1,15 +1,15 @@
 // `runpm attach` in a real terminal (a pane of a private tmux server), as a tmux user would use it:
-// vim with splits, htop, less and bash; what the pane shows (text, and every cell's attributes) and
+// vim with splits, htop, less, man, bash and a script setting every mode of issue 18.2; what the pane shows (text, and every cell's attributes) and
 // its state (scroll region, cursor, alternate screen, keypad, mouse) just before a detach equal what
 // a re-attach redraws, the detach puts the pane back as it was before the attach, and a session
-// started from the pane has the pane's size.
+// started from the pane has the pane's size. A program these tests drive that is missing fails the
+// test (never a skip): .ci/run installs them all.
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RUNPM, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
-import { TmuxPane, hasTmux } from '../helpers/tmux';
+import { TmuxPane, requireTools } from '../helpers/tmux';
 import '../../src/client/pty-api';
 
 let daemon: TestDaemon | null = null;
@@ -25,7 +25,6 @@ afterEach(async () => {
   tmp = null;
 });
 
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 const ROWS = 30;
 const COLS = 100;
 /** The pane's modes after a detach: as a shell left them. */
@@ -88,8 +87,9 @@ async function roundTrip(command: string, ready: (text: string) => boolean, driv
   return { pane: p, before: fields(before.state), afterDetach: after };
 }
 
-describe.runIf(hasTmux)('runpm attach redraws exactly and detaches cleanly (in a tmux pane)', () => {
-  it.runIf(has('vim'))('vim with splits, a search highlight and insert mode', async () => {
+describe('runpm attach redraws exactly and detaches cleanly (in a tmux pane)', () => {
+  it('vim with splits, a search highlight and insert mode', async () => {
+    requireTools('tmux', 'vim');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-fid-'));
     const file = path.join(tmp, 'notes.txt');
     fs.writeFileSync(file, Array.from({ length: 60 }, (_, i) => `line ${i} of the notes, with a word or two`).join('\n'));
@@ -105,7 +105,8 @@ describe.runIf(hasTmux)('runpm attach redraws exactly and detaches cleanly (in a
     expect(p.text(true)).toMatch(/session \S+ exited with code 0/);
   });
 
-  it.runIf(has('htop'))('htop: mouse reporting (SGR), hidden cursor, keypad', async () => {
+  it('htop: mouse reporting (SGR), hidden cursor, keypad', async () => {
+    requireTools('tmux', 'htop');
     const { pane: p, before } = await roundTrip('htop -d 100000', (t) => /PID\s+USER/.test(t), async () => {});
     expect(before).toMatchObject({ alt: '1', cursor_visible: '0', mouse_sgr: '1' });
     expect(before.mouse).not.toBe('000');
@@ -113,7 +114,8 @@ describe.runIf(hasTmux)('runpm attach redraws exactly and detaches cleanly (in a
     await waitFor(() => /attach-exit=0/.test(p.text()), 'htop to quit');
   });
 
-  it.runIf(has('less'))('less in the middle of a long file', async () => {
+  it('less in the middle of a long file', async () => {
+    requireTools('tmux', 'less');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-fid-'));
     const file = path.join(tmp, 'long.txt');
     fs.writeFileSync(file, Array.from({ length: 500 }, (_, i) => `\x1b[1mrow\x1b[0m ${i} \x1b[32mgreen\x1b[0m`).join('\n'));
@@ -126,7 +128,44 @@ describe.runIf(hasTmux)('runpm attach redraws exactly and detaches cleanly (in a
     await waitFor(() => /attach-exit=0/.test(p.text()), 'less to quit');
   });
 
+  it('man (its pager on the alternate screen)', async () => {
+    requireTools('tmux', 'man', 'less');
+    // man-db's prompt for less names the page and the line.
+    const { pane: p, before } = await roundTrip('env MANPAGER=less PAGER=less man ls', (t) => /Manual page ls\(1\) line \d+/.test(t), async (m) => {
+      m.keys('G');
+      await waitFor(() => /Manual page ls\(1\) line \d+\/\d+ \(END\)/.test(m.text()), 'man at the end of the page');
+    });
+    expect(before.alt).toBe('1');
+    p.keys('q');
+    await waitFor(() => /attach-exit=0/.test(p.text()), 'man to quit');
+  });
+
+  it('every mode of issue 18.2 at once: alternate screen, hidden cursor mid-screen, scroll region, button mouse SGR, bracketed paste, keypad, SGR styles', async () => {
+    requireTools('tmux');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-fid-'));
+    const script = path.join(tmp, 'modes.sh');
+    // Sets every mode, draws styled cells, parks a hidden cursor at row 10 column 5, then echoes
+    // its input visibly (cat -v), so what the pane forwards after a re-attach can be read back.
+    fs.writeFileSync(script, [
+      String.raw`printf '\033[?1049h\033[?1h\033=\033[?2004h\033[?1004h\033[?1002h\033[?1006h'`,
+      String.raw`printf '\033[1;1H\033[4:3;58:5:196mcurly\033[0m \033[4:2mdouble\033[0m \033[38;2;10;20;30;48;5;100mrgb\033[0m \033[9;53;3mstrike\033[0m'`,
+      String.raw`printf '\033[3;20r\033[?25l\033[10;5H'`,
+      'stty raw -echo',
+      'exec cat -v',
+    ].join('\n'));
+    const { pane: p, before } = await roundTrip(`sh ${script}`, (t) => /^curly double rgb strike/m.test(t), async () => {});
+    expect(before).toMatchObject({ alt: '1', keypad: '1', cursor_keys: '1', mouse: '010', mouse_sgr: '1', region: '2,19', cursor: '4,9', cursor_visible: '0' });
+    // Bracketed paste came back with the redraw: tmux brackets a paste (-p) only for a pane that asked.
+    p.tmux('set-buffer', '-b', 'rp', 'PASTED');
+    p.tmux('paste-buffer', '-p', '-b', 'rp', '-t', 'main');
+    await waitFor(() => p.text().includes('^[[200~PASTED^[[201~'), 'the bracketed paste echoed by the session');
+    p.hexKeys('1c');
+    await waitFor(() => /attach-exit=0/.test(p.text()), 'the detach');
+    expect(fields(p.state())).toMatchObject({ region: `0,${ROWS - 1}`, ...MODES_OFF });
+  });
+
   it('bash: colours and underline styles on the normal screen, a scroll region, the cursor mid-screen', async () => {
+    requireTools('tmux', 'bash');
     const { pane: p, before } = await roundTrip("env PS1='sess> ' bash --norc --noprofile", (t) => /^sess>/m.test(t), async (b) => {
       b.keys(String.raw`printf '\e[31mred \e[4:3;58:2::0:200:0mcurly\e[0m \e[21mdouble\e[0m \e[7;44mrev\e[0m\n'`, 'Enter');
       await waitFor(() => /^red curly double rev$/m.test(b.text()), 'the printf');
@@ -142,8 +181,9 @@ describe.runIf(hasTmux)('runpm attach redraws exactly and detaches cleanly (in a
   });
 });
 
-describe.runIf(hasTmux)('runpm attach: sizes, steal, exit reporting', () => {
+describe('runpm attach: sizes, steal, exit reporting', () => {
   it('--steal redraws the screen too, at the stealer\'s size', async () => {
+    requireTools('tmux');
     daemon = await startDaemon();
     const { sessionId } = await daemon.client.spawnPty({ argv: ['sh', '-c', 'printf "\\033[?1049h\\033[5;5HSTEAL ME"; sleep 100'], rows: 10, cols: 40 });
     const env = Object.fromEntries(Object.entries(daemon.env).filter(([k]) => k.startsWith('RUNPM_')));
@@ -161,6 +201,7 @@ describe.runIf(hasTmux)('runpm attach: sizes, steal, exit reporting', () => {
   });
 
   it('daemon stop: the session is hung up and the attach says so (SIGHUP, 128+1)', async () => {
+    requireTools('tmux');
     daemon = await startDaemon();
     const { sessionId } = await daemon.client.spawnPty({ argv: ['sleep', '100'] });
     const env = Object.fromEntries(Object.entries(daemon.env).filter(([k]) => k.startsWith('RUNPM_')));

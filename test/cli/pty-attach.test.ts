@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RUNPM, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
+import { requireTools } from '../helpers/tmux';
 import '../../src/client/pty-api';
 
 let daemon: TestDaemon | null = null;
@@ -23,8 +24,6 @@ afterEach(async () => {
   tmp = null;
 });
 
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const hasVim = spawnSync('vim', ['--version'], { stdio: 'ignore' }).status === 0;
 
 function runpm(d: TestDaemon, args: string[], input?: string): { stdout: string; stderr: string; status: number | null } {
   const r = spawnSync(process.execPath, [RUNPM, ...args], { env: d.env, input, encoding: 'utf8', timeout: 15_000 });
@@ -56,8 +55,9 @@ function paneSize(): { rows: number; cols: number } {
 
 const attachCmd = (id: string, extra = '') => `${process.execPath} ${RUNPM} attach ${id} ${extra}; echo "attach-exit=$?"; exec sleep 60`;
 
-describe.runIf(hasTmux && hasVim)('runpm attach in a real terminal (tmux)', () => {
+describe('runpm attach in a real terminal (tmux)', () => {
   it('vim: type, detach with the key, re-attach with screen replay, resize the window, quit', async () => {
+    requireTools('tmux', 'vim');
     daemon = await startDaemon();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-vim-'));
     const file = path.join(tmp, 'notes.txt');
@@ -108,6 +108,7 @@ describe.runIf(hasTmux && hasVim)('runpm attach in a real terminal (tmux)', () =
   });
 
   it('exits with the child\'s exit code and restores the terminal when stolen or signalled', async () => {
+    requireTools('tmux', 'bash');
     daemon = await startDaemon();
     const id = runpm(daemon, ['run', '--pty', '--', 'bash', '--norc', '--noprofile', '-i']).stdout.trim();
     startTmux(daemon, attachCmd(id));

@@ -5,11 +5,20 @@ import { execFileSync, spawnSync } from 'node:child_process';
 
 export const hasTmux = spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
 
-/** What display-message reports about the pane's terminal state (issue 18's check, plus modes). */
+/**
+ * Fails the test when a program it drives is not installed (never a silent skip): these tests are
+ * the issue's acceptance tests, and .ci/run installs every one of them.
+ */
+export function requireTools(...tools: string[]): void {
+  const missing = tools.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status !== 0);
+  if (missing.length > 0) throw new Error(`${missing.join(', ')} missing: .ci/run installs ${missing.length > 1 ? 'them' : 'it'} (apt-get install ${missing.join(' ')})`);
+}
+
+/** What display-message reports about the pane's terminal state (issue 18's check, plus modes; mouse = 1000/1002/1003). */
 export const PANE_STATE_FORMAT = [
   'region=#{scroll_region_upper},#{scroll_region_lower}', 'cursor=#{cursor_x},#{cursor_y}', 'alt=#{alternate_on}',
   'cursor_visible=#{cursor_flag}', 'keypad=#{keypad_flag}', 'cursor_keys=#{keypad_cursor_flag}',
-  'mouse=#{mouse_standard_flag}#{mouse_button_flag}#{mouse_any_flag}', 'mouse_sgr=#{mouse_sgr_flag}',
+  'mouse=#{mouse_standard_flag}#{mouse_button_flag}#{mouse_all_flag}', 'mouse_sgr=#{mouse_sgr_flag}',
   'mouse_utf8=#{mouse_utf8_flag}', 'insert=#{insert_flag}', 'wrap=#{wrap_flag}', 'origin=#{origin_flag}',
 ].join(' ');
 

@@ -64,7 +64,9 @@ describe('PtyHost drains the master before reporting exit', () => {
       else expect(sha256(r.out)).toBe(want);
     }
     expect(shortRuns).toEqual([]);
-  });
+    // 400 MB through a PTY: about 10 s on a quiet machine, over the default 60 s on a shared box
+    // (load ~20 on 2 cores); a correctness test, not a timed one, so the deadline is generous.
+  }, 240_000);
 
   it('head -c 1000000 /dev/urandom | base64 arrives whole, 20 runs', async () => {
     for (let i = 0; i < 20; i++) {
@@ -76,6 +78,21 @@ describe('PtyHost drains the master before reporting exit', () => {
       const source = fs.readFileSync(copy, 'latin1');
       expect(got.length).toBe(source.length);
       expect(got === source).toBe(true);
+    }
+  });
+});
+
+describe('PtyHost paused across the exit (lossless readers, BLOCK tees)', () => {
+  it('loses nothing when the child exits while reading is paused: node-pty destroys the stream after 200 ms, the hook drains it first, 10 runs', async () => {
+    for (let i = 0; i < 10; i++) {
+      const copy = path.join(dir, `paused-${i}.bin`);
+      // 3 KB fit the kernel's PTY queue and the stream's buffer, so the child exits while nothing reads.
+      const r = await runPty(['sh', '-c', `stty raw -echo; head -c 3000 /dev/urandom | tee ${copy}`], { onStart: (h) => h.pause() });
+      expect(r.exit.exitCode).toBe(0);
+      expect(r.lateData).toBe(false);
+      const source = fs.readFileSync(copy);
+      expect(r.out.length).toBe(source.length);
+      expect(r.out.equals(source)).toBe(true);
     }
   });
 });

@@ -12,6 +12,7 @@ import {
 } from '../../sessions/pty-session';
 import { planArgvSpawn } from '../../sessions/spawn-plan';
 import { SocketSink } from '../socket-sink';
+import { OutputWindow } from '../../sessions/output-window';
 import { attachFlowOf, checkSpawnAttachSessionId, outcomeToWire, sessionsOf, terminateSession, terminateSignalOf } from './session-ops';
 
 type PtySessionInfoOut = NonNullable<ResponsePayload<'listPtySessions'>['sessions']>[number];
@@ -120,6 +121,7 @@ function pumpInput(state: DaemonState, session: PtySession, attachment: Attachme
         break;
       case 'interrupt': if (frame.interrupt) session.interrupt(); break;
       case 'detach': if (frame.detach) attachment.finish({ kind: 'detached' }); break;
+      case 'outputAcknowledged': attachment.window?.acknowledge(Number(frame.outputAcknowledged)); break;
       default: break;
     }
   });
@@ -160,6 +162,17 @@ async function attachConnection(ctx: HandlerContext, session: PtySession, opts: 
     flow: attachFlowOf(ctx.state, req, opts.prefix),
   });
   grant.attachment.explicitDetach = req.detachedFrame;
+  // A terminal client's flow window (issue 18.3): set before the pump starts.
+  if (req.outputWindowBytes > 0) {
+    const window = new OutputWindow(req.outputWindowBytes);
+    // Held while more than a window behind: a ^C then has at most twice the window ahead of its echo.
+    window.holdSourceWhileBehind({
+      pause: () => session.output.pauseSource(window),
+      resume: () => session.output.resumeSource(window),
+      lagLimitBytes: window.size,
+    });
+    grant.attachment.window = window;
+  }
   return {
     response: {
       streamEndpoint: '', backlog: grant.backlog, backlogTruncated: grant.backlogTruncated, bytesMissed: grant.bytesMissed, sessionPid: session.pid,
