@@ -165,7 +165,7 @@ export class ServiceManager {
     this.pollTimer.unref();
     this.memoryLimits.start();
     // Leftovers of earlier runs go first: a restarted service never runs beside them.
-    void toRestart.then((list) => (list.length > 0 ? this.scheduler.startInOrder(list.map((s) => s.name), true, true) : undefined))
+    void toRestart.then((list) => (list.length > 0 ? this.scheduler.startInOrder(list.map((s) => s.name), true, true, new Set(list)) : undefined))
       .catch((err) => this.deps.log.error(`restarting services after a daemon crash: ${(err as Error).message}`));
   }
 
@@ -190,7 +190,7 @@ export class ServiceManager {
         this.saveRow(svc.row);
         added.push(svc);
       }
-      await this.scheduler.startInOrder([config.name], true);
+      await this.scheduler.startInOrder([config.name], true, false, new Set(added));
       return added;
     }
     const busy = existing.find((s) => s.row.status !== 'stopped' && s.row.status !== 'errored');
