@@ -172,7 +172,7 @@ async function ingestMiBs(client: DaemonClient, producer: Producer, sessions: nu
     events.close();
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const failed = (await client.listPipes()).filter((s) => s.exitCode !== 0);
+  const failed = (await client.listPipes()).filter((s) => s.exitCode !== null && s.exitCode !== 0);
   await client.purge();
   if (failed.length > 0) throw new Error(`${failed.length} busy sessions failed (first: ${failed[0]!.command} exited ${failed[0]!.exitCode})`);
   return (sessions * bytes) / (1024 * 1024) / secs;

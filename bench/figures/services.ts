@@ -1,7 +1,8 @@
 // Services figure: `runpm start` and `runpm list` wall time (1 and 100 services) next to pm2's
-// `start` and `jlist` in the same run, the LIST RPC from a connected client next to pm2's
-// programmatic list() (100 apps each), and the daemon's RSS with 100 services next to pm2's
-// daemon. pm2 runs under a temporary PM2_HOME and is killed (`pm2 kill`) afterwards.
+// `start` and `jlist` in the same run, the restart of a service whose process was killed with
+// SIGKILL (until the new process exists) next to pm2's, the LIST RPC from a connected client next
+// to pm2's programmatic list() (100 apps each), and the daemon's RSS with 100 services next to
+// pm2's daemon. pm2 runs under a temporary PM2_HOME and is killed (`pm2 kill`) afterwards.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -82,6 +83,21 @@ async function run(opts: BenchOptions): Promise<BenchResult[]> {
     timeCli(RUNPM, ['delete', 'all'], env);
     if (havePm2) timeCli(PM2_BIN, ['delete', 'all'], pm2Env);
 
+    // Restart after kill -9: both daemons' own children, watched the same way.
+    const daemonPid = Number(fs.readFileSync(path.join(home, 'bench', 'daemon.sock.pid'), 'utf8'));
+    const pm2Pid = havePm2 ? Number(fs.readFileSync(path.join(pm2Home, 'pm2.pid'), 'utf8')) : 0;
+    timeCli(RUNPM, ['start', '--name', 'crash', '--', 'sleep', '600'], env);
+    const restartRuns = restartAfterKill(daemonPid, runs);
+    timeCli(RUNPM, ['delete', 'crash'], env);
+    let pm2RestartRuns: number[] = [];
+    if (havePm2) {
+      timeCli(PM2_BIN, ['start', 'sleep', '--name', 'crash', '--', '600'], pm2Env);
+      pm2RestartRuns = restartAfterKill(pm2Pid, runs);
+      timeCli(PM2_BIN, ['delete', 'crash'], pm2Env);
+    }
+    results.push(row('services.restart_kill9', 'restart of a service killed with SIGKILL: kill to its new process, default policy', restartRuns, 'ms',
+      havePm2 ? { label: 'pm2 (default policy)', runs: pm2RestartRuns } : noPm2, (v) => v <= 50, '<= 50 ms'));
+
     // A hundred services from one ecosystem file.
     const startMany = [timeCli(RUNPM, ['start', ecosystem(home, MANY, 'r')], env)];
     const pm2StartMany = havePm2 ? [timeCli(PM2_BIN, ['start', ecosystem(home, MANY, 'p')], pm2Env)] : [];
@@ -98,9 +114,7 @@ async function run(opts: BenchOptions): Promise<BenchResult[]> {
     results.push(row('services.list_rpc100', `LIST RPC with ${MANY} services from a connected client (median of ${rpcRuns} calls per run)`, rpcMs, 'ms',
       havePm2 ? { label: "pm2's programmatic list()", runs: pm2ListMs } : noPm2, (v, b) => v <= 0.25 * b, '<= 0.25x'));
 
-    const daemonPid = Number(fs.readFileSync(path.join(home, 'bench', 'daemon.sock.pid'), 'utf8'));
     const rss = [rssMb(daemonPid)];
-    const pm2Pid = havePm2 ? Number(fs.readFileSync(path.join(pm2Home, 'pm2.pid'), 'utf8')) : 0;
     results.push(row('services.rss100', `runpmd RSS with ${MANY} services`, rss, 'MB',
       havePm2 ? { label: 'pm2 daemon (God) RSS', runs: [rssMb(pm2Pid)] } : noPm2, (v, b) => v <= b, '<= pm2 daemon'));
   } finally {
@@ -109,6 +123,53 @@ async function run(opts: BenchOptions): Promise<BenchResult[]> {
     fs.rmSync(home, { recursive: true, force: true });
   }
   return results;
+}
+
+/** Direct children of a process (Linux: /proc/<pid>/task/<pid>/children; the daemons fork from their main thread). */
+function childrenOf(pid: number): number[] {
+  return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+}
+
+/** A process's command name ("" once it is gone); a child shows "sleep" once it has exec'd it. */
+function commOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Sleeps ms without spinning: the polls must not take the CPU the daemon needs to restart. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * `runs` times: SIGKILL the daemon's only `sleep` child, then polls (every 0.5 ms) until a new
+ * child runs `sleep`; returns each wait in ms. The daemon must have exactly one service running.
+ */
+function restartAfterKill(daemonPid: number, runs: number): number[] {
+  const waitChild = (exclude: number): number => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const kids = childrenOf(daemonPid).filter((p) => p !== exclude && commOf(p) === 'sleep');
+      if (kids.length > 0) return kids[0];
+      if (Date.now() > deadline) throw new Error(`no new child of ${daemonPid} within 10 s after SIGKILL`);
+      pause(0.5);
+    }
+  };
+  let pid = waitChild(0);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    // Past pm2's min_uptime (1 s) so every kill is a stable run's end, as in production.
+    pause(1100);
+    const t0 = process.hrtime.bigint();
+    process.kill(pid, 'SIGKILL');
+    const next = waitChild(pid);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    pid = next;
+  }
+  return times;
 }
 
 /** Medians (ms) of `runs` LIST RPCs each, over several rounds, from one connected client. */

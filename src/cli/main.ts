@@ -3,6 +3,7 @@
 // word), so a start pays for one family. Nothing heavy (node-pty, better-sqlite3) is loaded here.
 import { Command } from 'commander';
 import { packageVersion } from '../version';
+import { endQuietlyOnBrokenPipe } from './quiet-pipe';
 
 /** A command family: the top-level words (and aliases) it registers, and how to load it. */
 interface CommandFamily {
@@ -14,6 +15,7 @@ interface CommandFamily {
 export const COMMAND_FAMILIES: readonly CommandFamily[] = [
   { words: ['daemon'], load: () => (require('./commands/daemon') as typeof import('./commands/daemon')).registerDaemonCommands },
   { words: ['exec'], load: () => (require('./commands/exec') as typeof import('./commands/exec')).registerExecCommands },
+  { words: ['wait'], load: () => (require('./commands/wait') as typeof import('./commands/wait')).registerWaitCommands },
   { words: ['events'], load: () => (require('./commands/events') as typeof import('./commands/events')).registerEventCommands },
   {
     words: ['ps', 'tree', 'zombies', 'killtree', 'track', 'untrack', 'spawn-daemon'],
@@ -76,5 +78,6 @@ export function buildProgram(argv?: readonly string[]): Command {
 
 /** Runs the CLI with argv (without node and script). */
 export async function runCli(argv: string[]): Promise<void> {
+  endQuietlyOnBrokenPipe();
   await buildProgram(argv).parseAsync(argv, { from: 'user' });
 }

@@ -6,6 +6,7 @@ import type { PipeAttachment, PipeStreamName } from './sessions-api';
 import { HeadTailCapture, type BoundedOutputOptions } from '../agents/bounded-output';
 import { envEntries, type SpawnContextOptions } from './spawn-context';
 import { startFailureExitCode } from '../wire/errors';
+import { exitStatusOf, type SessionExit } from './exit-status';
 
 export const DEFAULT_EXEC_TIMEOUT_MS = 10_000;
 
@@ -50,8 +51,13 @@ export interface ExecOptions extends BoundedOutputOptions, SpawnContextOptions {
 export interface ExecResult {
   /** Exited with code 0 before the timeout, leaving nothing running. */
   success: boolean;
-  /** Null while the command itself still runs (timed out). Negative = killed by that signal number. */
+  /**
+   * As a shell reports it: the exit code, 128 + n when signal n killed it (see `signal`), 127 / 126
+   * when it could not start; null while the command itself still runs (timed out).
+   */
   exitCode: number | null;
+  /** The signal that killed the command ("SIGKILL"), null when it exited or still runs. */
+  signal: string | null;
   /** The command, or what it left in its group or session, still ran at the timeout. */
   timedOut: boolean;
   wallDurationMs: number;
@@ -120,9 +126,9 @@ declare module './daemon-client' {
 const LEFTOVER_POLL_MS = 50;
 
 /** The session's exit and leftovers now (LIST_PIPE_SESSIONS of exec's originator), or null when it is gone. */
-async function sessionState(client: DaemonClient, sessionId: string, originator: string): Promise<{ exited: boolean; exitCode: number; leftoverPids: number[] } | null> {
+async function sessionState(client: DaemonClient, sessionId: string, originator: string): Promise<(SessionExit & { exited: boolean; leftoverPids: number[] }) | null> {
   const s = (await client.listPipes(originator)).find((x) => x.sessionId === sessionId);
-  return s ? { exited: s.exited, exitCode: s.exitCode, leftoverPids: [...s.leftoverPids] } : null;
+  return s ? { exited: s.exited, exitCode: s.exitCode, signal: s.signal, leftoverPids: [...s.leftoverPids] } : null;
 }
 
 DaemonClient.prototype.exec = async function (this: DaemonClient, opts: ExecOptions): Promise<ExecResult> {
@@ -164,23 +170,24 @@ DaemonClient.prototype.exec = async function (this: DaemonClient, opts: ExecOpti
     new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
   ]);
   clearTimeout(timer);
-  let exitCode: number | null = null;
+  let exit: SessionExit = { exitCode: null, signal: null };
   let leftoverPids: number[] = [];
   if (timedOut) {
     for (const a of attachments) a.close();
     // The leader may have exited while what it left holds the output open.
     const state = await sessionState(this, sessionId, originator);
-    if (state?.exited) exitCode = state.exitCode;
+    if (state?.exited) exit = state;
     leftoverPids = state?.leftoverPids ?? [];
   } else {
     const ends = await endings;
-    const exit = ends.find((e): e is { kind: 'exit'; code: number } => e.kind === 'exit');
+    const exitFrame = ends.find((e): e is { kind: 'exit'; code: number } => e.kind === 'exit');
+    const framed = exitFrame ? exitStatusOf(exitFrame.code) : null;
     // What the command left in its group or session counts: wait for it up to the deadline.
     for (;;) {
       const state = await sessionState(this, sessionId, originator);
       if (!state) break;
       if (state.exited) {
-        exitCode = exit ? exit.code : state.exitCode;
+        exit = framed ?? state;
         leftoverPids = state.leftoverPids;
         if (leftoverPids.length === 0) break;
       }
@@ -190,12 +197,13 @@ DaemonClient.prototype.exec = async function (this: DaemonClient, opts: ExecOpti
       }
       await new Promise((r) => setTimeout(r, LEFTOVER_POLL_MS));
     }
-    if (exitCode === null && exit) exitCode = exit.code;
+    if (exit.exitCode === null && framed) exit = framed;
   }
   const rendered = captures.map((c) => c.render());
   return {
-    success: !timedOut && exitCode === 0,
-    exitCode,
+    success: !timedOut && exit.exitCode === 0,
+    exitCode: exit.exitCode,
+    signal: exit.signal,
     timedOut,
     wallDurationMs: Math.round(performance.now() - started),
     output: rendered[0].text,
@@ -213,7 +221,7 @@ DaemonClient.prototype.exec = async function (this: DaemonClient, opts: ExecOpti
 function startFailureResult(message: string, exitCode: number, wallDurationMs: number, separateStderr: boolean): ExecResult {
   const text = `${message}\n`;
   return {
-    success: false, exitCode, timedOut: false, wallDurationMs,
+    success: false, exitCode, signal: null, timedOut: false, wallDurationMs,
     output: separateStderr ? '' : text,
     ...(separateStderr ? { stderr: text } : {}),
     truncated: false, omittedBytes: 0, totalBytes: Buffer.byteLength(text), sessionId: '', pid: 0, leftoverPids: [], startError: message,

@@ -1,6 +1,7 @@
 // Client methods for session observers (request types 78–80 and 1090): register a bounded
 // subscription to a session's lifecycle/process events, read its counters, stream its events,
 // unregister it. Installed on DaemonClient by index.ts.
+import { exitStatusOf } from './exit-status';
 import { DaemonClient, type CallOptions } from './daemon-client';
 import { RequestType, pb, type running_process } from '../wire/proto';
 
@@ -53,7 +54,10 @@ export interface ObserverEventOut {
   kind: ObserverEventKindName;
   pid: number;
   timestampMs: number;
+  /** For `exited`: as everywhere else, 128 + n when signal n killed the session (see `signal`). */
   exitCode: number;
+  /** For `exited`: the signal that killed the session ("SIGKILL"), else null. */
+  signal: string | null;
   stream: string;
   detail: string;
   seq: number;
@@ -88,7 +92,8 @@ export function decodeObserverFrame(body: Uint8Array): ObserverFrame {
       return {
         kind: 'event',
         event: {
-          category, kind: KIND_NAMES[e.kind] ?? 'unknown', pid: e.pid, timestampMs: Number(e.timestampMs), exitCode: e.exitCode,
+          category, kind: KIND_NAMES[e.kind] ?? 'unknown', pid: e.pid, timestampMs: Number(e.timestampMs),
+          ...(KIND_NAMES[e.kind] === 'exited' ? exitStatusOf(e.exitCode) : { exitCode: e.exitCode, signal: null }),
           stream: e.stream, detail: e.detail, seq: Number(e.seq),
         },
       };

@@ -4,6 +4,8 @@
 import { DaemonClient } from './daemon-client';
 import { RequestType, pb } from '../wire/proto';
 import type { PipeStreamName } from './sessions-api';
+import { sessionExitOf } from './exit-status';
+import { readHeadTail, type HeadTailRead } from './head-tail-read';
 
 /** One read of a session's retained output from an offset. */
 export interface OutputRead {
@@ -19,8 +21,8 @@ export interface OutputRead {
   totalBytes: number;
   /** The session's leader has exited. */
   exited: boolean;
-  /** Its exit status (the code; -signo when a signal ended it). 0 while running. */
-  exitCode: number;
+  /** Its exit status as a shell reports it (128 + n when signal n ended it); null while it runs. */
+  exitCode: number | null;
   /** The signal that ended it ("SIGKILL"), else null. */
   signal: string | null;
   /** The stream is closed and endOffset is its last byte: nothing more will come. */
@@ -41,6 +43,21 @@ export interface ReadOutputOptions {
   maxBytes?: number;
 }
 
+/**
+ * readOutput's object form (what an agent's tool passes): `since` is fromOffset; `headTail` asks
+ * for exec's bounded view instead of every byte (see HeadTailOptions).
+ */
+export interface ReadOutputRequest extends Omit<ReadOutputOptions, 'fromOffset'> {
+  sessionId: string;
+  /** Absolute offset to read from (a previous endOffset); 0 / absent = the oldest byte still held. */
+  since?: number;
+  /**
+   * Bounded head + tail instead of everything: a byte budget (half head, half tail; `true` = 32 KiB,
+   * exec's 16 + 16 KiB), or the two sizes. Long lines are cut as exec cuts them.
+   */
+  headTail?: number | true | { headBytes?: number; tailBytes?: number; maxLineBytes?: number };
+}
+
 declare module './daemon-client' {
   interface DaemonClient {
     /**
@@ -49,6 +66,12 @@ declare module './daemon-client' {
      * once (droppedBytes says how many the ring lost in between), until `ended`.
      */
     readOutput(sessionId: string, opts?: ReadOutputOptions): Promise<OutputRead>;
+    /**
+     * The same as an object; with `headTail`, exec's bounded view of [startOffset, endOffset): the
+     * first and last bytes as valid UTF-8 text with an omitted marker (`text`, `truncated`,
+     * `omittedBytes`); only the head and the tail cross the socket.
+     */
+    readOutput(request: ReadOutputRequest): Promise<OutputRead & Partial<HeadTailRead>>;
   }
 }
 
@@ -67,14 +90,27 @@ async function readOnce(client: DaemonClient, sessionId: string, stream: PipeStr
     droppedBytes: Number(r.droppedBytes),
     totalBytes: Number(r.totalBytes),
     exited: r.exited,
-    exitCode: r.exitCode,
-    signal: r.exitSignal === '' ? null : r.exitSignal,
+    // As everywhere in the library: a shell's status (the wire has -signo for a signal).
+    ...sessionExitOf(r.exited, r.exitCode),
     ended: r.outputEnded,
     sessionKind: r.sessionKind,
   };
 }
 
-DaemonClient.prototype.readOutput = async function (this: DaemonClient, sessionId: string, opts: ReadOutputOptions = {}) {
+DaemonClient.prototype.readOutput = async function (this: DaemonClient, idOrRequest: string | ReadOutputRequest, options: ReadOutputOptions = {}) {
+  let sessionId: string;
+  let opts: ReadOutputOptions;
+  if (typeof idOrRequest === 'string') {
+    sessionId = idOrRequest;
+    opts = options;
+  } else {
+    const { sessionId: id, since, headTail, ...rest } = idOrRequest;
+    if (headTail !== undefined) {
+      return readHeadTail((from, maxBytes) => readOnce(this, id, rest.stream, from, maxBytes), since ?? 0, headTail);
+    }
+    sessionId = id;
+    opts = { ...rest, fromOffset: since };
+  }
   const from = opts.fromOffset ?? 0;
   if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`fromOffset must be a non-negative integer, got ${from}`);
   if (opts.maxBytes !== undefined) return readOnce(this, sessionId, opts.stream, from, Math.max(1, opts.maxBytes));

@@ -8,6 +8,7 @@ import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
 import { attachResponseOf } from './spawn-attached';
 import { spawnContextPayload, type SpawnContextOptions } from './spawn-context';
+import { sessionExitOf, type SessionExit } from './exit-status';
 
 /** Caller variables a PTY session does not take: its terminal has its own type and size. */
 const PTY_OWN_KEYS = ['TERM', 'COLUMNS', 'LINES'];
@@ -61,8 +62,8 @@ export interface AttachPtyOptions extends AttachFlowOptions {
   outputWindowBytes?: number;
 }
 
-/** One row of listPtys(): every field set (decoded defaults). */
-export type PtySessionInfo = Decoded<running_process.daemon.v1.PtySessionInfo>;
+/** One row of listPtys(): every field set (decoded defaults), the exit status as in PipeSessionInfo. */
+export type PtySessionInfo = Omit<Decoded<running_process.daemon.v1.PtySessionInfo>, 'exitCode' | 'toJSON'> & SessionExit;
 
 /** Tag of PtyStreamFrame.output (field 1, length-delimited). */
 const PTY_FRAME_OUTPUT_TAG = (1 << 3) | 2;
@@ -230,7 +231,10 @@ DaemonClient.prototype.detachPty = async function (this: DaemonClient, sessionId
 DaemonClient.prototype.listPtys = async function (this: DaemonClient, originator = '') {
   const r = await this.request(RequestType.REQUEST_TYPE_LIST_PTY_SESSIONS, 'listPtySessions', { originator });
   // Plain objects with every field (see listPipes).
-  return r.sessions.map((row) => pb.PtySessionInfo.toObject(row as running_process.daemon.v1.PtySessionInfo, { defaults: true, longs: Number })) as unknown as PtySessionInfo[];
+  return r.sessions.map((row) => {
+    const plain = pb.PtySessionInfo.toObject(row as running_process.daemon.v1.PtySessionInfo, { defaults: true, longs: Number });
+    return { ...plain, ...sessionExitOf(row.exited === true, row.exitCode ?? 0) } as unknown as PtySessionInfo;
+  });
 };
 
 DaemonClient.prototype.terminatePty = function (this: DaemonClient, sessionId: string, graceMs = 0, opts: { signal?: string } = {}) {

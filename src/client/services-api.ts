@@ -69,13 +69,22 @@ export function toInfo(s: WireService | null | undefined): ServiceInfo {
   };
 }
 
+/**
+ * Call options of a start: restartExisting is pm2's `start` of an app that exists (redefine and
+ * restart it); addInstances is pm2's `start -f` (more instances beside the existing ones; resolves
+ * with the added ones).
+ */
+export type StartOptions = CallOptions & { restartExisting?: boolean; addInstances?: boolean };
+
 /** Longer than the default: a start may wait for its dependencies to come online. */
 const SERVICE_CALL_TIMEOUT_MS = 60_000;
 
 declare module './daemon-client' {
   interface DaemonClient {
-    /** ServiceStart: defines and starts a service (autorestart defaults to true). Resolves with its state. */
-    startService(config: ServiceConfigInput, opts?: CallOptions): Promise<ServiceInfo>;
+    /** ServiceStart: defines and starts a service (autorestart defaults to true). Resolves with its (first instance's) state. */
+    startService(config: ServiceConfigInput, opts?: StartOptions): Promise<ServiceInfo>;
+    /** ServiceStart resolving with every instance (config.instances; pm2 -i N), by id. */
+    startServiceInstances(config: ServiceConfigInput, opts?: StartOptions): Promise<ServiceInfo[]>;
     /** ServiceStop: target is a name, an id or "all"; resolves with how many stopped. */
     stopService(target: string, opts?: CallOptions): Promise<number>;
     /** ServiceRestart: resolves with how many restarted. */
@@ -103,9 +112,15 @@ declare module './daemon-client' {
 
 const withTimeout = (opts?: CallOptions): CallOptions => ({ timeoutMs: SERVICE_CALL_TIMEOUT_MS, ...opts });
 
-DaemonClient.prototype.startService = function (this: DaemonClient, config, opts) {
+DaemonClient.prototype.startServiceInstances = function (this: DaemonClient, config, opts = {}) {
   const full = { ...config, autorestart: config.autorestart ?? true };
-  return this.request(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart', { config: full }, withTimeout(opts)).then((r) => toInfo(r.service));
+  const { restartExisting, addInstances, ...call } = opts;
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart',
+    { config: full, restartExisting: restartExisting ?? false, addInstances: addInstances ?? false }, withTimeout(call))
+    .then((r) => (r.instances.length > 0 ? r.instances.map(toInfo) : [toInfo(r.service)]));
+};
+DaemonClient.prototype.startService = function (this: DaemonClient, config, opts) {
+  return this.startServiceInstances(config, opts).then((all) => all[0]);
 };
 DaemonClient.prototype.stopService = function (this: DaemonClient, target, opts) {
   return this.request(RequestType.REQUEST_TYPE_SERVICE_STOP, 'serviceStop', { target }, withTimeout(opts)).then((r) => r.stoppedCount);

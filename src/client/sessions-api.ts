@@ -8,6 +8,7 @@ import { RequestType, pb, type running_process } from '../wire/proto';
 import type { Decoded, RequestInput, ResponseOutput } from '../wire/payload';
 import { attachResponseOf } from './spawn-attached';
 import { spawnContextPayload, type SpawnContextOptions } from './spawn-context';
+import { sessionExitOf, type SessionExit } from './exit-status';
 
 export type PipeStreamName = 'stdout' | 'stderr';
 
@@ -40,8 +41,11 @@ export interface SpawnPipeOptions extends SpawnContextOptions {
 /** PipeStreamFrame.bytes: field 1, length-delimited. */
 const PIPE_FRAME_BYTES_TAG = (1 << 3) | 2;
 
-/** One row of listPipes(): every field set (decoded defaults). */
-export type PipeSessionInfo = Decoded<running_process.daemon.v1.PipeSessionInfo>;
+/**
+ * One row of listPipes(): every field set (decoded defaults), the exit status as everywhere else
+ * (exitCode 128 + n and `signal` when a signal killed it; 0 and null while it runs).
+ */
+export type PipeSessionInfo = Omit<Decoded<running_process.daemon.v1.PipeSessionInfo>, 'exitCode' | 'toJSON'> & SessionExit;
 
 /**
  * Decodes one PipeStreamFrame body. A bytes frame (nearly all of them) is read by hand and its data
@@ -172,7 +176,10 @@ DaemonClient.prototype.listPipes = async function (this: DaemonClient, originato
   const r = await this.request(RequestType.REQUEST_TYPE_LIST_PIPE_SESSIONS, 'listPipeSessions', { originator });
   // Plain objects with every field: a decoded message keeps its defaults on the prototype, which
   // a spread or JSON.stringify would lose (exit code 0 printed as undefined).
-  return r.sessions.map((row) => pb.PipeSessionInfo.toObject(row as running_process.daemon.v1.PipeSessionInfo, { defaults: true, longs: Number })) as unknown as PipeSessionInfo[];
+  return r.sessions.map((row) => {
+    const plain = pb.PipeSessionInfo.toObject(row as running_process.daemon.v1.PipeSessionInfo, { defaults: true, longs: Number });
+    return { ...plain, ...sessionExitOf(row.exited === true, row.exitCode ?? 0) } as unknown as PipeSessionInfo;
+  });
 };
 
 DaemonClient.prototype.backlog = function (this: DaemonClient, sessionId: string, opts: { stream?: PipeStreamName } = {}) {

@@ -1,8 +1,8 @@
 // Forward-only schema migrations, one entry per version, never edited once released.
 // Version 1: registry (tracked processes). Version 2: services. Version 3: session leaders (crash recovery).
-// Version 4: the services' run token (crash adoption).
+// Version 4: the services' run token (crash adoption). Version 5: service instances (shared names).
 import type { Database } from './db';
-import { SERVICES_MIGRATION, SERVICE_RUN_TOKEN_MIGRATION } from '../services/schema';
+import { SERVICES_MIGRATION, SERVICE_INSTANCES_MIGRATION, SERVICE_RUN_TOKEN_MIGRATION } from '../services/schema';
 import { SESSION_CHILDREN_MIGRATION } from './session-children';
 
 export interface Migration {
@@ -37,4 +37,5 @@ export const MIGRATIONS: Migration[] = [
   SERVICES_MIGRATION,
   SESSION_CHILDREN_MIGRATION,
   SERVICE_RUN_TOKEN_MIGRATION,
+  SERVICE_INSTANCES_MIGRATION,
 ];

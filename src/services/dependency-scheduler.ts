@@ -38,9 +38,9 @@ export class DependencyScheduler {
    */
   async startInOrder(names: string[], skipRunning: boolean, countAsRestart = false): Promise<void> {
     for (const level of startLevels(names, this.table.graph())) {
-      await Promise.all(level.map(async (name) => {
-        const svc = this.table.get(name);
-        if (!svc || (skipRunning && RUNNING_STATUSES.has(svc.row.status) && svc.running)) return;
+      await Promise.all(level.flatMap((name) => this.table.named(name)).map(async (svc) => {
+        const name = svc.name;
+        if (skipRunning && RUNNING_STATUSES.has(svc.row.status) && svc.running) return;
         await this.ensureDependenciesOnline(svc, new Set([name]));
         await svc.serialize(async () => {
           if (this.isClosing()) return;
@@ -58,8 +58,8 @@ export class DependencyScheduler {
   /** Stops and starts each service (dependencies first, each after its own are online). */
   async restartInOrder(services: Service[]): Promise<void> {
     for (const level of startLevels(services.map((s) => s.name), this.table.graph())) {
-      await Promise.all(level.map(async (name) => {
-        const svc = this.table.must(name);
+      await Promise.all(services.filter((s) => level.includes(s.name)).map(async (svc) => {
+        const name = svc.name;
         await this.ensureDependenciesOnline(svc, new Set([name]));
         await svc.serialize(async () => {
           // As pm2: restarting a running app counts a restart; restarting a stopped or errored one is a start.
@@ -78,16 +78,13 @@ export class DependencyScheduler {
   async stopInOrder(services: Service[], stop: (svc: Service) => Promise<void> = (svc) => svc.stopRun()): Promise<void> {
     const levels = startLevels(services.map((s) => s.name), this.table.graph()).reverse();
     for (const level of levels) {
-      await Promise.all(level.map((name) => {
-        const svc = this.table.must(name);
-        return svc.serialize(() => stop(svc));
-      }));
+      await Promise.all(services.filter((s) => level.includes(s.name)).map((svc) => svc.serialize(() => stop(svc))));
     }
   }
 
   /** Starts any stopped dependency (recursively) and waits until all are online (past min_uptime). */
   private async ensureDependenciesOnline(svc: Service, path: Set<string>): Promise<void> {
-    const deps = svc.row.config.dependsOn.map((d) => this.table.get(d)).filter((d): d is Service => d !== undefined);
+    const deps = svc.row.config.dependsOn.flatMap((d) => this.table.named(d));
     await Promise.all(deps.map(async (dep) => {
       if (path.has(dep.name)) throw new InvalidArgumentError(`dependency cycle: ${[...path, dep.name].join(' -> ')}`);
       if (!RUNNING_STATUSES.has(dep.row.status) && dep.row.status !== 'stopping') {

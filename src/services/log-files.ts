@@ -9,6 +9,15 @@ import { openNoFollowSync } from '../files/no-follow';
 export interface LogPaths {
   out: string;
   err: string;
+  /** pm2's log_file: both streams' lines together; "" = none. */
+  combined: string;
+}
+
+/** What a service's log paths depend on. */
+export interface LogOwner {
+  id: number;
+  name: string;
+  config: { outFile: string; errorFile: string; logFile: string; instances: number; mergeLogs: boolean };
 }
 
 /** Bytes read from the end of a file for a tail, at most. */
@@ -19,14 +28,31 @@ export function logFileStem(name: string): string {
   return name.replace(/[^A-Za-z0-9.-]/g, '-');
 }
 
-/** Paths of a service's two live log files (pm2's names: <name>-out.log and <name>-error.log). */
-export function logPathsOf(logsDir: string, name: string): LogPaths {
-  const stem = logFileStem(name);
-  return { out: path.join(logsDir, `${stem}-out.log`), err: path.join(logsDir, `${stem}-error.log`) };
+/** pm2's per-instance file name: "-<id>" before ".log" (a path not ending in .log, such as /dev/null, is kept). */
+export function withInstanceId(file: string, id: number): string {
+  return file.replace(/-[0-9]+\.log$|\.log$/, `-${id}.log`);
+}
+
+/**
+ * Paths of a service's live log files: out_file / error_file / log_file, or pm2's names in the
+ * logs directory (<name>-out.log, <name>-error.log; no combined log). As pm2, instances (an
+ * explicit instances count) each get "-<id>" before ".log" unless merge_logs.
+ */
+export function logPathsOf(logsDir: string, owner: LogOwner): LogPaths {
+  const stem = logFileStem(owner.name);
+  const c = owner.config;
+  const paths = {
+    out: c.outFile || path.join(logsDir, `${stem}-out.log`),
+    err: c.errorFile || path.join(logsDir, `${stem}-error.log`),
+    combined: c.logFile,
+  };
+  if (c.instances === 0 || c.mergeLogs) return paths;
+  return { out: withInstanceId(paths.out, owner.id), err: withInstanceId(paths.err, owner.id), combined: paths.combined && withInstanceId(paths.combined, owner.id) };
 }
 
 /** Empties the live file and removes its rotated copies (file.1 … file.N, staged file.next-N and leftovers). */
 export function flushLog(file: string): void {
+  if (file === '' || file.startsWith('/dev/')) return; // none, or /dev/null: nothing to empty
   // Through the no-follow open: truncateSync(path) would empty a planted symlink's target.
   if (fs.existsSync(file)) fs.closeSync(openNoFollowSync(file, 'truncate'));
   const dir = path.dirname(file);

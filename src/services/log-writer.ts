@@ -25,12 +25,26 @@ export interface RotationLimits {
 export interface LogWriterOptions {
   /** For messages: "service web out". */
   label: string;
-  fifo: string;
+  /** The pipe read into the file; null for a file only written through write() (the combined log). */
+  fifo: string | null;
   file: string;
   limits: RotationLimits;
   log: Logger;
   /** A write failed for lack of space: release the emergency reserve and retry once (emergency-reserve.ts). */
   retryAfterEnospc(what: string, write: () => void): void;
+  /** Rewrites what was read before it is written (pm2's time prefix: log-stamp.ts). */
+  transform?: (chunk: Buffer) => Buffer;
+  /** Gets every chunk as written here (after transform): pm2's log_file gets both streams. */
+  copyTo?: (chunk: Buffer) => void;
+}
+
+/** pm2's way to discard a stream: out_file / error_file "/dev/null". */
+const DISCARD = '/dev/null';
+
+/** Opens a log file (0600, never through a symlink, a regular file only), or the discarding device. */
+function openLogFile(file: string, intent: 'append' | 'create'): number {
+  if (file === DISCARD) return fs.openSync(DISCARD, 'a');
+  return openNoFollowSync(file, intent, { private: true });
 }
 
 /** How often a writer retries what failed (an open, the renames) and checks the live path is still its file. */
@@ -41,7 +55,8 @@ const DROP_REPORT_MS = 10_000;
 
 export class LogWriter {
   private readonly fifoFd: number;
-  private readonly reader: net.Socket;
+  /** Null without a pipe (the file is fed by write()). */
+  private readonly reader: net.Socket | null;
   /**
    * Where the next byte goes: the live file, or while renames are pending the last staged file
    * (it becomes the live file). Null only while no file can be opened; the pipe is not read then.
@@ -59,15 +74,15 @@ export class LogWriter {
 
   constructor(private readonly opts: LogWriterOptions) {
     this.limits = opts.limits;
-    this.fifoFd = openFifo(opts.fifo, true);
+    this.fifoFd = opts.fifo === null ? -1 : openFifo(opts.fifo, true);
     // libuv reads a FIFO like a pipe: readable events, no thread held while it is empty.
-    this.reader = new net.Socket({ fd: this.fifoFd, readable: true, writable: false });
-    this.reader.on('error', (err) => opts.log.warn(`${opts.label} log: reading its pipe failed: ${err.message}`));
+    this.reader = opts.fifo === null ? null : new net.Socket({ fd: this.fifoFd, readable: true, writable: false });
+    this.reader?.on('error', (err) => opts.log.warn(`${opts.label} log: reading its pipe failed: ${err.message}`));
     // A rotation the last daemon did not finish is finished before anything new is written.
     this.finishRenames();
     // Paused before the 'data' listener, so it does not start flowing without a file to write to.
-    if (!this.openTarget()) this.reader.pause();
-    this.reader.on('data', (chunk: Buffer) => this.append(chunk));
+    if (!this.openTarget()) this.reader?.pause();
+    this.reader?.on('data', (chunk: Buffer) => this.append(opts.transform ? opts.transform(chunk) : chunk));
     this.timer = setInterval(() => this.recheck(), RECHECK_MS);
     this.timer.unref();
   }
@@ -79,8 +94,13 @@ export class LogWriter {
   ensureFile(): void {
     if (this.fileFd !== null) return;
     const target = this.target();
-    this.writeInto(openNoFollowSync(target, 'append', { private: true }));
-    this.reader.resume();
+    this.writeInto(openLogFile(target, 'append'));
+    this.reader?.resume();
+  }
+
+  /** Appends bytes that do not come from a pipe (the combined log's copy of each stream). */
+  writeChunk(chunk: Buffer): void {
+    if (!this.closed) this.append(chunk);
   }
 
   /** New limits after a redefinition; the next write follows them. */
@@ -93,13 +113,15 @@ export class LogWriter {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    this.reader.pause();
-    if (this.fileFd !== null) {
+    const reader = this.reader;
+    reader?.pause();
+    if (this.fileFd !== null && reader) {
+      const t = this.opts.transform ?? ((c: Buffer) => c);
       // Read from the pipe but not yet handed to 'data' (the stream's own buffer), then the pipe itself.
-      for (let chunk = this.reader.read() as Buffer | null; chunk !== null; chunk = this.reader.read() as Buffer | null) this.append(chunk);
+      for (let chunk = reader.read() as Buffer | null; chunk !== null; chunk = reader.read() as Buffer | null) this.append(t(chunk));
       this.drainPipe();
     }
-    this.reader.destroy(); // closes fifoFd
+    reader?.destroy(); // closes fifoFd
     if (this.fileFd !== null) fs.closeSync(this.fileFd);
     this.fileFd = null;
   }
@@ -115,14 +137,15 @@ export class LogWriter {
         return; // EAGAIN: empty.
       }
       if (n <= 0) return;
-      this.append(Buffer.from(buf.subarray(0, n)));
+      const chunk = Buffer.from(buf.subarray(0, n));
+      this.append(this.opts.transform ? this.opts.transform(chunk) : chunk);
     }
   }
 
   /** Opens a log file for appending (0600, never through a symlink); the fd, or null with the reason logged. */
   private open(file: string, intent: 'append' | 'create'): number | null {
     try {
-      const fd = openNoFollowSync(file, intent, { private: true });
+      const fd = openLogFile(file, intent);
       this.lastOpenError = '';
       return fd;
     } catch (err) {
@@ -155,6 +178,7 @@ export class LogWriter {
 
   /** Appends a chunk; the part that does not fit goes to new files, rotating the live one. */
   private append(chunk: Buffer): void {
+    this.opts.copyTo?.(chunk);
     const fd = this.fileFd;
     if (fd === null) {
       this.drop(chunk.length, new Error('no log file is open'));
@@ -247,7 +271,7 @@ export class LogWriter {
     if (this.closed) return;
     if (this.renamesPending) this.finishRenames();
     if (this.fileFd === null) {
-      if (this.openTarget()) this.reader.resume();
+      if (this.openTarget()) this.reader?.resume();
       return;
     }
     if (this.renamesPending) return;

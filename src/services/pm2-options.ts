@@ -70,6 +70,11 @@ function pathField(value: unknown, field: string, cwd: string, where: string): s
   return p === '' ? '' : path.resolve(cwd, p);
 }
 
+/** A log path: as pathField, and pm2's "NULL" means /dev/null (lib/Utility.js checkPathIsNull). */
+function logPathField(value: unknown, field: string, cwd: string, where: string): string {
+  return value === 'NULL' ? '/dev/null' : pathField(value, field, cwd, where);
+}
+
 function envNameField(value: unknown, field: string, where: string): string {
   const name = textField(value, field, where);
   if (name !== '') checkEnvKey(name, { where: `${where}${field}: ` });
@@ -114,7 +119,9 @@ export function checkPm2Options(c: Record<string, unknown>, cwd: string, where: 
   if (namespace.length > MAX_NAMESPACE_LENGTH || /\p{C}/u.test(namespace) || namespace.trim() !== namespace) {
     throw new InvalidArgumentError(`${where}namespace ${quote(namespace)} must be at most ${MAX_NAMESPACE_LENGTH} printable characters without surrounding whitespace`);
   }
-  const cronRestart = textField(c.cronRestart, 'cron_restart', where).trim();
+  // pm2's `--cron-restart 0` (or "") turns cron restarts off.
+  const cronText = textField(c.cronRestart, 'cron_restart', where).trim();
+  const cronRestart = cronText === '0' ? '' : cronText;
   if (cronRestart !== '') checkCronExpression(cronRestart, where);
   const killSignal = textField(c.killSignal, 'kill_signal', where);
   const memory = c.maxMemoryRestartBytes === undefined || c.maxMemoryRestartBytes === null ? 0 : Number(c.maxMemoryRestartBytes);
@@ -133,9 +140,9 @@ export function checkPm2Options(c: Record<string, unknown>, cwd: string, where: 
     cronRestart,
     namespace,
     pidFile: pathField(c.pidFile, 'pid_file', cwd, where),
-    outFile: pathField(c.outFile, 'out_file', cwd, where),
-    errorFile: pathField(c.errorFile, 'error_file', cwd, where),
-    logFile: pathField(c.logFile, 'log_file', cwd, where),
+    outFile: logPathField(c.outFile, 'out_file', cwd, where),
+    errorFile: logPathField(c.errorFile, 'error_file', cwd, where),
+    logFile: logPathField(c.logFile, 'log_file', cwd, where),
     mergeLogs: c.mergeLogs === true,
     time: c.time === true,
     logDateFormat: textField(c.logDateFormat, 'log_date_format', where),

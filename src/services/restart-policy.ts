@@ -52,7 +52,9 @@ export function decideAfterExit(c: ServiceConfigData, counters: RestartCounters,
   counters.unstableRestarts = uptimeMs < minUptimeOf(c) ? counters.unstableRestarts + 1 : 0;
   const max = maxRestartsOf(c);
   if (counters.unstableRestarts >= max) {
-    return { action: 'errored', reason: `exited ${counters.unstableRestarts} times in a row within min_uptime ${minUptimeOf(c)} ms (max_restarts ${max})` };
+    const reason = `exited ${counters.unstableRestarts} times in a row within min_uptime ${minUptimeOf(c)} ms (max_restarts ${max})`;
+    counters.unstableRestarts = 0; // as pm2 at "restart overlimit": a later start counts afresh
+    return { action: 'errored', reason };
   }
   if (c.expBackoffRestartDelayMs > 0) {
     const prev = uptimeMs > EXP_BACKOFF_RESET_AFTER_MS ? 0 : counters.backoffMs;

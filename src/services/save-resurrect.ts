@@ -3,9 +3,9 @@
 import { InvalidArgumentError } from '../wire/errors';
 import { findCycle } from './dependency-order';
 import type { DependencyScheduler } from './dependency-scheduler';
-import type { ServiceDefaults } from './service-config';
+import type { ServiceConfigData, ServiceDefaults } from './service-config';
 import { RUNNING_STATUSES } from './service';
-import { newServiceRow, type ServiceRow } from './service-store';
+import type { ServiceRow } from './service-store';
 import type { ServiceTable } from './service-table';
 import { readSnapshot, writeSnapshot, type SnapshotEntry } from './snapshot';
 
@@ -15,15 +15,23 @@ export interface SnapshotContext {
   readonly snapshotPath: string;
   readonly defaults: ServiceDefaults;
   saveRow(row: ServiceRow): void;
+  /** Defines a config's instances under its name (the manager's define: no start). */
+  define(config: ServiceConfigData, preferredId: number): Promise<unknown>;
   /** Runs a write; a disk-full failure releases the emergency reserve and is retried once. */
   retryAfterEnospc(what: string, write: () => void): void;
 }
 
 /** ServiceSave: writes every definition and whether it is meant to run. */
 export function saveServices(ctx: SnapshotContext): { path: string; count: number } {
-  const entries: SnapshotEntry[] = ctx.table.list().map((s) => ({
-    id: s.row.id, name: s.name, config: s.row.config, online: s.row.desired === 'online' && RUNNING_STATUSES.has(s.row.status),
-  }));
+  // One entry per name: its config says how many instances (the first one's id is kept).
+  const byName = new Map<string, SnapshotEntry>();
+  for (const s of ctx.table.list()) {
+    const online = s.row.desired === 'online' && RUNNING_STATUSES.has(s.row.status);
+    const seen = byName.get(s.name);
+    if (seen) seen.online ||= online;
+    else byName.set(s.name, { id: s.row.id, name: s.name, config: s.row.config, online });
+  }
+  const entries = [...byName.values()];
   ctx.retryAfterEnospc('ServiceSave', () => writeSnapshot(ctx.snapshotPath, entries));
   return { path: ctx.snapshotPath, count: entries.length };
 }
@@ -48,11 +56,8 @@ export async function resurrectServices(ctx: SnapshotContext): Promise<{ restore
   if (cycle) throw new InvalidArgumentError(`snapshot ${ctx.snapshotPath}: dependency cycle: ${cycle.join(' -> ')}`);
   const toStart: string[] = [];
   for (const e of snapshot.services) {
-    let svc = table.get(e.name);
-    if (svc && RUNNING_STATUSES.has(svc.row.status)) continue; // Running already: left alone.
-    if (svc) svc.row.config = e.config;
-    else svc = table.add(newServiceRow(e.id >= 0 && !table.hasId(e.id) ? e.id : table.nextId(), e.config));
-    ctx.saveRow(svc.row);
+    if (table.named(e.name).some((svc) => RUNNING_STATUSES.has(svc.row.status))) continue; // Running already: left alone.
+    await ctx.define(e.config, e.id);
     if (e.online) toStart.push(e.name);
   }
   await ctx.scheduler.startInOrder(toStart, true);

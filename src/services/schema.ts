@@ -42,3 +42,44 @@ export const SERVICE_RUN_TOKEN_MIGRATION: Migration = {
     db.exec(`ALTER TABLE services ADD COLUMN run_token TEXT NOT NULL DEFAULT ''`);
   },
 };
+
+/**
+ * Migration 5: pm2's instances. Several services may share a name (one row, id and run each), so
+ * the UNIQUE on name goes (SQLite rebuilds the table for that), and each row keeps its instance
+ * number (NODE_APP_INSTANCE).
+ */
+export const SERVICE_INSTANCES_MIGRATION: Migration = {
+  version: 5,
+  description: 'services: instances share a name (no UNIQUE name), instance_index of each',
+  up(db) {
+    db.exec(`
+      CREATE TABLE services_v5 (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        config TEXT NOT NULL,
+        desired TEXT NOT NULL CHECK (desired IN ('online', 'stopped')),
+        status TEXT NOT NULL,
+        pid INTEGER NOT NULL DEFAULT 0,
+        start_time INTEGER NOT NULL DEFAULT 0,
+        restart_count INTEGER NOT NULL DEFAULT 0,
+        unstable_restarts INTEGER NOT NULL DEFAULT 0,
+        backoff_ms INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        last_started_at REAL NOT NULL DEFAULT 0,
+        last_exited_at REAL NOT NULL DEFAULT 0,
+        last_exit_code INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        run_token TEXT NOT NULL DEFAULT '',
+        instance_index INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+      INSERT INTO services_v5 (id, name, config, desired, status, pid, start_time, restart_count, unstable_restarts, backoff_ms,
+        created_at, updated_at, last_started_at, last_exited_at, last_exit_code, last_error, run_token)
+      SELECT id, name, config, desired, status, pid, start_time, restart_count, unstable_restarts, backoff_ms,
+        created_at, updated_at, last_started_at, last_exited_at, last_exit_code, last_error, run_token FROM services;
+      DROP TABLE services;
+      ALTER TABLE services_v5 RENAME TO services;
+      CREATE INDEX services_name ON services (name);
+    `);
+  },
+};

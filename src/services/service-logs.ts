@@ -3,10 +3,13 @@
 // its two FIFOs (log-pipe.ts) and the daemon's two writers (log-writer.ts) that move what its runs
 // print into the files, rotating them by rename-and-reopen.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { withUserUmask } from '../scope/umask';
 import type { Logger } from '../daemon/log';
-import { logPathsOf, type LogPaths } from './log-files';
+import { logPathsOf, type LogOwner, type LogPaths } from './log-files';
 import { ensureLogFifos, logFifosOf, openFifo, removeLogFifos } from './log-pipe';
 import { LogWriter, type RotationLimits } from './log-writer';
+import { LineStamper, stampFormatOf } from './log-stamp';
 import type { ServiceConfigData } from './service-config';
 
 export type { RotationLimits } from './log-writer';
@@ -20,11 +23,14 @@ export interface ServiceLogsDeps {
   retryAfterEnospc(what: string, write: () => void): void;
 }
 
-/** The writers of one service, keyed by its id (names are what the files are called after). */
+/** The writers of one service, keyed by its id. */
 interface Writers {
-  name: string;
+  /** What they were made for (paths and time format): a redefinition that changes it makes new ones. */
+  key: string;
   out: LogWriter;
   err: LogWriter;
+  /** pm2's log_file, fed by both (no pipe of its own). */
+  combined: LogWriter | null;
 }
 
 export class ServiceLogs {
@@ -33,8 +39,8 @@ export class ServiceLogs {
   constructor(private readonly deps: ServiceLogsDeps) {}
 
   /** Log file paths of a service. */
-  pathsOf(name: string): LogPaths {
-    return logPathsOf(this.deps.logsDir, name);
+  pathsOf(owner: LogOwner): LogPaths {
+    return logPathsOf(this.deps.logsDir, owner);
   }
 
   /** Rotation limits in effect for a config. */
@@ -47,25 +53,44 @@ export class ServiceLogs {
    * limits. Runs of an earlier daemon that still write into the FIFOs are read from here on.
    */
   watch(id: number, config: ServiceConfigData): void {
+    const paths = this.pathsOf({ id, name: config.name, config });
+    const format = stampFormatOf(config);
+    const key = JSON.stringify([paths, format]);
     const current = this.writers.get(id);
-    if (current && current.name === config.name) {
-      current.out.setLimits(this.limitsOf(config));
-      current.err.setLimits(this.limitsOf(config));
+    if (current && current.key === key) {
+      for (const w of [current.out, current.err, current.combined]) w?.setLimits(this.limitsOf(config));
       return;
     }
     if (current) this.closeWriters(id);
+    // As pm2, the directories of out_file / error_file / log_file are made when missing (with the
+    // user's umask, like files the user asked for); one that cannot be made shows as the open's error.
+    for (const file of [config.outFile, config.errorFile, config.logFile]) {
+      if (file === '' || file.startsWith('/dev/')) continue;
+      try {
+        withUserUmask(() => fs.mkdirSync(path.dirname(file), { recursive: true }));
+      } catch {
+        // Reported by the writer, naming the file.
+      }
+    }
     const fifos = logFifosOf(this.deps.stateDir, id);
     ensureLogFifos(fifos);
-    const paths = this.pathsOf(config.name);
-    const writer = (stream: 'out' | 'err') => new LogWriter({
-      label: `service ${config.name} ${stream}`, fifo: fifos[stream], file: paths[stream], limits: this.limitsOf(config),
-      log: this.deps.log, retryAfterEnospc: (what, write) => this.deps.retryAfterEnospc(what, write),
-    });
-    const out = writer('out');
+    const made: LogWriter[] = [];
+    const writer = (stream: 'out' | 'err' | 'combined', file: string, copyTo?: LogWriter | null) => {
+      const stamper = format !== null && stream !== 'combined' ? new LineStamper(format) : null;
+      const w = new LogWriter({
+        label: `service ${config.name} ${stream}`, fifo: stream === 'combined' ? null : fifos[stream], file, limits: this.limitsOf(config),
+        log: this.deps.log, retryAfterEnospc: (what, write) => this.deps.retryAfterEnospc(what, write),
+        transform: stamper ? (chunk) => stamper.transform(chunk) : undefined,
+        copyTo: copyTo ? (chunk) => copyTo.writeChunk(chunk) : undefined,
+      });
+      made.push(w);
+      return w;
+    };
     try {
-      this.writers.set(id, { name: config.name, out, err: writer('err') });
+      const combined = paths.combined !== '' ? writer('combined', paths.combined) : null;
+      this.writers.set(id, { key, out: writer('out', paths.out, combined), err: writer('err', paths.err, combined), combined });
     } catch (err) {
-      out.close();
+      for (const w of made) w.close();
       throw err;
     }
   }
@@ -78,6 +103,7 @@ export class ServiceLogs {
     const writers = this.writers.get(id);
     writers?.out.ensureFile();
     writers?.err.ensureFile();
+    writers?.combined?.ensureFile();
     const fifos = logFifosOf(this.deps.stateDir, id);
     const out = openFifo(fifos.out, false);
     try {
@@ -105,5 +131,6 @@ export class ServiceLogs {
     this.writers.delete(id);
     w.out.close();
     w.err.close();
+    w.combined?.close(); // after the two that copy into it
   }
 }

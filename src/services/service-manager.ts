@@ -7,7 +7,7 @@ import type { EventBus } from '../events/event-bus';
 import type { Logger } from '../daemon/log';
 import type { MetricSample } from '../metrics/metrics';
 import { InvalidArgumentError } from '../wire/errors';
-import { checkServiceConfig, killTimeoutOf, type ServiceDefaults } from './service-config';
+import { checkServiceConfig, killTimeoutOf, type ServiceConfigData, type ServiceDefaults } from './service-config';
 import { newServiceRow, ServiceStore, type ServiceRow } from './service-store';
 import type { Service, ServiceHost } from './service';
 import { dependentsOf, startLevels } from './dependency-order';
@@ -21,6 +21,9 @@ import { serviceMetricSamples } from './service-metrics';
 import { SNAPSHOT_FILE, removeInterruptedSaves } from './snapshot';
 import { buildSpawnEnv, environmentPolicyOf } from '../sessions/spawn-env';
 import { signalNameOf } from './pm2-options';
+import { MemoryLimits } from './memory-limit';
+import { RestartTriggers } from './restart-triggers';
+import { instanceCountOf, instanceEnv } from './instances';
 
 /** How often adopted runs (not our children) are checked in /proc. */
 const ADOPTED_POLL_MS = 250;
@@ -56,6 +59,8 @@ export class ServiceManager {
   /** Last status published per service id: service.status events fire on changes only. */
   private readonly publishedStatus = new Map<number, string>();
   private pollTimer: NodeJS.Timeout | null = null;
+  private readonly memoryLimits: MemoryLimits;
+  private readonly triggers: RestartTriggers;
   private closing = false;
 
   constructor(private readonly deps: ServiceManagerDeps) {
@@ -64,14 +69,25 @@ export class ServiceManager {
       logsDir: deps.logsDir, stateDir: deps.stateDir, daemonLimits: { maxBytes: deps.logMaxBytes, keep: deps.logMaxFiles }, log: deps.log,
       retryAfterEnospc: (what, write) => deps.retryAfterEnospc(what, write),
     });
-    this.table = new ServiceTable(this.serviceHost(), {
-      added: (svc) => this.logs.watch(svc.row.id, svc.row.config),
-      removed: (svc) => this.logs.unwatch(svc.row.id),
+    this.triggers = new RestartTriggers(deps.log, (svc) => {
+      const logs = this.logs.pathsOf(svc.row);
+      return [logs.out, logs.err, logs.combined, svc.pidFilePath].filter((f) => f !== '');
     });
+    this.table = new ServiceTable(this.serviceHost(), {
+      added: (svc) => {
+        this.logs.watch(svc.row.id, svc.row.config);
+        this.triggers.update(svc);
+      },
+      removed: (svc) => {
+        this.logs.unwatch(svc.row.id);
+        this.triggers.remove(svc.row.id);
+      },
+    });
+    this.memoryLimits = new MemoryLimits(() => this.table.list(), deps.log);
     this.scheduler = new DependencyScheduler(this.table, deps.events, () => this.closing);
     this.snapshot = {
       table: this.table, scheduler: this.scheduler, snapshotPath: this.snapshotPath, defaults: this.defaults,
-      saveRow: (row) => this.saveRow(row), retryAfterEnospc: (what, write) => deps.retryAfterEnospc(what, write),
+      saveRow: (row) => this.saveRow(row), define: (config, id) => this.define(config, id), retryAfterEnospc: (what, write) => deps.retryAfterEnospc(what, write),
     };
   }
 
@@ -79,10 +95,10 @@ export class ServiceManager {
   private serviceHost(): ServiceHost {
     return {
       log: this.deps.log,
-      runEnv: (name, id, config, runToken) => buildSpawnEnv({
+      runEnv: ({ name, id, config, runToken, instanceIndex }) => buildSpawnEnv({
         policy: environmentPolicyOf(config.environmentPolicy ?? 0, false),
         defaults: this.deps.defaultEnv,
-        request: Object.entries(config.env).map(([key, value]) => ({ key, value })),
+        request: Object.entries(instanceEnv(config, instanceIndex)).map(([key, value]) => ({ key, value })),
         // Tags every run with its scope, id and run token: a daemon that died between spawning a
         // run and recording its pid can still find that run (see readoption.ts).
         marks: {
@@ -125,8 +141,8 @@ export class ServiceManager {
   }
 
   /** Log file paths of a service. */
-  logPaths(name: string): LogPaths {
-    return this.logs.pathsOf(name);
+  logPaths(svc: Service): LogPaths {
+    return this.logs.pathsOf(svc.row);
   }
 
   /** Where ServiceSave writes. */
@@ -147,6 +163,7 @@ export class ServiceManager {
       for (const svc of this.table.list()) svc.pollAdopted();
     }, ADOPTED_POLL_MS);
     this.pollTimer.unref();
+    this.memoryLimits.start();
     if (toRestart.length > 0) {
       // Leftovers of earlier runs go first: a restarted service never runs beside them.
       void leftoversStopped.then(() => this.scheduler.startInOrder(toRestart.map((s) => s.name), true, true))
@@ -154,24 +171,71 @@ export class ServiceManager {
     }
   }
 
-  /** ServiceStart: defines (or redefines a stopped) service and starts it after its dependencies. */
-  async start(input: unknown): Promise<Service> {
+  /**
+   * ServiceStart: defines (or redefines a stopped) service, as many services as its instances,
+   * and starts them after their dependencies. With restartExisting (pm2's `start` of an app that
+   * exists) running ones are redefined and restarted too; instances beyond the new count are
+   * deleted and missing ones added. Returns every instance, by id.
+   */
+  async start(input: unknown, restartExisting = false, addInstances = false): Promise<Service[]> {
     const config = checkServiceConfig(input, this.defaults);
-    const existing = this.table.get(config.name);
-    if (existing && existing.row.status !== 'stopped' && existing.row.status !== 'errored') {
-      throw new InvalidArgumentError(`service '${config.name}' already exists (status ${existing.row.status}; stop or delete it first)`);
+    if (addInstances && restartExisting) throw new InvalidArgumentError('restart_existing and add_instances exclude each other');
+    const existing = this.table.named(config.name);
+    if (addInstances && existing.length > 0) {
+      // pm2 start -f: more of the same name beside what runs, with the next free instance numbers.
+      this.scheduler.checkDependencies([config]);
+      const used = new Set(existing.map((s) => s.row.instanceIndex));
+      const added: Service[] = [];
+      for (let index = 0; added.length < instanceCountOf(config); index++) {
+        if (used.has(index)) continue;
+        const svc = this.table.add(newServiceRow(this.table.nextId(), config, index));
+        this.saveRow(svc.row);
+        added.push(svc);
+      }
+      await this.scheduler.startInOrder([config.name], true);
+      return added;
+    }
+    const busy = existing.find((s) => s.row.status !== 'stopped' && s.row.status !== 'errored');
+    if (busy && !restartExisting) {
+      throw new InvalidArgumentError(`service '${config.name}' already exists (status ${busy.row.status}; stop or delete it first)`);
     }
     this.scheduler.checkDependencies([config]);
-    let svc = existing;
-    if (svc) {
+    const kept = await this.define(config);
+    const running = kept.filter((s) => s.running || s.row.status === 'waiting');
+    if (running.length > 0) await this.scheduler.restartInOrder(running);
+    await this.scheduler.startInOrder([config.name], true);
+    return this.table.named(config.name);
+  }
+
+  /**
+   * Makes the table hold exactly the config's instances under its name (no start): the existing
+   * ones (lowest ids first) take the config, ones beyond the count are deleted, missing ones are
+   * added (preferredId for the first new one when free: a snapshot's id). Returns the ones that
+   * existed and were kept.
+   */
+  async define(config: ServiceConfigData, preferredId = -1): Promise<Service[]> {
+    const existing = this.table.named(config.name);
+    const count = instanceCountOf(config);
+    const kept = existing.slice(0, count);
+    const extra = existing.slice(count);
+    if (extra.length > 0) await this.forget(extra);
+    for (const svc of kept) {
       svc.row.config = config;
       this.logs.watch(svc.row.id, config);
-    } else {
-      svc = this.table.add(newServiceRow(this.table.nextId(), config));
+      this.triggers.update(svc);
       this.saveRow(svc.row);
     }
-    await this.scheduler.startInOrder([config.name], false);
-    return svc;
+    const used = new Set(kept.map((s) => s.row.instanceIndex));
+    let added = 0;
+    for (let index = 0; kept.length + added < count; index++) {
+      if (used.has(index)) continue;
+      const id = preferredId >= 0 && !this.table.hasId(preferredId) ? preferredId : this.table.nextId();
+      preferredId = -1;
+      const svc = this.table.add(newServiceRow(id, config, index));
+      this.saveRow(svc.row);
+      added++;
+    }
+    return kept;
   }
 
   /** ServiceStop: stops targets and, first, whatever runs that depends on them. Returns how many stopped. */
@@ -202,12 +266,7 @@ export class ServiceManager {
       const needed = deps.find((d) => names.includes(d));
       if (needed) throw new InvalidArgumentError(`cannot delete service '${needed}': service '${name}' depends on it (delete or redefine '${name}' first)`);
     }
-    await this.scheduler.stopInOrder(targets, (svc) => this.stopWanted(svc));
-    for (const svc of targets) {
-      svc.clearTimers(true);
-      this.table.remove(svc);
-      this.store.remove(svc.row.id);
-    }
+    await this.forget(targets);
     return targets.length;
   }
 
@@ -261,6 +320,8 @@ export class ServiceManager {
   async close(opts: { graceful: boolean; graceMs: number }): Promise<void> {
     this.closing = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
+    this.memoryLimits.stop();
+    this.triggers.close();
     for (const svc of this.table.list()) svc.clearTimers(true);
     const running = this.table.list().filter((s) => s.running || s.row.status === 'waiting');
     const levels = startLevels(running.map((s) => s.name), this.table.graph()).reverse();
@@ -275,9 +336,23 @@ export class ServiceManager {
     this.logs.stop();
   }
 
-  /** A stop asked for by a client: the service is no longer meant to run. */
+  /** Stops services and removes them from the table and the database (their logs stay). */
+  private async forget(services: Service[]): Promise<void> {
+    await this.scheduler.stopInOrder(services, (svc) => this.stopWanted(svc));
+    for (const svc of services) {
+      svc.clearTimers(true);
+      this.table.remove(svc);
+      this.store.remove(svc.row.id);
+    }
+  }
+
+  /** A stop asked for by a client: the service is no longer meant to run (and, as pm2, no longer watched). */
   private async stopWanted(svc: Service): Promise<void> {
     svc.row.desired = 'stopped';
+    if (svc.row.config.watch) {
+      svc.row.config = { ...svc.row.config, watch: false };
+      this.triggers.update(svc);
+    }
     await svc.stopRun();
   }
 }

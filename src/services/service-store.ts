@@ -26,11 +26,14 @@ export interface ServiceRow {
   lastError: string;
   /** Id of the current run, set before its fork (RUNPM_SERVICE_RUN in its environment); '' before the first. */
   runToken: string;
+  /** Which of its name's instances this is (NODE_APP_INSTANCE), 0 .. instances - 1. */
+  instanceIndex: number;
 }
 
 /** The row of a service just defined: stopped, never run. */
-export function newServiceRow(id: number, config: ServiceConfigData): ServiceRow {
+export function newServiceRow(id: number, config: ServiceConfigData, instanceIndex = 0): ServiceRow {
   return {
+    instanceIndex,
     id, name: config.name, config, desired: 'stopped', status: 'stopped', pid: 0, startTime: 0, restartCount: 0,
     unstableRestarts: 0, backoffMs: 0, createdAt: Date.now(), lastStartedAt: 0, lastExitedAt: 0, lastExitCode: 0, lastError: '',
     runToken: '',
@@ -40,7 +43,7 @@ export function newServiceRow(id: number, config: ServiceConfigData): ServiceRow
 interface DbRow {
   id: number; name: string; config: string; desired: DesiredState; status: ServiceStatus; pid: number; start_time: number;
   restart_count: number; unstable_restarts: number; backoff_ms: number; created_at: number; last_started_at: number;
-  last_exited_at: number; last_exit_code: number; last_error: string; run_token: string;
+  last_exited_at: number; last_exit_code: number; last_error: string; run_token: string; instance_index: number;
 }
 
 /** The services table behind prepared statements; lives as long as the database. */
@@ -52,14 +55,15 @@ export class ServiceStore {
   constructor(private readonly db: Database) {
     this.upsertStmt = db.prepare(`
       INSERT INTO services (id, name, config, desired, status, pid, start_time, restart_count, unstable_restarts, backoff_ms,
-        created_at, updated_at, last_started_at, last_exited_at, last_exit_code, last_error, run_token)
+        created_at, updated_at, last_started_at, last_exited_at, last_exit_code, last_error, run_token, instance_index)
       VALUES (@id, @name, @config, @desired, @status, @pid, @startTime, @restartCount, @unstableRestarts, @backoffMs,
-        @createdAt, @updatedAt, @lastStartedAt, @lastExitedAt, @lastExitCode, @lastError, @runToken)
+        @createdAt, @updatedAt, @lastStartedAt, @lastExitedAt, @lastExitCode, @lastError, @runToken, @instanceIndex)
       ON CONFLICT(id) DO UPDATE SET name = excluded.name, config = excluded.config, desired = excluded.desired,
         status = excluded.status, pid = excluded.pid, start_time = excluded.start_time, restart_count = excluded.restart_count,
         unstable_restarts = excluded.unstable_restarts, backoff_ms = excluded.backoff_ms, updated_at = excluded.updated_at,
         last_started_at = excluded.last_started_at, last_exited_at = excluded.last_exited_at,
-        last_exit_code = excluded.last_exit_code, last_error = excluded.last_error, run_token = excluded.run_token`);
+        last_exit_code = excluded.last_exit_code, last_error = excluded.last_error, run_token = excluded.run_token,
+        instance_index = excluded.instance_index`);
     this.deleteStmt = db.prepare('DELETE FROM services WHERE id = ?');
     this.allStmt = db.prepare('SELECT * FROM services ORDER BY id');
   }
@@ -83,6 +87,7 @@ export class ServiceStore {
       lastExitCode: r.last_exit_code,
       lastError: r.last_error,
       runToken: r.run_token,
+      instanceIndex: r.instance_index ?? 0,
     }));
   }
 

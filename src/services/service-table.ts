@@ -1,5 +1,6 @@
 // The table of defined services, by id and by name, for the daemon's life: adding, forgetting,
-// resolving a target (name, id or "all") and the depends_on graph of what is defined.
+// resolving a target (id, name, namespace or "all") and the depends_on graph of what is defined.
+// A name may have several services: pm2's instances, one service (id) each, sharing the name.
 import { InvalidArgumentError, NotFoundError } from '../wire/errors';
 import { serviceNameProblem } from './service-config';
 import type { ServiceRow } from './service-store';
@@ -13,7 +14,8 @@ export interface TableHooks {
 
 export class ServiceTable {
   private readonly byId = new Map<number, Service>();
-  private readonly byName = new Map<string, Service>();
+  /** Each name's services (instances), by id. */
+  private readonly byName = new Map<string, Service[]>();
 
   constructor(private readonly host: ServiceHost, private readonly hooks: TableHooks) {}
 
@@ -21,7 +23,7 @@ export class ServiceTable {
   add(row: ServiceRow): Service {
     const svc = new Service(row, this.host);
     this.byId.set(row.id, svc);
-    this.byName.set(row.name, svc);
+    this.byName.set(row.name, [...(this.byName.get(row.name) ?? []), svc].sort((a, b) => a.row.id - b.row.id));
     this.hooks.added(svc);
     return svc;
   }
@@ -29,18 +31,25 @@ export class ServiceTable {
   /** Forgets a service (delete); its row is removed by the caller. */
   remove(svc: Service): void {
     this.byId.delete(svc.row.id);
-    this.byName.delete(svc.name);
+    const rest = (this.byName.get(svc.name) ?? []).filter((s) => s !== svc);
+    if (rest.length > 0) this.byName.set(svc.name, rest);
+    else this.byName.delete(svc.name);
     this.hooks.removed(svc);
   }
 
-  /** The service of that exact name, if defined. */
+  /** The first service (lowest id) of that exact name, if defined. */
   get(name: string): Service | undefined {
-    return this.byName.get(name);
+    return this.byName.get(name)?.[0];
   }
 
-  /** The service of that name; throws if it is not defined (callers pass names from the graph). */
+  /** Every service (instance) of that name, by id; [] when none. */
+  named(name: string): Service[] {
+    return [...(this.byName.get(name) ?? [])];
+  }
+
+  /** The first service of that name; throws if it is not defined (callers pass names from the graph). */
   must(name: string): Service {
-    const svc = this.byName.get(name);
+    const svc = this.get(name);
     if (!svc) throw new NotFoundError(`no service named '${name}'`);
     return svc;
   }
@@ -63,7 +72,7 @@ export class ServiceTable {
 
   /** name → depends_on of every defined service. */
   graph(): Map<string, readonly string[]> {
-    return new Map([...this.byName].map(([name, s]) => [name, s.row.config.dependsOn]));
+    return new Map([...this.byName].map(([name, s]) => [name, s[0].row.config.dependsOn]));
   }
 
   /**
@@ -79,7 +88,7 @@ export class ServiceTable {
       if (byId) return [byId];
     }
     const byName = this.byName.get(target);
-    if (byName) return [byName];
+    if (byName) return [...byName];
     const inNamespace = this.list().filter((s) => s.row.config.namespace === target);
     if (inNamespace.length > 0) return inNamespace;
     if (/^\d+$/.test(target)) throw new NotFoundError(`no service with id ${target}`);

@@ -18,8 +18,11 @@ import { crashPoint } from '../daemon/crash-points';
 /** What a service needs from its manager. */
 export interface ServiceHost {
   readonly log: Logger;
-  /** A run's whole environment: the config's policy base, daemon defaults, its env, the RUNPM_SERVICE_* marks (with the run's token). */
-  runEnv(name: string, id: number, config: ServiceConfigData, runToken: string): Record<string, string>;
+  /**
+   * A run's whole environment: the config's policy base, daemon defaults, its env, the instance
+   * variables (NODE_APP_INSTANCE, increment_var), the RUNPM_SERVICE_* marks (with the run's token).
+   */
+  runEnv(row: ServiceRow): Record<string, string>;
   /** A new run's stdout and stderr: the service's log pipes (the caller closes them after the spawn). */
   openRunStdio(id: number): [number, number];
   /** Writes the row; `quiet` leaves the status event for the next change (a run about to be forked). */
@@ -79,7 +82,7 @@ export class Service {
       const fd = fds;
       child = withUserUmask(() => spawn(c.cmd[0], c.cmd.slice(1), {
         cwd: c.cwd,
-        env: this.host.runEnv(this.name, this.row.id, c, this.row.runToken),
+        env: this.host.runEnv(this.row),
         stdio: ['ignore', fd[0], fd[1]],
         // Own session and process group: the group is what stop signals, and the run does not
         // share the daemon's fate.
@@ -158,7 +161,11 @@ export class Service {
       return;
     }
     // Whatever the run left behind in its group or below it goes too: a restart must not double it.
-    void terminateGroupTree({ pid, startTicks: startTime }, killTimeoutOf(this.row.config), killSignalOf(this.row.config)).catch(() => undefined);
+    // After the restart is under way (the walk of /proc takes milliseconds): the new run has its
+    // own group and is the daemon's child, never part of the old run's tree.
+    setImmediate(() => {
+      void terminateGroupTree({ pid, startTicks: startTime }, killTimeoutOf(this.row.config), killSignalOf(this.row.config)).catch(() => undefined);
+    });
     this.host.log.info(`service ${this.name} exited with code ${exitCode} after ${uptime} ms`);
     const decision = decideAfterExit(this.row.config, this.row, uptime, exitCode);
     if (decision.action === 'stop') {
@@ -199,11 +206,18 @@ export class Service {
 
   /**
    * A restart asked for by the daemon itself (max_memory_restart, watch, cron_restart): stop the
-   * run and start a new one, counted in restart_count; nothing if the service is not running.
+   * run and start a new one, counted in restart_count. A service that is not running is left
+   * alone ('running'), started if it ended by itself ('exited': stopped or errored, still meant to
+   * run), or started whatever stopped it ('always', pm2's cron_restart).
    */
-  restartNow(why: string): Promise<void> {
+  restartNow(why: string, notRunning: 'running' | 'exited' | 'always' = 'running'): Promise<void> {
     return this.serialize(async () => {
-      if (this.closed || !RUNNING_STATUSES.has(this.row.status)) return;
+      if (this.closed || this.row.status === 'stopping') return;
+      if (!RUNNING_STATUSES.has(this.row.status)) {
+        const exitedByItself = this.row.desired === 'online';
+        if (notRunning === 'running' || (notRunning === 'exited' && !exitedByItself)) return;
+        Object.assign(this.row, { desired: 'online', unstableRestarts: 0, backoffMs: 0 });
+      }
       this.host.log.info(`service ${this.name}: restarting (${why})`);
       await this.stopRun();
       if (this.closed) return;

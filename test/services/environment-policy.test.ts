@@ -40,9 +40,9 @@ describe('service environment_policy', () => {
     const baseline = await runEnvOf(daemon, 'baseline', P.ENVIRONMENT_POLICY_USER_BASELINE, { OWN: 'yes' });
     expect([baseline.has('DAEMON_ONLY_VAR'), baseline.get('PATH'), baseline.get('DEFAULTED'), baseline.get('OWN')]).toEqual([false, '/usr/local/bin:/usr/bin:/bin', '1', 'yes']);
     const clear = await runEnvOf(daemon, 'clear', P.ENVIRONMENT_POLICY_CLEAR, { OWN: 'yes', PATH: '/usr/bin:/bin' });
-    expect([...clear.keys()].sort()).toEqual(['OWN', 'PATH', 'RUNPM_SERVICE_ID', 'RUNPM_SERVICE_NAME', 'RUNPM_SERVICE_RUN', 'RUNPM_SERVICE_SCOPE']);
+    expect([...clear.keys()].sort()).toEqual(['NODE_APP_INSTANCE', 'OWN', 'PATH', 'RUNPM_SERVICE_ID', 'RUNPM_SERVICE_NAME', 'RUNPM_SERVICE_RUN', 'RUNPM_SERVICE_SCOPE']);
     const caller = await runEnvOf(daemon, 'caller', P.ENVIRONMENT_POLICY_CALLER, { OWN: 'yes', PATH: '/usr/bin:/bin' });
-    expect([...caller.keys()].sort()).toEqual(['DEFAULTED', 'OWN', 'PATH', 'RUNPM_SERVICE_ID', 'RUNPM_SERVICE_NAME', 'RUNPM_SERVICE_RUN', 'RUNPM_SERVICE_SCOPE']);
+    expect([...caller.keys()].sort()).toEqual(['DEFAULTED', 'NODE_APP_INSTANCE', 'OWN', 'PATH', 'RUNPM_SERVICE_ID', 'RUNPM_SERVICE_NAME', 'RUNPM_SERVICE_RUN', 'RUNPM_SERVICE_SCOPE']);
     const described = await daemon.client.describeService('clear');
     expect(described.config?.environmentPolicy).toBe(P.ENVIRONMENT_POLICY_CLEAR);
   });

@@ -71,6 +71,12 @@ describe('runpm as pm2', () => {
     expect(pretty.stdout).toContain('restart_time: 0');
     expect(pretty.stdout).not.toContain('xyzzy-secret');
 
+    // describe labels its rows as pm2's describe does (scripts grep them).
+    const desc = await runIn(dir, ['describe', 'echo'], env);
+    expect(desc.stdout).toMatch(new RegExp(`script path +${path.join(dir, 'echo.js')}`));
+    expect(desc.stdout).toMatch(/out log path +\S+echo-out\.log/);
+    expect(desc.stdout).toMatch(/script args +--port 8080/);
+    expect(desc.stdout).not.toContain('entire log path');
     const again = await runIn(dir, ['start', 'echo.js'], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already launched');
@@ -140,10 +146,20 @@ describe('runpm as pm2', () => {
     expect(web.config.env).toMatchObject({ MODE: 'prod', KEEP: 'kept' });
     expect(web.config.namespace).toBe('shop');
     expect((await daemon.client.listServices()).map((s) => s.name)).toEqual(['web']);
-    // The namespace is a target.
+    // The namespace is a target; starting the file again restarts what runs (pm2's smart start), from the file.
     expect((await runIn(dir, ['restart', 'shop'], daemon.env)).code).toBe(0);
     await waitStatus(daemon.client, 'web', 'online');
     expect((await jlist(dir, daemon.env))[0].pm2_env.restart_time).toBe(1);
+    const again = await runIn(dir, ['start', 'apps.yaml', '--only', 'web'], daemon.env);
+    expect(again.code, again.stderr).toBe(0);
+    const [restarted] = await jlist(dir, daemon.env);
+    expect(restarted.pm2_env).toMatchObject({ restart_time: 2, status: 'online' });
+    // Without --env production this time: the file's env block is what the app runs with now.
+    expect((await daemon.client.describeService('web')).config.env).toMatchObject({ MODE: 'dev' });
+    // -f adds a copy beside the running one; the name then targets both.
+    expect((await runIn(dir, ['start', 'echo.js', '--name', 'web', '-f'], daemon.env)).code).toBe(0);
+    expect((await jlist(dir, daemon.env)).filter((p) => p.name === 'web').map((p) => p.pm2_env.status)).toEqual(['online', 'online']);
+    expect((await runIn(dir, ['stop', 'web'], daemon.env)).stdout).toContain('stopped 2 services');
 
     fs.writeFileSync(path.join(dir, 'refused.json'), JSON.stringify({ apps: [{ name: 'r', script: 'echo.js', wait_ready: true }] }));
     const refused = await runIn(dir, ['start', 'refused.json'], daemon.env);

@@ -109,4 +109,26 @@ describe('pm2 controls', () => {
     expect(await codeOf(c.stopService('7'))).toBe(StatusCode.STATUS_CODE_NOT_FOUND);
     await waitStatus(c, 'b', 'online');
   });
+
+  it('refuses bad pm2 options naming the field, and starts nothing', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ instances: 1000 }, /instances must be an integer from 0 to 256/],
+      [{ watchDelayMs: 4_000_000 }, /watch_delay_ms must be an integer from 0 to 3600000/],
+      [{ namespace: 'a\u0007b' }, /namespace .* printable/],
+      [{ instanceVar: 'A=B' }, /instance_var/],
+      [{ watchPaths: [''] }, /watch_paths\[0\] is empty/],
+      [{ pidFile: 'x\u0000y' }, /pid_file .* NUL/],
+      [{ logDateFormat: 'x'.repeat(5000) }, /log_date_format is 5000 characters long/],
+      [{ expBackoffRestartDelayMs: 4_000_000 }, /exp_backoff_restart_delay_ms must be an integer/],
+    ];
+    for (const [extra, message] of bad) {
+      const err = await c.startService(shService('bad', 'true', extra)).then(() => null, (e: Error & { code: number }) => e);
+      expect(err?.code, JSON.stringify(extra)).toBe(StatusCode.STATUS_CODE_INVALID_ARGUMENT);
+      expect(err?.message).toMatch(message);
+      expect(err?.message).toContain("service 'bad'");
+    }
+    expect(await c.listServices()).toEqual([]);
+  });
 });

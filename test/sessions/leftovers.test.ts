@@ -45,7 +45,7 @@ describe('leftover processes', () => {
     // Nothing left: like kill(1) of a process that is gone, an error with exit status 1.
     const again = await runCli(['kill', id], daemon.env);
     expect(again).toMatchObject({ code: 1, stdout: '' });
-    expect(again.stderr).toBe(`runpm: session ${id} has already exited (code 0) and left nothing running: nothing to kill (NOT_FOUND)\n`);
+    expect(again.stderr).toBe(`runpm: session ${id} has already exited (exit status 0) and left nothing running: nothing to kill (NOT_FOUND)\n`);
     // The wire stays idempotent (as the reference answers): OK with nothing signalled.
     expect(await c.terminate(id)).toMatchObject({ processesSignalled: 0, alreadyExited: true, exitCode: 0 });
     expect(await c.purge()).toMatchObject({ pipePurged: 1 });

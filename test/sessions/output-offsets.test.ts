@@ -157,6 +157,6 @@ o.write(pat[:${HALF}]); o.flush(); sys.stdin.readline(); o.write(pat[${HALF}:]);
     await waitFor(async () => (await c.readOutput(sessionId)).totalBytes === 3, 'the first line');
     await c.terminate(sessionId, 0, { signal: 'KILL' });
     const r = await waitFor(async () => { const x = await c.readOutput(sessionId); return x.ended ? x : null; }, 'the stream to end');
-    expect({ out: r.output.toString(), exited: r.exited, code: r.exitCode, signal: r.signal }).toEqual({ out: 'up\n', exited: true, code: -9, signal: 'SIGKILL' });
+    expect({ out: r.output.toString(), exited: r.exited, code: r.exitCode, signal: r.signal }).toEqual({ out: 'up\n', exited: true, code: 137, signal: 'SIGKILL' });
   });
 });

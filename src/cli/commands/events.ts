@@ -19,7 +19,7 @@ export function registerEventCommands(program: Command): void {
       process.once('SIGTERM', stop);
       for await (const e of sub) {
         if (json) {
-          process.stdout.write(`${JSON.stringify(e.toJSON())}\n`);
+          process.stdout.write(`${JSON.stringify(e)}\n`);
           continue;
         }
         const parts = [`#${e.seq}`, new Date(e.atMs).toISOString(), e.kind];
@@ -27,8 +27,9 @@ export function registerEventCommands(program: Command): void {
         if (e.service) parts.push(`service=${e.service}`);
         if (e.pid) parts.push(`pid=${e.pid}`);
         if (e.status) parts.push(`status=${e.status}`);
-        if (e.kind === 'session.exited') parts.push(`exit=${e.exitCode}`);
-        if (e.detail) parts.push(e.detail);
+        if (e.kind === 'session.exited') parts.push(`exit=${e.exitCode}${e.signal ? ` signal=${e.signal}` : ''}`);
+        // An exit's detail is its signal's name, said above already.
+        if (e.detail && !(e.kind === 'session.exited' && e.detail === e.signal)) parts.push(e.detail);
         process.stdout.write(`${parts.join(' ')}\n`);
       }
     }));

@@ -79,6 +79,6 @@ export function registerExecCommands(program: Command): void {
         if (result.timedOut) process.stderr.write(`${stillRunningNote(result, opts.timeout)}\n`);
       }
       // Like a shell: the command's exit code; 124 (timeout(1)'s code) when it is still running.
-      return result.timedOut ? 124 : (result.exitCode ?? 1) < 0 ? 128 - (result.exitCode ?? 0) : (result.exitCode ?? 1);
+      return result.timedOut ? 124 : result.exitCode ?? 1;
     }));
 }

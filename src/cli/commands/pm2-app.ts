@@ -88,9 +88,12 @@ export function memoryBytes(value: unknown, key: string, where: string): number 
   return Math.round(Number(m[1]) * unit);
 }
 
-/** instances: a count, or "max" / 0 / -1 (all CPUs, all but one) as pm2. */
+/**
+ * instances: a count, or "max" / 0 / -1 (all CPUs, all but one) as pm2; not given → 0 (one
+ * process, and as pm2 its log files get no "-<id>" suffix, which any given count brings).
+ */
 export function instanceCount(value: unknown, where: string): number {
-  if (value === undefined || value === null || value === '') return 1;
+  if (value === undefined || value === null || value === '') return 0;
   const cpus = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   if (value === 'max') return cpus;
   const n = Number(value);
@@ -110,6 +113,13 @@ function num(value: unknown, key: string, where: string): number | undefined {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${where}: ${key} must be a non-negative number, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** A log path key: pm2 reads NULL (any case) as /dev/null. */
+function logPath(value: unknown): string {
+  if (value === undefined || value === null || value === false) return '';
+  const p = String(value);
+  return /^null$/i.test(p) ? '/dev/null' : p;
 }
 
 /** The caller's environment, minus what filter_env drops (true: everything; a prefix or list of prefixes). */
@@ -220,8 +230,8 @@ export function planApp(app: Record<string, unknown>, ctx: AppContext): PlannedA
     stopExitCodes: stopCodes === undefined || stopCodes === null ? [] : (Array.isArray(stopCodes) ? stopCodes : [stopCodes]).map(Number),
     namespace: app.namespace === undefined ? '' : String(app.namespace),
     pidFile: pick(app, 'pid_file', 'pid') === undefined ? '' : String(pick(app, 'pid_file', 'pid')),
-    outFile: disable ? '/dev/null' : String(pick(app, 'out_file', 'out', 'output', 'out_log') ?? ''),
-    errorFile: disable ? '/dev/null' : String(pick(app, 'error_file', 'error', 'err', 'err_file', 'err_log') ?? ''),
+    outFile: disable ? '/dev/null' : logPath(pick(app, 'out_file', 'out', 'output', 'out_log')),
+    errorFile: disable ? '/dev/null' : logPath(pick(app, 'error_file', 'error', 'err', 'err_file', 'err_log')),
     logFile: disable || logFile === undefined || logFile === null || logFile === false ? '' : String(logFile),
     mergeLogs: bool(pick(app, 'merge_logs', 'combine_logs')) ?? false,
     time: bool(app.time) ?? false,

@@ -57,7 +57,8 @@ export function callerTerminalSize(): { rows: number; cols: number } | null {
 
 /** "pty" or "pipe" for an id (GetSessionBacklog names the kind); NOT_FOUND for an unknown id. */
 export async function sessionKindOf(c: DaemonClient, id: string): Promise<'pty' | 'pipe'> {
-  return (await c.backlog(id)).sessionKind === 'pty' ? 'pty' : 'pipe';
+  // One byte of an offset read: the kind without the whole backlog crossing the socket.
+  return (await c.readOutput(id, { maxBytes: 1 })).sessionKind === 'pty' ? 'pty' : 'pipe';
 }
 
 /** `runpm run --pty`: spawns and prints the id (or a record with --json). */

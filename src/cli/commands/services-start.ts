@@ -7,7 +7,6 @@ import type { DaemonClient } from '../../client/daemon-client';
 import type { ServiceConfigInput, ServiceInfo } from '../../client/services-api';
 import { planApp, type PlannedApp } from './pm2-app';
 import { describeArgv } from './pm2-interpreter';
-import { startApp } from './pm2-calls';
 import { matchTarget } from './pm2-targets';
 import { isEcosystemFile, planEcosystem, readEcosystem, type Ecosystem } from './services-ecosystem';
 
@@ -76,7 +75,7 @@ async function attempt(report: StartReport, name: string, fn: () => Promise<Serv
 /** `start FILE` / `restart FILE` / `reload FILE`: every app defined (or redefined) and (re)started. */
 export async function startEcosystem(client: DaemonClient, apps: PlannedApp[], report: StartReport): Promise<void> {
   for (const app of apps) {
-    await attempt(report, String(app.config.name), () => startApp(client, app.config, true));
+    await attempt(report, String(app.config.name), () => client.startServiceInstances(app.config, { restartExisting: true }));
   }
 }
 
@@ -93,7 +92,7 @@ export async function restartServices(client: DaemonClient, targets: ServiceInfo
         const env: Record<string, string> = { ...full.config.env };
         for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(RUNPM_SESSION_|RUNPM_SERVICE_|RUNNING_PROCESS_ORIGINATOR$)/.test(k)) env[k] = v;
         const config: ServiceConfigInput = { ...full.config, env };
-        return startApp(client, config, true);
+        return client.startServiceInstances(config, { restartExisting: true });
       });
       continue;
     }
@@ -156,20 +155,22 @@ export async function startOperands(client: DaemonClient, operands: string[], sc
       await restartServices(client, same, req.updateEnv, report);
       continue;
     }
-    if (same.length > 0 && !(req.force || planned.force)) {
+    const force = req.force || planned.force;
+    if (same.length > 0 && !force) {
       report.failed.push({ name, error: `script already launched as ${name} (id ${same.map((s) => s.id).join(', ')}); add -f to start another copy` });
       continue;
     }
-    if (same.length > 0) {
-      report.failed.push({ name, error: `-f (another copy of a running app under the same name) is not supported yet: start it with --name ${name}-2` });
+    const byName = services.filter((s) => s.name === name);
+    if (byName.length > 0 && force) {
+      // pm2's -f: more processes under the name, beside the ones there (left as they are).
+      await attempt(report, name, () => client.startServiceInstances(planned.config, { addInstances: true }));
       continue;
     }
-    const byName = services.filter((s) => s.name === name);
     if (byName.length > 0 && byName.some((s) => s.status !== 'stopped' && s.status !== 'errored')) {
-      report.failed.push({ name, error: `an app named ${name} already runs ${describeArgv(byName[0].config.cmd).execPath}; choose another --name` });
+      report.failed.push({ name, error: `an app named ${name} already runs ${describeArgv(byName[0].config.cmd).execPath}; choose another --name, or -f to add copies` });
       continue;
     }
     // A stopped app of that name running something else is redefined (pm2 would add a second app of one name).
-    await attempt(report, name, () => startApp(client, planned.config, byName.length > 0));
+    await attempt(report, name, () => client.startServiceInstances(planned.config, { restartExisting: byName.length > 0 }));
   }
 }

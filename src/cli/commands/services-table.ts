@@ -49,35 +49,55 @@ export function formatServiceTable(services: ServiceInfo[], color = useColor()):
   return [paint(line(header), '1', color), ...rows.map((r) => line(r, COLORS[r[2]]))].join('\n');
 }
 
-/** The describe sheet of one service (env values included: describe is about one service). */
+/** The describe sheet of one service, rows labelled as pm2's describe labels them (env values included: describe is about one service). */
 export function formatServiceSheet(s: ServiceInfo, color = useColor()): string {
   const c = s.config;
+  const { describeArgv } = require('./pm2-interpreter') as typeof import('./pm2-interpreter');
+  const argv = describeArgv(c.cmd);
   const rows: Array<[string, string]> = [
     ['id', String(s.id)],
     ['name', s.name],
+    ['namespace', c.namespace || 'default'],
     ['status', paint(s.status, COLORS[s.status], color)],
     ['pid', s.pid ? String(s.pid) : '-'],
     ['uptime', s.pid ? formatUptime(s.lastStartedAt) : '0'],
     ['restarts', String(s.restartCount)],
     ['unstable restarts', String(s.unstableRestarts)],
     ['backoff', `${s.backoffMs} ms`],
+    ['created at', s.createdAt ? new Date(s.createdAt * 1000).toISOString() : '-'],
     ['last started', s.lastStartedAt ? new Date(s.lastStartedAt * 1000).toISOString() : '-'],
     ['last exited', s.lastExitedAt ? `${new Date(s.lastExitedAt * 1000).toISOString()} (code ${s.lastExitCode === -1 ? 'unknown' : s.lastExitCode})` : '-'],
     ['last error', s.lastError || '-'],
-    ['command', c.cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')],
-    ['cwd', c.cwd],
+    ['script path', argv.execPath],
+    ['script args', argv.args.length ? argv.args.map(shellWord).join(' ') : '-'],
+    ['interpreter', argv.interpreter],
+    ['interpreter args', argv.interpreterArgs.length ? argv.interpreterArgs.map(shellWord).join(' ') : '-'],
+    ['command', c.cmd.map(shellWord).join(' ')],
+    ['exec cwd', c.cwd],
+    ['exec mode', 'fork_mode'],
+    ['instances', String(c.instances || 1)],
     ['autorestart', String(c.autorestart)],
-    ['max restarts', c.maxRestarts ? String(c.maxRestarts) : 'unlimited'],
-    ['restart delay', c.restartDelayMs ? `${c.restartDelayMs} ms` : 'default (500 ms, doubling)'],
-    ['kill timeout', c.killTimeoutMs ? `${c.killTimeoutMs} ms` : 'default (3000 ms)'],
-    ['min uptime', c.minUptimeMs ? `${c.minUptimeMs} ms` : 'default (2000 ms)'],
+    ['max restarts', c.maxRestarts ? String(c.maxRestarts) : 'default (16)'],
+    ['restart delay', c.restartDelayMs ? `${c.restartDelayMs} ms` : '0'],
+    ['kill timeout', c.killTimeoutMs ? `${c.killTimeoutMs} ms` : 'default (1600 ms)'],
+    ['min uptime', c.minUptimeMs ? `${c.minUptimeMs} ms` : 'default (1000 ms)'],
+    ['watch & reload', c.watch ? `yes (${c.watchPaths.length ? c.watchPaths.join(', ') : 'cwd'})` : 'no'],
+    ['cron restart', c.cronRestart || '-'],
+    ['max memory restart', c.maxMemoryRestartBytes ? formatBytes(Number(c.maxMemoryRestartBytes)) : '-'],
     ['depends on', c.dependsOn.length ? c.dependsOn.join(', ') : '-'],
     ['log rotation', `${c.logMaxBytes ? formatBytes(Number(c.logMaxBytes)) : 'daemon default'} × ${c.logMaxFiles || 'daemon default'} files`],
-    ['out log', s.outLogPath],
-    ['err log', s.errLogPath],
-    ['cpu / mem', s.pid ? `${Math.round(s.cpuPercent)}% / ${formatBytes(Number(s.memoryBytes))}` : '-'],
+    ['out log path', s.outLogPath],
+    ['error log path', s.errLogPath],
   ];
+  // pm2 shows these rows only when the app has them.
+  if (s.combinedLogPath) rows.push(['entire log path', s.combinedLogPath]);
+  if (s.pidFilePath) rows.push(['pid path', s.pidFilePath]);
+  rows.push(['cpu / mem', s.pid ? `${Math.round(s.cpuPercent)}% / ${formatBytes(Number(s.memoryBytes))}` : '-']);
   for (const [k, v] of Object.entries(c.env ?? {})) rows.push([`env ${k}`, v]);
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+function shellWord(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a);
 }

@@ -11,7 +11,6 @@ import { formatServiceSheet, formatServiceTable } from './services-table';
 import { registerStartupCommand } from './services-startup';
 import { formatJlist, formatPrettylist, toPm2Process } from './pm2-shape';
 import { resolveTargets } from './pm2-targets';
-import { resetServices } from './pm2-calls';
 import {
   ecosystemOf, planFile, restartServices, startEcosystem, startOperands, type StartReport, type StartRequest,
 } from './services-start';
@@ -288,7 +287,7 @@ export function registerServiceCommands(program: Command): void {
 
   targetCommand(program, 'stop', 'stop apps', 'stopped', (c, id) => c.stopService(id));
   targetCommand(program, 'delete', 'stop and forget apps', 'deleted', (c, id) => c.deleteService(id), 'del');
-  targetCommand(program, 'reset', 'set restart counters back to 0', 'reset', (c, id) => resetServices(c, id));
+  targetCommand(program, 'reset', 'set restart counters back to 0', 'reset', (c, id) => c.resetService(id));
 
   program.command('sendSignal <signal> <targets...>')
     .description('send a signal (SIGUSR2, USR2, 12) to the apps\' processes')
@@ -464,6 +463,7 @@ export async function killDaemon(cmd: Command): Promise<void> {
   }
   const fs = require('node:fs') as typeof import('node:fs');
   const socketPath = client.paths.socketPath;
+  const pid = readDaemonPid(client.paths.lockPath);
   try {
     const services = await client.listServices();
     if (services.length > 0) await client.deleteService('all');
@@ -472,9 +472,34 @@ export async function killDaemon(cmd: Command): Promise<void> {
     client.close();
   }
   const deadline = Date.now() + 15_000;
-  while (fs.existsSync(socketPath)) {
+  // Gone means the process too, not only its socket: a start right after must not meet the old daemon's lock.
+  while (fs.existsSync(socketPath) || (pid !== null && processExists(pid))) {
     if (Date.now() > deadline) throw new Error('timed out after 15 s waiting for runpmd to stop');
     await new Promise((r) => setTimeout(r, 20));
   }
   emit(cmd, { stopped: true }, () => 'runpmd stopped (every app stopped and deleted, as pm2 kill)');
+}
+
+function readDaemonPid(lockPath: string): number | null {
+  try {
+    const pid = Number.parseInt((require('node:fs') as typeof import('node:fs')).readFileSync(lockPath, 'utf8'), 10);
+    return Number.isFinite(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True while the pid runs (a zombie, exited but not yet reaped by its parent, counts as gone). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = (require('node:fs') as typeof import('node:fs')).readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
 }

@@ -4,9 +4,12 @@
 import type { Command } from 'commander';
 import { action, emit, withClient } from '../context';
 import { runPtyCommand, sendToPty, sessionKindOf } from './pty';
+import { registerOutputCommand } from './output';
 import { addSpawnFlags, spawnContextOf, spawnOrStatus, type SpawnFlagValues } from '../spawn-flags';
 import { parseSignal } from '../../sessions/signal-names';
 import { NotFoundError } from '../../wire/errors';
+import { pb } from '../../wire/proto';
+import { describeExitStatus, exitStatusOf } from '../../client/exit-status';
 
 function parseGrace(value: string | undefined): number {
   if (value === undefined) return 0;
@@ -21,13 +24,15 @@ async function readAllStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function writeOut(data: Uint8Array): Promise<void> {
-  return new Promise((resolve) => (process.stdout.write(data) ? resolve() : process.stdout.once('drain', resolve)));
-}
-
 /** Exited, and nothing it left behind still runs. */
 function isDone(s: { exited: boolean; leftoverPids: number[] }): boolean {
   return s.exited && s.leftoverPids.length === 0;
+}
+
+/** NATURAL_EXIT, SOFT_EXIT or HARD_KILLED (the wire enum's name), null while the session runs. */
+function outcomeName(value: number): string | null {
+  const name = pb.TerminationOutcome[value] as string | undefined;
+  return !name || value === 0 ? null : name.replace(/^TERMINATION_OUTCOME_/, '');
 }
 
 function age(createdAt: number): string {
@@ -65,10 +70,12 @@ export function registerSessionCommands(program: Command): void {
       const list = [...pipes.map((s) => ({ kind: 'pipe' as const, ...s })), ...ptys.map((s) => ({ kind: 'pty' as const, ...s }))]
         // Running first (with exited ones whose leftovers still run), newest first within each.
         .sort((a, b) => Number(isDone(a)) - Number(isDone(b)) || b.createdAt - a.createdAt);
-      emit(cmd, list, () => {
+      // The JSON says the termination path by name, as session.exited events do (null while running).
+      const json = list.map((s) => ({ ...s, terminationOutcome: outcomeName(s.terminationOutcome) }));
+      emit(cmd, json, () => {
         if (list.length === 0) return 'no sessions';
         const rows = list.map((s) => [
-          s.sessionId, s.kind, String(s.pid), s.exited ? `exited ${s.exitCode}${s.leftoverPids.length > 0 ? ` +${s.leftoverPids.length} left` : ''}` : 'running', age(s.createdAt),
+          s.sessionId, s.kind, String(s.pid), s.exited ? `exited ${describeExitStatus({ exitCode: s.exitCode!, signal: s.signal })}${s.leftoverPids.length > 0 ? ` +${s.leftoverPids.length} left` : ''}` : 'running', age(s.createdAt),
           s.kind === 'pty' ? `${s.attached ? (s.attachedIsTty ? 'tty' : 'stream') : '-'} ${s.rows}x${s.cols}`
             : [s.stdoutAttached ? 'out' : '', s.stderrAttached ? 'err' : ''].filter(Boolean).join('+') || '-',
           s.originator || '-', s.command,
@@ -79,51 +86,7 @@ export function registerSessionCommands(program: Command): void {
       });
     }));
 
-  program.command('output')
-    .description('print a session\'s buffered output (stdout unless --stderr); --follow keeps printing live output')
-    .argument('<id>', 'session id')
-    .option('--stderr', 'the stderr stream', false)
-    .option('--follow', 'attach and print live output until the stream ends', false)
-    .option('--steal', 'with --follow: take the stream over from another attached client', false)
-    .action(action(async (id: string, opts: { stderr: boolean; follow: boolean; steal: boolean }, cmd: Command) => {
-      const stream = opts.stderr ? 'stderr' as const : 'stdout' as const;
-      if (!opts.follow) {
-        const b = await withClient(cmd, (c) => c.backlog(id, { stream }), { autoStart: false });
-        if (b.bytesMissed > 0) process.stderr.write(`runpm: [${b.bytesMissed} bytes dropped before this output]\n`);
-        await writeOut(b.backlog);
-        return;
-      }
-      return withClient(cmd, async (c) => {
-        if (await sessionKindOf(c, id) === 'pty') {
-          // A PTY has one output: follow it as a non-TTY attach (no resize, no input).
-          const pty = await c.attachPty(id, { steal: opts.steal, isTty: false });
-          await writeOut(pty.backlog);
-          for await (const f of pty) {
-            if (f.kind === 'output') await writeOut(f.data);
-            else if (f.kind === 'exit') return 0;
-            else if (f.kind === 'error') { process.stderr.write(`runpm: ${f.message}\n`); return 1; }
-            else if (f.kind === 'stolen') { process.stderr.write(`runpm: stream taken over by ${f.by}\n`); return 1; }
-            else if (f.kind === 'detached') { process.stderr.write(`runpm: detached by another client; session ${id} keeps running\n`); return 0; }
-          }
-          return 0;
-        }
-        const att = await c.attachPipe(id, { stream, steal: opts.steal });
-        if (att.bytesMissed > 0) process.stderr.write(`runpm: [${att.bytesMissed} bytes dropped before this output]\n`);
-        await writeOut(att.backlog);
-        for await (const f of att) {
-          switch (f.kind) {
-            case 'bytes': await writeOut(f.data); break;
-            case 'missed': process.stderr.write(`runpm: [missed ${f.bytes} bytes]\n`); break;
-            case 'eof': return 0;
-            case 'exit': return 0;
-            case 'error': process.stderr.write(`runpm: ${f.message}\n`); return 1;
-            case 'stolen': process.stderr.write(`runpm: stream taken over by ${f.by}\n`); return 1;
-            case 'detached': process.stderr.write(`runpm: detached by another client; session ${id} keeps running\n`); return 0;
-          }
-        }
-        return 0;
-      }, { autoStart: false });
-    }));
+  registerOutputCommand(program);
 
   program.command('send')
     .description('write DATA (or stdin with "-") to a session\'s stdin')
@@ -156,7 +119,7 @@ export function registerSessionCommands(program: Command): void {
         : c.terminate(id, graceMs, { signal })), { autoStart: false });
       if (r.processesSignalled === 0) {
         // Like kill(1) of a pid that is gone: an error, not a silent success.
-        throw new NotFoundError(`session ${id} has already exited (code ${r.exitCode}) and left nothing running: nothing to kill`);
+        throw new NotFoundError(`session ${id} has already exited (exit status ${describeExitStatus(exitStatusOf(r.exitCode))}) and left nothing running: nothing to kill`);
       }
       emit(cmd, { sessionId: id, signal: signal ?? 'SIGTERM', processesSignalled: r.processesSignalled, alreadyExited: r.alreadyExited }, () => '');
     }));

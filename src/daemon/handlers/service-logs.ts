@@ -43,7 +43,7 @@ function readTails(m: ServiceManager, services: Service[], req: LogsRequest): { 
   const out: string[] = [];
   const targets: FollowTarget[] = [];
   for (const svc of services) {
-    const paths = m.logPaths(svc.name);
+    const paths = m.logPaths(svc);
     for (const k of streams) {
       const tail = tailLines(paths[k], lines, perFileBytes);
       for (const line of tail.lines) out.push(`[${svc.name}:${k}] ${line}`);
@@ -71,7 +71,7 @@ function pumpLogs(m: ServiceManager, events: EventBus, channel: StreamChannel, r
     for (const svc of m.list()) {
       if (followed.has(svc.row.id)) continue;
       followed.add(svc.row.id);
-      const paths = m.logPaths(svc.name);
+      const paths = m.logPaths(svc);
       for (const k of streamsOf(req)) follower.add({ service: svc.name, serviceId: svc.row.id, stream: k, path: paths[k], offset: 0 });
     }
   }) : () => undefined;
@@ -95,9 +95,10 @@ export const serviceLogEntries: DispatchEntry[] = [
     const m = managerOf(ctx);
     const services = m.resolveOrAll(req.target);
     for (const svc of services) {
-      const paths = m.logPaths(svc.name);
+      const paths = m.logPaths(svc);
       flushLog(paths.out);
       flushLog(paths.err);
+      flushLog(paths.combined);
     }
     return { flushedCount: services.length };
   }),

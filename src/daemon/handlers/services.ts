@@ -25,7 +25,7 @@ function usageOf(services: Service[]): Map<number, Usage> {
 function toWire(m: ServiceManager, s: Service, usage: Map<number, Usage>, withEnv: boolean) {
   const r = s.row;
   const c = r.config;
-  const logs = m.logPaths(s.name);
+  const logs = m.logPaths(s);
   const u = usage.get(r.pid);
   return {
     name: r.name,
@@ -53,6 +53,8 @@ function toWire(m: ServiceManager, s: Service, usage: Map<number, Usage>, withEn
     unstableRestarts: r.unstableRestarts,
     backoffMs: r.backoffMs,
     lastError: r.lastError,
+    instanceIndex: r.instanceIndex,
+    combinedLogPath: logs.combined,
     createdAt: r.createdAt / 1000,
     pidFilePath: s.pidFilePath,
   };
@@ -62,8 +64,9 @@ export const serviceEntries: DispatchEntry[] = [
   unary(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart', async (req, ctx) => {
     const m = managerOf(ctx);
     if (!req.config) throw new InvalidArgumentError('service_start.config is required');
-    const svc = await m.start(req.config);
-    return { service: toWire(m, svc, new Map(), true) };
+    const instances = await m.start(req.config, req.restartExisting === true, req.addInstances === true);
+    const wire = instances.map((svc) => toWire(m, svc, new Map(), true));
+    return { service: wire[0], instances: wire };
   }),
 
   unary(RequestType.REQUEST_TYPE_SERVICE_STOP, 'serviceStop', async (req, ctx) => ({ stoppedCount: await managerOf(ctx).stop(req.target) })),
