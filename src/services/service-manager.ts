@@ -166,7 +166,7 @@ export class ServiceManager {
     this.memoryLimits.start();
     if (toRestart.length > 0) {
       // Leftovers of earlier runs go first: a restarted service never runs beside them.
-      void leftoversStopped.then(() => this.scheduler.startInOrder(toRestart.map((s) => s.name), true, true))
+      void leftoversStopped.then(() => this.scheduler.startInOrder(toRestart.map((s) => s.name), true, true, new Set(toRestart)))
         .catch((err) => this.deps.log.error(`restarting services after a daemon crash: ${(err as Error).message}`));
     }
   }
@@ -192,7 +192,7 @@ export class ServiceManager {
         this.saveRow(svc.row);
         added.push(svc);
       }
-      await this.scheduler.startInOrder([config.name], true);
+      await this.scheduler.startInOrder([config.name], true, false, new Set(added));
       return added;
     }
     const busy = existing.find((s) => s.row.status !== 'stopped' && s.row.status !== 'errored');

@@ -165,7 +165,9 @@ describe('daemon SIGKILL and service runs', () => {
     expect(runs(m)).toHaveLength(1);
 
     const second = await start(first.home);
-    await waitFor(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').endsWith(`\n${lines}\n`), 'the last line written by the next daemon', 30_000);
+    // The live file is briefly absent while a rotation renames it away and the next one in.
+    const live = (): string => { try { return fs.readFileSync(out, 'utf8'); } catch { return ''; } };
+    await waitFor(() => live().endsWith(`\n${lines}\n`), 'the last line written by the next daemon', 30_000);
     expect(stagedFiles(out)).toEqual([]);
     const seen: number[] = [];
     for (let i = 100; i >= 1; i--) if (fs.existsSync(`${out}.${i}`)) seen.push(...fs.readFileSync(`${out}.${i}`, 'utf8').split('\n').filter(Boolean).map(Number));
