@@ -260,7 +260,7 @@ export async function attachLatencyRows(opts: BenchOptions, peers: AttachPeer[] 
     const id = `attach.flood_${key}_vs_tmux.p50`;
     rows.push(got.tmux
       ? { ...ratioRow({ ...row, id }, { label: 'tmux attach (a second tmux server)', value: median(got.tmux[key]), unit: 'ms' }, null), met }
-      : { ...row, id, met, note: `${where}; tmux peer not measured` });
+      : { ...row, id, met, note: `${row.note}; tmux peer not measured` });
     if (got.dtach) {
       rows.push(ratioRow({ unit: 'ms', ...summarize(ours[key]), id: `attach.flood_${key}_vs_dtach.p50`, label: `the same next to dtach -a (no target: dtach passes every byte too)` },
         { label: 'dtach -a', value: median(got.dtach[key]), unit: 'ms' }, null));

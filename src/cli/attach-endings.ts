@@ -3,6 +3,7 @@
 // a word, what can still be found out about the daemon and the session's process.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { isExitedState, readProcStat } from '../proc/process-table';
 
 /** An exit code for the shell from a session's exit code (-N = killed by signal N → 128+N). */
 export function shellExitCode(code: number): number {
@@ -30,10 +31,10 @@ export function processAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+    const stat = readProcStat(pid);
+    return stat !== null && !isExitedState(stat.state);
   } catch {
-    return true; // No /proc (macOS): kill(0) said it exists.
+    return true; // The table cannot be read now: kill(0) said it exists.
   }
 }
 

@@ -28,7 +28,10 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
   {
     words: ['start', 'stop', 'restart', 'reload', 'startOrRestart', 'startOrReload', 'startOrGracefulReload', 'delete', 'del', 'reset',
       'sendSignal', 'list', 'ls', 'l', 'status', 'jlist', 'prettylist', 'describe', 'show', 'info', 'env', 'pid', 'logs', 'flush', 'save',
-      'dump', 'resurrect', 'ping', 'monit', 'startup'],
+      'dump', 'resurrect', 'ping', 'monit', 'startup',
+      // pm2 commands refused with the reason (services.ts PM2_REFUSED_COMMANDS)
+      'link', 'unlink', 'plus', 'monitor', 'unmonitor', 'install', 'uninstall', 'deploy', 'serve', 'set', 'get', 'unset',
+      'updatePM2', 'update', 'reloadLogs'],
     load: () => (require('./commands/services') as typeof import('./commands/services')).registerServiceCommands,
   },
   { words: ['tee'], load: () => (require('./commands/tee') as typeof import('./commands/tee')).registerTeeCommands },

@@ -9,7 +9,7 @@ import { PROTOCOL_VERSION, RequestType, StatusCode, type DaemonResponse } from '
 import type { PayloadKey, RequestInput, ResponseOutput } from '../wire/payload';
 import type { ScopePaths } from '../scope/paths';
 import { StreamSocket, type DaemonStream } from './stream-socket';
-import { notRespondingMessage, probeDaemon, PROBE_AFTER_MS } from './liveness';
+import { BUSY_GRACE_MS, daemonActivity, daemonPid, notRespondingMessage, probeDaemon, workedBetween, PROBE_AFTER_MS } from './liveness';
 
 export type { DaemonStream } from './stream-socket';
 
@@ -176,6 +176,14 @@ export class DaemonClient {
       }
       const silentMs = Date.now() - this.lastHeardAtMs;
       if (this.probing || silentMs < PROBE_AFTER_MS) return;
+      const notResponding = (why: 'stopped' | 'silent' | 'busy') => {
+        if (this.pending.size === 0) return;
+        this.failAll(new WireError('ERR_NOT_RESPONDING', notRespondingMessage(this.paths.lockPath, this.paths.socketPath, Date.now() - this.lastHeardAtMs, why)));
+        this.socket.destroy();
+      };
+      const pid = daemonPid(this.paths.lockPath);
+      const before = daemonActivity(pid);
+      if (before.kind === 'stopped') return notResponding('stopped');
       this.probing = true;
       void probeDaemon(this.paths.socketPath).then((alive) => {
         this.probing = false;
@@ -183,9 +191,14 @@ export class DaemonClient {
           this.lastHeardAtMs = Date.now();
           return;
         }
-        if (this.pending.size === 0) return;
-        this.failAll(new WireError('ERR_NOT_RESPONDING', notRespondingMessage(this.paths.lockPath, this.paths.socketPath, Date.now() - this.lastHeardAtMs)));
-        this.socket.destroy();
+        const after = daemonActivity(pid);
+        if (after.kind === 'stopped') return notResponding('stopped');
+        // It worked meanwhile: busy on a loaded machine, not hung; probed again, up to BUSY_GRACE_MS of silence.
+        if (workedBetween(before, after)) {
+          if (Date.now() - this.lastHeardAtMs >= BUSY_GRACE_MS) notResponding('busy');
+          return;
+        }
+        notResponding('silent');
       });
     }, 250);
     this.watchdog.unref();

@@ -5,6 +5,8 @@
 export const CRASH_POINTS = [
   /** A session child is forked, its leader not yet written to session_children. */
   'session-spawned',
+  /** A SPAWN_DAEMON child is forked, not yet written to the registry. */
+  'detached-spawned',
   /** A service run is forked, its pid not yet written to the services table. */
   'service-spawned',
   /** ServiceSave wrote and synced its temp file, not yet renamed over services.dump.json. */

@@ -5,6 +5,7 @@ import type { DaemonState } from './state';
 import { openDatabase, type Database } from '../registry/db';
 import { Registry } from '../registry/registry';
 import { dropDeadRowsAtStart, startReaper } from '../registry/reaper';
+import { registerUnrecordedDetached } from '../registry/detached-recovery';
 import { openSessions, sessionMetrics } from '../sessions/start';
 import { openTees, teeMetrics } from '../tee/start';
 import { SessionObservers } from '../observers/session-observers';
@@ -32,10 +33,16 @@ export async function startMetrics(state: DaemonState, address: string): Promise
   state.subsystems.push({ name: 'metrics', close: () => metrics.close() });
 }
 
-/** The process registry: rows of gone processes dropped at start, then the periodic reaper. */
+/**
+ * The process registry: rows of gone processes dropped at start, detached children a crashed
+ * predecessor forked without a row registered (at once, or once the process table is readable),
+ * then the periodic reaper.
+ */
 function startRegistry(state: DaemonState, db: Database): void {
   const registry = new Registry(db);
   dropDeadRowsAtStart(registry, state.log);
+  void registerUnrecordedDetached(registry, { scopeHash: state.config.paths.scopeHash, crashedPid: state.crashedPredecessorPid, log: state.log })
+    .catch((err) => state.log.error(`crash recovery of detached processes failed: ${(err as Error).stack ?? err}`));
   state.registry = registry;
   state.trackedProcessCount = () => registry.store.count();
   const reaper = startReaper(registry, { log: state.log, events: state.events }, state.config.reaperIntervalMs);

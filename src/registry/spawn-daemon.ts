@@ -1,7 +1,9 @@
 // SPAWN_DAEMON: starts a command through /bin/sh in its own session (setsid), stdio on
 // /dev/null, registers it (kind `daemon`, containment `detached`) and unregisters it when it
 // exits. The runpmd that spawned it stays its parent and sees the exit; after a daemon restart
-// the reaper removes rows of children that died meanwhile. The child outlives the daemon.
+// the reaper removes rows of children that died meanwhile. The child outlives the daemon. It
+// carries RUNPM_DETACHED_SCOPE=<scope hash> from the fork on, so a daemon killed between the fork
+// and the row's write leaves the next one a way to find and register it (detached-recovery.ts).
 import { spawn } from 'node:child_process';
 import { InvalidArgumentError, ResourceExhaustedError, isResourceErrno } from '../wire/errors';
 import { withUserUmask } from '../scope/umask';
@@ -11,6 +13,10 @@ import { readProcStat, startTicksToEpochSeconds } from '../proc/process-table';
 import type { Registry } from './registry';
 import type { TrackedRow } from './registry-store';
 import type { Logger } from '../daemon/log';
+import { crashPoint } from '../daemon/crash-points';
+
+/** Environment entry naming the scope of a SPAWN_DAEMON child (and, inherited, its descendants). */
+export const DETACHED_SCOPE_ENV = 'RUNPM_DETACHED_SCOPE';
 
 export interface SpawnDaemonInput {
   command: string;
@@ -24,7 +30,7 @@ export interface SpawnDaemonInput {
 
 /** Spawns and registers the detached child; resolves once it runs (or rejects if it cannot start). */
 export async function spawnDaemonProcess(
-  registry: Registry, input: SpawnDaemonInput, opts: { defaultEnv: Array<{ key: string; value: string }>; daemonCwd: string; log: Logger },
+  registry: Registry, input: SpawnDaemonInput, opts: { defaultEnv: Array<{ key: string; value: string }>; daemonCwd: string; scopeHash: string; log: Logger },
 ): Promise<TrackedRow> {
   checkShellCommand(input.command);
   checkNoNul('originator', input.originator);
@@ -34,7 +40,7 @@ export async function spawnDaemonProcess(
   checkCwd(cwd);
   const env = buildSpawnEnv({
     policy, defaults: opts.defaultEnv, request: input.env,
-    marks: input.originator ? { RUNNING_PROCESS_ORIGINATOR: input.originator } : {},
+    marks: { [DETACHED_SCOPE_ENV]: opts.scopeHash, ...(input.originator ? { RUNNING_PROCESS_ORIGINATOR: input.originator } : {}) },
   });
 
   const child = withUserUmask(() => spawn('/bin/sh', ['-c', input.command], { cwd, env, detached: true, stdio: 'ignore' }));
@@ -46,6 +52,7 @@ export async function spawnDaemonProcess(
     });
   });
   const pid = child.pid!;
+  crashPoint('detached-spawned');
   // The child cannot have been reaped yet: its exit is handled on a later turn of the loop,
   // so /proc/<pid>/stat still exists (perhaps as a zombie) and gives the start time.
   const stat = readProcStat(pid);

@@ -35,10 +35,13 @@ export class DependencyScheduler {
   /**
    * Starts the named services (and what they need) level by level. With skipRunning, running ones
    * are left as they are; countAsRestart counts the start as a restart (re-adoption after a crash).
+   * Every instance of each name is started, or with `only` just those of them (their
+   * dependencies still come first).
    */
-  async startInOrder(names: string[], skipRunning: boolean, countAsRestart = false): Promise<void> {
+  async startInOrder(names: string[], skipRunning: boolean, countAsRestart = false, only?: ReadonlySet<Service>): Promise<void> {
     for (const level of startLevels(names, this.table.graph())) {
-      await Promise.all(level.flatMap((name) => this.table.named(name)).map(async (svc) => {
+      const services = level.flatMap((name) => this.table.named(name)).filter((svc) => !only || only.has(svc));
+      await Promise.all(services.map(async (svc) => {
         const name = svc.name;
         if (skipRunning && RUNNING_STATUSES.has(svc.row.status) && svc.running) return;
         await this.ensureDependenciesOnline(svc, new Set([name]));

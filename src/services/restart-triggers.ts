@@ -9,8 +9,14 @@ import { Cron } from 'croner';
 import type { Logger } from '../daemon/log';
 import type { Service } from './service';
 
-/** pm2's ignore_watch default: dot files and node_modules. */
-const DEFAULT_IGNORED = /[/\\]\.|node_modules/;
+/**
+ * pm2's ignore_watch default (dot files and node_modules, its /[\/\\]\.|node_modules/), as a test
+ * of the path's parts below cwd: chokidar may hand a path relative to cwd (".hidden"), which that
+ * regular expression would miss.
+ */
+function defaultIgnored(cwd: string): (p: string) => boolean {
+  return (p) => path.relative(cwd, path.resolve(cwd, p)).split(path.sep).some((part) => part === 'node_modules' || (part.startsWith('.') && part !== '..'));
+}
 
 interface Triggers {
   key: string;
@@ -60,7 +66,7 @@ export class RestartTriggers {
   private watch(svc: Service, t: Triggers): FSWatcher {
     const c = svc.row.config;
     const own = new Set(this.ownFiles(svc));
-    const ignored = [...(c.ignoreWatch.length > 0 ? c.ignoreWatch : [DEFAULT_IGNORED]), (p: string) => own.has(path.resolve(c.cwd, p))];
+    const ignored = [...(c.ignoreWatch.length > 0 ? c.ignoreWatch : [defaultIgnored(c.cwd)]), (p: string) => own.has(path.resolve(c.cwd, p))];
     const watcher = chokidar.watch(c.watchPaths.length > 0 ? c.watchPaths : [c.cwd], {
       ignored, ignoreInitial: true, persistent: true, cwd: c.cwd,
     });

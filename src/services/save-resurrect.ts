@@ -23,13 +23,16 @@ export interface SnapshotContext {
 
 /** ServiceSave: writes every definition and whether it is meant to run. */
 export function saveServices(ctx: SnapshotContext): { path: string; count: number } {
-  // One entry per name: its config says how many instances (the first one's id is kept).
+  // One entry per name (the first instance's config and id), its instances the count defined now
+  // (pm2 start -f may have added more than the config says).
   const byName = new Map<string, SnapshotEntry>();
   for (const s of ctx.table.list()) {
     const online = s.row.desired === 'online' && RUNNING_STATUSES.has(s.row.status);
     const seen = byName.get(s.name);
-    if (seen) seen.online ||= online;
-    else byName.set(s.name, { id: s.row.id, name: s.name, config: s.row.config, online });
+    if (seen) {
+      seen.online ||= online;
+      seen.config = { ...seen.config, instances: Math.max(seen.config.instances, ctx.table.named(s.name).length) };
+    } else byName.set(s.name, { id: s.row.id, name: s.name, config: s.row.config, online });
   }
   const entries = [...byName.values()];
   ctx.retryAfterEnospc('ServiceSave', () => writeSnapshot(ctx.snapshotPath, entries));

@@ -156,7 +156,7 @@ export class ServiceManager {
    */
   load(): void {
     for (const tmp of removeInterruptedSaves(this.snapshotPath)) this.deps.log.info(`removed ${tmp}, left by a ServiceSave that a crash interrupted (the previous snapshot is intact)`);
-    const { toRestart, leftoversStopped } = readoptServices({
+    const { toRestart } = readoptServices({
       log: this.deps.log, table: this.table, scopeTag: this.deps.scopeTag, crashed: this.deps.crashedPredecessor, saveRow: (row) => this.saveRow(row),
     }, this.store.loadAll());
     this.pollTimer = setInterval(() => {
@@ -164,11 +164,9 @@ export class ServiceManager {
     }, ADOPTED_POLL_MS);
     this.pollTimer.unref();
     this.memoryLimits.start();
-    if (toRestart.length > 0) {
-      // Leftovers of earlier runs go first: a restarted service never runs beside them.
-      void leftoversStopped.then(() => this.scheduler.startInOrder(toRestart.map((s) => s.name), true, true))
-        .catch((err) => this.deps.log.error(`restarting services after a daemon crash: ${(err as Error).message}`));
-    }
+    // Leftovers of earlier runs go first: a restarted service never runs beside them.
+    void toRestart.then((list) => (list.length > 0 ? this.scheduler.startInOrder(list.map((s) => s.name), true, true, new Set(list)) : undefined))
+      .catch((err) => this.deps.log.error(`restarting services after a daemon crash: ${(err as Error).message}`));
   }
 
   /**
@@ -192,7 +190,7 @@ export class ServiceManager {
         this.saveRow(svc.row);
         added.push(svc);
       }
-      await this.scheduler.startInOrder([config.name], true);
+      await this.scheduler.startInOrder([config.name], true, false, new Set(added));
       return added;
     }
     const busy = existing.find((s) => s.row.status !== 'stopped' && s.row.status !== 'errored');

@@ -5,6 +5,7 @@
 // (a pipe child gets EPIPE on its next write, a PTY child a hangup). Each one is reported in
 // daemon.log, as a session.lost event, and in the NOT_FOUND answer for its id. Rows whose
 // processes cannot be checked now (EMFILE) stay for a later try; nothing is concluded from them.
+// A later try must not take this daemon's own sessions (same tag, spawned since) for lost ones.
 import type { Logger } from '../daemon/log';
 import type { EventBus } from '../events/event-bus';
 import type { SessionChildrenStore, SessionChildRow } from '../registry/session-children';
@@ -29,6 +30,8 @@ export interface CrashRecoveryOptions {
   events: EventBus;
   /** Lets NOT_FOUND for a lost id say what happened to it. */
   noteLost(id: string, why: string): void;
+  /** True for a session of this daemon (its children carry the same scope tag). */
+  isCurrent(id: string): boolean;
   graceMs?: number;
 }
 
@@ -51,7 +54,7 @@ interface LostSession {
 }
 
 /** Groups rows and tagged live processes by session id. */
-function lostSessions(rows: SessionChildRow[], tagged: Map<string, ProcStat[]>, table: Map<number, ProcStat>): LostSession[] {
+function lostSessions(rows: SessionChildRow[], tagged: Map<string, ProcStat[]>, table: Map<number, ProcStat>, isCurrent: (id: string) => boolean): LostSession[] {
   const byId = new Map<string, LostSession>();
   const entry = (id: string) => {
     let s = byId.get(id);
@@ -64,6 +67,7 @@ function lostSessions(rows: SessionChildRow[], tagged: Map<string, ProcStat[]>, 
     if (livenessIn(table, row) === 'alive') s.live.push(table.get(row.pid)!);
   }
   for (const [id, procs] of tagged) {
+    if (isCurrent(id)) continue;
     const s = entry(id);
     for (const p of procs) if (!s.live.some((l) => l.pid === p.pid)) s.live.push(p);
   }
@@ -104,7 +108,7 @@ export async function recoverLostSessions(opts: CrashRecoveryOptions): Promise<L
     }
   }
   const who = opts.crashedPid !== null ? `runpmd pid ${opts.crashedPid}` : 'the last runpmd';
-  const reports = await Promise.all(lostSessions(rows, tagged, table).map(async (session) => {
+  const reports = await Promise.all(lostSessions(rows, tagged, table, opts.isCurrent).map(async (session) => {
     const { kind, command } = describe(session);
     const running = session.live.length;
     const why = running > 0

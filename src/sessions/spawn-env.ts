@@ -30,7 +30,7 @@ export function isDaemonOwnVariable(key: string): boolean {
 }
 
 /** The marks the daemon sets on every child it starts; a request cannot set them. */
-const MARK_KEYS = new Set(['RUNPM_SESSION_ID', 'RUNPM_SESSION_SCOPE', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SERVICE_NAME', 'RUNPM_SERVICE_ID', 'RUNPM_SERVICE_SCOPE', 'RUNPM_SERVICE_RUN']);
+const MARK_KEYS = new Set(['RUNPM_SESSION_ID', 'RUNPM_SESSION_SCOPE', 'RUNNING_PROCESS_ORIGINATOR', 'RUNPM_SERVICE_NAME', 'RUNPM_SERVICE_ID', 'RUNPM_SERVICE_SCOPE', 'RUNPM_SERVICE_RUN', 'RUNPM_DETACHED_SCOPE']);
 
 /**
  * The policy a request asks for. UNSPECIFIED keeps the old boolean (clear_inherited_env false =

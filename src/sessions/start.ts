@@ -63,7 +63,7 @@ export function openSessions(deps: SessionsDeps): SessionManager {
   });
   void recoverLostSessions({
     store, scopeHash: deps.scopeHash, crashedPid: deps.crashedPredecessorPid, log, events,
-    noteLost: (id, why) => manager.noteLost(id, why),
+    noteLost: (id, why) => manager.noteLost(id, why), isCurrent: (id) => manager.find(id) !== undefined,
   }).catch((err) => log.error(`crash recovery of sessions failed: ${(err as Error).stack ?? err}`));
   return manager;
 }

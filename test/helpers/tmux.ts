@@ -27,16 +27,20 @@ export class TmuxPane {
   readonly socket = `d-attach-test-${process.pid}-${++TmuxPane.count}`;
 
   /** Starts the server with one rows×cols pane running `command` under sh, env added. */
-  constructor(command: string, opts: { rows?: number; cols?: number; env?: NodeJS.ProcessEnv } = {}) {
+  /** `history`: lines of scrollback the pane keeps (tmux's default is 2000). */
+  constructor(command: string, opts: { rows?: number; cols?: number; env?: NodeJS.ProcessEnv; history?: number } = {}) {
     const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
-    execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'main',
+    // The history limit is fixed when a pane is made: set before the session, in the same command list.
+    const history = opts.history ? ['start-server', ';', 'set-option', '-g', 'history-limit', String(opts.history), ';'] : [];
+    execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...history, 'new-session', '-d', '-s', 'main',
       '-x', String(opts.cols ?? 100), '-y', String(opts.rows ?? 30), 'env', ...env, 'sh', '-c', command]);
     this.tmux('set-option', '-g', 'status', 'off');
     this.tmux('set-option', '-g', 'remain-on-exit', 'on');
   }
 
   tmux(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, ...args], { encoding: 'utf8' });
+    // Scrollback captures run to megabytes.
+    return execFileSync('tmux', ['-L', this.socket, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   }
 
   /** Keys as tmux names them ("Enter", "C-c", "Escape") or literal text. */
@@ -52,6 +56,11 @@ export class TmuxPane {
   /** The visible text (wrapped lines joined with -J when asked). */
   text(join = false): string {
     return this.tmux('capture-pane', '-p', ...(join ? ['-J'] : []), '-t', 'main');
+  }
+
+  /** The pane's scrollback and visible text, oldest line first. */
+  history(): string {
+    return this.tmux('capture-pane', '-p', '-S', '-', '-t', 'main');
   }
 
   /** The visible cells with their attributes (capture-pane -e), one array of cells per row. */

@@ -1,21 +1,24 @@
 // The daemon-SIGKILL chaos runner shared by the CI test (one round) and the soak (many): one scope
 // home lives through every kill. Each round kills the daemon once at each of the moments issue 21
-// names: during a session spawn, a service start or restart, a ServiceSave and a log rotation (a
+// names: during a session spawn, a spawn-daemon, a service start or restart, a ServiceSave and a log rotation (a
 // crash point: the daemon SIGKILLs itself between the two steps a crash must not separate), and
-// with a client attached to a stream (SIGKILL from outside). Meanwhile everything else goes on:
-// sessions spawned, a service started and one restarted, saves, a numbered writer's log rotating,
+// with a client attached to a stream, and in the middle of a flood of connections that send 3 bytes
+// of a length prefix and nothing more, more of them than the connection limit (SIGKILL from
+// outside; a fresh client must have been served during the flood). Meanwhile everything else goes on:
+// sessions and detached children spawned, a service started and one restarted, saves, a numbered writer's log rotating,
 // an attached PTY stream. After each kill a fresh daemon checks what it found: no process of the
 // scope it does not know, integrity_check ok, every acknowledged thing present once; that daemon
 // is SIGKILLed too (at a quiet moment) and the next round goes on. Lives for one test.
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import type { DaemonClient } from '../../src/client/daemon-client';
 import '../../src/client/index';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
 import { stagedFiles } from '../../src/services/log-rotation';
-import { integrityOf, killMarker, logLines, processesWithMarker, unknownProcesses } from './crash-helpers';
+import { integrityOf, killMarker, logLines, numberedLogLines, processesWithMarker, unknownProcesses } from './crash-helpers';
 
-export const CHAOS_MOMENTS = ['session-spawned', 'service-spawned', 'save-temp-written', 'log-rotated', 'attached-stream'] as const;
+export const CHAOS_MOMENTS = ['session-spawned', 'detached-spawned', 'service-spawned', 'save-temp-written', 'log-rotated', 'attached-stream', 'half-frame-flood'] as const;
 export type ChaosMoment = (typeof CHAOS_MOMENTS)[number];
 
 export interface ChaosFigures {
@@ -28,6 +31,9 @@ export interface ChaosFigures {
   /** Sessions whose spawn was acknowledged; each must be reported lost exactly once. */
   sessionsAcked: number;
   sessionsNotReportedOnce: string[];
+  /** SPAWN_DAEMON children acknowledged; each must be listed in the registry once at the check. */
+  detachedAcked: number;
+  detachedErrors: string[];
   servicesStartedAcked: number;
   restartsAcked: number;
   /** Services listed after a check that should not be, or missing, or listed twice. */
@@ -44,12 +50,17 @@ export interface ChaosFigures {
   numbersPidKept: boolean;
   attachedStreamsEnded: number;
   attachedStreamsHung: number;
+  /** Half-frame floods (HALF_FRAME_CONNECTIONS each): a fresh client was served during it, or not (the reason). */
+  floodsServed: number;
+  floodErrors: string[];
   /** Processes of the scope the checking daemon did not know once its recovery was done (must be empty). */
   unknownProcesses: string[];
   integrityChecks: string[];
 }
 
 const LOG_LIMIT = 4096;
+/** Connections of one half-frame flood: more than the daemon's default limit of 256. */
+export const HALF_FRAME_CONNECTIONS = 300;
 const LOG_KEEP = 100;
 
 /** A numbered line every 20 ms (~5 KB/s: a rotation of its 4 KiB log every ~0.8 s; 100 files hold ~80 s). */
@@ -69,6 +80,8 @@ function runsOf(marker: string): number[] {
 /** What one armed daemon's drivers acknowledged before it died. */
 interface Life {
   sessions: string[];
+  /** Pids of acknowledged SPAWN_DAEMON children. */
+  detached: number[];
   attachedEnded: Promise<boolean> | null;
   lastSave: string | null;
   /** The service this life started: acknowledged, or only tried (a kill during its start may leave it defined). */
@@ -76,10 +89,12 @@ interface Life {
   triedService: string;
   restarts: number;
   saves: number;
+  /** The flood of this life: '' when a fresh client was served during it, else why not. */
+  flood: string | null;
 }
 
 function emptyLife(life: number): Life {
-  return { sessions: [], attachedEnded: null, lastSave: null, startedService: null, triedService: `svc-${life}`, restarts: 0, saves: 0 };
+  return { sessions: [], detached: [], attachedEnded: null, lastSave: null, startedService: null, triedService: `svc-${life}`, restarts: 0, saves: 0, flood: null };
 }
 
 /** Runs every workload against d until it dies; resolves with what was acknowledged. */
@@ -118,6 +133,10 @@ async function driveUntilDeath(d: TestDaemon, moment: ChaosMoment, life: number,
     if (moment !== 'session-spawned' && acked.sessions.length >= 6) return void (await new Promise((r) => setTimeout(r, 50)));
     acked.sessions.push((await client.spawnPipe({ argv: ['sh', '-c', `: ${marker}; sleep 600`] })).sessionId);
   });
+  const detached = loop(async () => {
+    if (moment !== 'detached-spawned' && acked.detached.length >= 2) return void (await new Promise((r) => setTimeout(r, 50)));
+    acked.detached.push((await client.spawnDaemon({ command: `: ${marker}-detached; sleep 600` })).pid);
+  });
   const services = (async () => {
     const name = acked.triedService;
     try {
@@ -142,15 +161,50 @@ async function driveUntilDeath(d: TestDaemon, moment: ChaosMoment, life: number,
     await waitFor(() => dead || ticks >= 3, 'live output on the attached stream', 15_000);
     d.proc.kill('SIGKILL');
   }
+  if (moment === 'half-frame-flood') {
+    const sockets: net.Socket[] = [];
+    try {
+      for (let i = 0; i < HALF_FRAME_CONNECTIONS && !dead; i++) sockets.push(await halfPrefix(d.paths.socketPath));
+      // A client that connects now, past the limit, must be served: a spawn acknowledged.
+      const fresh = await d.connect({ callTimeoutMs: 10_000 });
+      try {
+        acked.sessions.push((await fresh.spawnPipe({ argv: ['sh', '-c', `: ${marker}; sleep 600`] })).sessionId);
+        acked.flood = '';
+      } catch (err) {
+        acked.flood = (err as Error).message;
+      } finally {
+        fresh.close();
+      }
+    } catch (err) {
+      acked.flood = `the flood could not be opened: ${(err as Error).message}`;
+    }
+    d.proc.kill('SIGKILL');
+    await waitFor(() => dead, 'the daemon to die during the flood', 30_000);
+    for (const s of sockets) s.destroy();
+  }
   await waitFor(() => dead, `the daemon to die at ${moment}`, 30_000);
-  await Promise.all([sessions, services, saves]);
+  await Promise.all([sessions, detached, services, saves]);
   return acked;
 }
 
-/** The numbered lines of the writer's log files, oldest file first. */
+/** A connection that sends 3 bytes of a length prefix and nothing more (the daemon may close it). */
+function halfPrefix(socketPath: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(socketPath);
+    s.once('error', reject);
+    s.once('connect', () => {
+      s.removeListener('error', reject);
+      s.on('error', () => {}); // closed by the daemon (limit, deadline) or by its death
+      s.resume();
+      s.write(Buffer.from([0, 0, 0]));
+      resolve(s);
+    });
+  });
+}
+
+/** The numbered lines of the writer's log files, oldest file first (one consistent snapshot). */
 function numberedLines(out: string): number[] {
-  const files = [...Array.from({ length: LOG_KEEP }, (_, i) => `${out}.${LOG_KEEP - i}`), out].filter((f) => fs.existsSync(f));
-  return files.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => Number(l.slice(0, 8))));
+  return numberedLogLines(out, LOG_KEEP);
 }
 
 /** Runs the rounds; returns figures (the caller asserts) and always cleans up. */
@@ -158,9 +212,9 @@ export async function runChaos(opts: { rounds: number }): Promise<ChaosFigures> 
   const marker = `rp-chaos-${process.pid}-${Date.now() % 1e6}`;
   const f: ChaosFigures = {
     rounds: 0, kills: Object.fromEntries(CHAOS_MOMENTS.map((m) => [m, 0])) as Record<ChaosMoment, number>, checkDaemonKills: 0, killedWhileStarting: 0,
-    sessionsAcked: 0, sessionsNotReportedOnce: [], servicesStartedAcked: 0, restartsAcked: 0, serviceListErrors: [], maxRunsOfOneService: 0,
+    sessionsAcked: 0, sessionsNotReportedOnce: [], detachedAcked: 0, detachedErrors: [], servicesStartedAcked: 0, restartsAcked: 0, serviceListErrors: [], maxRunsOfOneService: 0,
     savesAcked: 0, snapshotChecks: 0, snapshotErrors: [], logLinesVerified: 0, logErrors: [], numbersPidKept: true,
-    attachedStreamsEnded: 0, attachedStreamsHung: 0, unknownProcesses: [], integrityChecks: [],
+    attachedStreamsEnded: 0, attachedStreamsHung: 0, floodsServed: 0, floodErrors: [], unknownProcesses: [], integrityChecks: [],
   };
   let daemon: TestDaemon | null = null;
   let life = 0;
@@ -183,7 +237,7 @@ export async function runChaos(opts: { rounds: number }): Promise<ChaosFigures> 
         // Which occurrence is killed varies by round; a save is killed after at least one was
         // acknowledged in the same life, so the snapshot it must leave intact is known.
         const count = 1 + (round % 3) + (moment === 'save-temp-written' ? 1 : 0);
-        const armed = await startDaemon({ home, args: ['--reaper-interval-ms', '0', ...(moment === 'attached-stream' ? [] : ['--crash-at', `${moment}:${count}`])] })
+        const armed = await startDaemon({ home, args: ['--reaper-interval-ms', '0', ...(moment === 'attached-stream' || moment === 'half-frame-flood' ? [] : ['--crash-at', `${moment}:${count}`])] })
           .catch((err: Error) => {
             // Reached its crash point while starting (a rotation of what the log pipe held meanwhile, a restart): killed before it answered.
             if (/runpmd exited early \(null\)/.test(err.message)) {
@@ -198,12 +252,15 @@ export async function runChaos(opts: { rounds: number }): Promise<ChaosFigures> 
         armed?.client.close();
         f.kills[moment]++;
         f.sessionsAcked += acked.sessions.length;
+        f.detachedAcked += acked.detached.length;
         f.restartsAcked += acked.restarts;
         f.savesAcked += acked.saves;
         if (acked.startedService) {
           f.servicesStartedAcked++;
           expectedServices = [...expectedServices, acked.startedService];
         }
+        if (acked.flood === '') f.floodsServed++;
+        else if (acked.flood !== null) f.floodErrors.push(`round ${round}: ${acked.flood}`);
         if (acked.attachedEnded) {
           const ended = await Promise.race([acked.attachedEnded, new Promise<false>((r) => setTimeout(() => r(false), 5000))]); // deadline for the stream to end
           if (ended) f.attachedStreamsEnded++;
@@ -254,6 +311,14 @@ async function checkAfterKill(d: TestDaemon, f: ChaosFigures, c: CheckInput): Pr
     const reports = logLines(d.paths.daemonLogPath, new RegExp(`crash recovery: (pipe|pty) session ${id}`)).length;
     if (reports !== 1) f.sessionsNotReportedOnce.push(`${at}: session ${id} reported ${reports}×`);
   }
+  // Every acknowledged detached child listed once (unacknowledged ones: unknownProcesses above);
+  // then they go (from outside: their rows are dropped at the next start), keeping the load flat.
+  const active = (await d.client.listActive()).map((p) => p.pid);
+  for (const pid of c.acked.detached) {
+    const times = active.filter((p) => p === pid).length;
+    if (times !== 1) f.detachedErrors.push(`${at}: detached pid ${pid} listed ${times}×`);
+  }
+  killMarker(`${c.marker}-detached`);
   // Every acknowledged service once; the one whose start a kill interrupted at most once.
   const listed = (await d.client.listServices()).map((s) => s.name).sort();
   const expected = [...c.expectedServices].sort();
@@ -291,9 +356,9 @@ async function checkAfterKill(d: TestDaemon, f: ChaosFigures, c: CheckInput): Pr
 export function describeChaos(f: ChaosFigures): string {
   const kills = CHAOS_MOMENTS.map((m) => `${m} ${f.kills[m]}`).join(', ');
   return `chaos: ${f.rounds} round(s); kills ${kills} (${f.killedWhileStarting} while starting; +${f.checkDaemonKills} of checking daemons); ${f.sessionsAcked} sessions acked, `
-    + `${f.sessionsNotReportedOnce.length} not reported exactly once; ${f.servicesStartedAcked} service starts and ${f.restartsAcked} restarts acked, `
+    + `${f.sessionsNotReportedOnce.length} not reported exactly once; ${f.detachedAcked} detached children acked, ${f.detachedErrors.length} not listed once; ${f.servicesStartedAcked} service starts and ${f.restartsAcked} restarts acked, `
     + `${f.serviceListErrors.length} list errors, most runs of one service ${f.maxRunsOfOneService}; ${f.savesAcked} saves acked, `
     + `${f.snapshotChecks} snapshot checks, ${f.snapshotErrors.length} errors; ${f.logLinesVerified} numbered log lines verified, ${f.logErrors.length} errors; `
-    + `attached streams ended ${f.attachedStreamsEnded}, hung ${f.attachedStreamsHung}; unknown processes ${f.unknownProcesses.length}; `
+    + `attached streams ended ${f.attachedStreamsEnded}, hung ${f.attachedStreamsHung}; half-frame floods of ${HALF_FRAME_CONNECTIONS} with a fresh client served ${f.floodsServed}, not ${f.floodErrors.length}; unknown processes ${f.unknownProcesses.length}; `
     + `integrity ${[...new Set(f.integrityChecks)].join(',')}`;
 }

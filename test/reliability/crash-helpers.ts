@@ -62,6 +62,33 @@ export function rowCount(dbPath: string, table: string): number {
   return withDb(dbPath, (db) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number);
 }
 
+/** The inode of a path, or 0 when it is missing. */
+function inodeOf(file: string): number {
+  try {
+    return fs.statSync(file).ino;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The numbered lines (first 8 characters) of a log and its rotated files, oldest file first, read
+ * as one snapshot: the daemon may rotate while we read (a file read as .3 can be read again as .4,
+ * or one skipped), so the read is repeated until the live file is the same before and after it.
+ */
+export function numberedLogLines(out: string, keep: number): number[] {
+  for (;;) {
+    const before = inodeOf(out);
+    try {
+      const files = [...Array.from({ length: keep }, (_, i) => `${out}.${keep - i}`), out].filter((f) => fs.existsSync(f));
+      const lines = files.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => Number(l.slice(0, 8))));
+      if (inodeOf(out) === before) return lines;
+    } catch {
+      // A file renamed away between the listing and the read: read again.
+    }
+  }
+}
+
 /** daemon.log lines that match. */
 export function logLines(logPath: string, pattern: RegExp): string[] {
   if (!fs.existsSync(logPath)) return [];
@@ -78,6 +105,15 @@ function marksOf(pid: number): Map<string, string> | null {
   }
 }
 
+function parentOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
 function isZombie(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -90,7 +126,8 @@ function isZombie(pid: number): boolean {
 /**
  * Live processes that carry the daemon's scope marks (what `ps e` shows of them) but belong to
  * nothing it lists: a session child whose session is not live, a service process whose run token
- * is not the one of that service's current run. Each is described with its pid and marks.
+ * is not the one of that service's current run, the top of a SPAWN_DAEMON tree (tagged, its parent
+ * not) that the registry does not list. Each is described with its pid and marks.
  */
 export async function unknownProcesses(d: TestDaemon): Promise<string[]> {
   const scope = d.paths.scopeHash;
@@ -100,17 +137,23 @@ export async function unknownProcesses(d: TestDaemon): Promise<string[]> {
     const token = svc.pid > 0 ? marksOf(svc.pid)?.get('RUNPM_SERVICE_RUN') : undefined;
     if (token) runTokens.set(String(svc.id), token);
   }
+  const registered = new Set((await d.client.listActive()).map((p) => p.pid));
+  const detached = new Map<number, number>(); // tagged SPAWN_DAEMON pid -> ppid
   const unknown: string[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     const pid = Number(entry);
     const marks = marksOf(pid);
     if (!marks || isZombie(pid)) continue;
+    if (marks.get('RUNPM_DETACHED_SCOPE') === scope) detached.set(pid, parentOf(pid));
     if (marks.get('RUNPM_SESSION_SCOPE') === scope && !sessions.has(marks.get('RUNPM_SESSION_ID') ?? '')) {
       unknown.push(`pid ${pid}: session ${marks.get('RUNPM_SESSION_ID')}`);
     } else if (marks.get('RUNPM_SERVICE_SCOPE') === scope && runTokens.get(marks.get('RUNPM_SERVICE_ID') ?? '') !== marks.get('RUNPM_SERVICE_RUN')) {
       unknown.push(`pid ${pid}: service id ${marks.get('RUNPM_SERVICE_ID')} run ${marks.get('RUNPM_SERVICE_RUN')}`);
     }
+  }
+  for (const [pid, ppid] of detached) {
+    if (!detached.has(ppid) && !registered.has(pid)) unknown.push(`pid ${pid}: detached (spawn-daemon), not in the registry`);
   }
   return unknown;
 }

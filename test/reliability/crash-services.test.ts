@@ -3,24 +3,48 @@
 // earlier run still around, between ServiceSave's temp file and its rename, and in the middle of a
 // log rotation (live file renamed, the new one not yet in place). Each time the next daemon adopts the one run the dead one started
 // (never a second copy, also after a restart), stops what earlier runs left, and its database is
-// sound. A sampler checks all along that no two runs of the service ever exist at once.
+// sound. A sampler checks all along that no two runs of the service ever exist at once. Also
+// when the next daemon starts while the process table cannot be listed (issue 21.2: unknown,
+// never dead): nothing is restarted, stopped or forgotten until it can be.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../../src/client/index';
-import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
+import { makeTempHome, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
 import { integrityOf, killMarker, logLines, processesWithMarker, waitForNoMarker, waitForNoUnknownProcess } from './crash-helpers';
 import { stagedFiles } from '../../src/services/log-rotation';
 
 const daemons: TestDaemon[] = [];
 const markers: string[] = [];
+const scratch: string[] = [];
 afterEach(async () => {
   for (const d of daemons.splice(0).reverse()) {
     if (d.proc.exitCode === null && d.proc.signalCode === null) await d.stop();
     else d.client.close();
   }
   for (const m of markers.splice(0)) killMarker(m);
+  for (const dir of scratch.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * A stand-in /proc for RUNPM_PROC_ROOT: a link to every process that exists now (and to the files
+ * the daemon reads), and, while `unreadable`, an entry whose stat is a directory (EISDIR), so every
+ * read of the whole table fails while each process can still be looked at by its pid.
+ */
+function fakeProcRoot(): { root: string; refresh(unreadable: boolean): void } {
+  const root = makeTempHome('rp-proc-');
+  scratch.push(root);
+  const bad = path.join(root, '999999999');
+  const refresh = (unreadable: boolean) => {
+    for (const e of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(e) && !['self', 'stat', 'uptime'].includes(e)) continue;
+      if (!fs.existsSync(path.join(root, e))) fs.symlinkSync(`/proc/${e}`, path.join(root, e));
+    }
+    if (unreadable) fs.mkdirSync(path.join(bad, 'stat'), { recursive: true });
+    else fs.rmSync(bad, { recursive: true, force: true });
+  };
+  return { root, refresh };
+}
 
 function marker(name: string): string {
   const m = `rp-svc-${name}-${process.pid}-${Date.now() % 1e6}`;
@@ -126,6 +150,44 @@ describe('daemon SIGKILL and service runs', () => {
     expect(integrityOf(second.paths.dbPath)).toBe('ok');
   });
 
+  it('the next daemon cannot list the process table at start: the unrecorded run waits, then is adopted; the lost session is stopped once it can look, its own left alone', async () => {
+    const m = marker('unreadable');
+    const session = marker('unreadable-session');
+    const first = await start(undefined, ['--crash-at', 'service-spawned']);
+    const { sessionId } = await first.client.spawnPipe({ argv: ['sh', '-c', `: ${session}; sleep 600`] });
+    await expect(first.client.startService({ name: 'web', cmd: steady(m), minUptimeMs: 50 })).rejects.toThrow();
+    await first.exited;
+    const [orphan] = await waitFor(() => (runs(m).length === 1 ? runs(m) : null), 'the unrecorded run');
+    const sampler = sampleRuns(m);
+
+    const proc = fakeProcRoot();
+    proc.refresh(true);
+    const second = await startDaemon({ home: first.home, args: ['--reaper-interval-ms', '0'], env: { RUNPM_PROC_ROOT: proc.root } });
+    daemons.push(second);
+    await waitFor(() => logLines(second.paths.daemonLogPath, /services: cannot read .*EISDIR.*web may have a run the last daemon did not record: neither adopted nor restarted/).length === 1, 'the services waiting for a readable table');
+    // Some retries while the table stays unreadable: no second run, nothing stopped.
+    await waitFor(() => logLines(second.paths.daemonLogPath, /crash recovery: cannot read .*EISDIR/).length >= 1, 'the session recovery waiting too');
+    const waiting = await second.client.describeService('web');
+    expect([waiting.pid, waiting.restartCount]).toEqual([0, 0]);
+    expect(runs(m)).toEqual([orphan]);
+    expect(processesWithMarker(session).length).toBeGreaterThan(0);
+    // A session of this daemon carries the same scope tag: the recovery's later look must leave it.
+    const own = marker('unreadable-own');
+    const { sessionId: ownId } = await second.client.spawnPipe({ argv: ['sh', '-c', `: ${own}; sleep 600`] });
+
+    proc.refresh(false);
+    await waitFor(async () => (await second.client.describeService('web')).pid === orphan, 'the unrecorded run adopted once the table can be read');
+    await waitForNoMarker(session, 'the lost session');
+    expect(logLines(second.paths.daemonLogPath, new RegExp(`crash recovery: pipe session ${sessionId}`))).toHaveLength(1);
+    expect(logLines(second.paths.daemonLogPath, new RegExp(`crash recovery: .* session ${ownId}`))).toEqual([]);
+    expect(processesWithMarker(own).length).toBeGreaterThan(0);
+    expect((await second.client.listPipes()).find((p) => p.sessionId === ownId)?.exited).toBe(false);
+    expect(await sampler.stop()).toBe(1);
+    expect(runs(m)).toEqual([orphan]);
+    await waitForNoUnknownProcess(second);
+    expect(integrityOf(second.paths.dbPath)).toBe('ok');
+  });
+
   it('killed during ServiceSave: the last acknowledged snapshot is intact, the temp file goes at the next start', async () => {
     const m = marker('save');
     const first = await start(undefined, ['--crash-at', 'save-temp-written:2']);
@@ -165,7 +227,9 @@ describe('daemon SIGKILL and service runs', () => {
     expect(runs(m)).toHaveLength(1);
 
     const second = await start(first.home);
-    await waitFor(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').endsWith(`\n${lines}\n`), 'the last line written by the next daemon', 30_000);
+    // The live file is briefly absent while a rotation renames it away and the next one in.
+    const live = (): string => { try { return fs.readFileSync(out, 'utf8'); } catch { return ''; } };
+    await waitFor(() => live().endsWith(`\n${lines}\n`), 'the last line written by the next daemon', 30_000);
     expect(stagedFiles(out)).toEqual([]);
     const seen: number[] = [];
     for (let i = 100; i >= 1; i--) if (fs.existsSync(`${out}.${i}`)) seen.push(...fs.readFileSync(`${out}.${i}`, 'utf8').split('\n').filter(Boolean).map(Number));

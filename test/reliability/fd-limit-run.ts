@@ -15,7 +15,7 @@ import { FrameDecoder } from '../../src/wire/frame';
 import { decodeResponse } from '../../src/wire/envelope';
 import { pb, StatusCode } from '../../src/wire/proto';
 import { isAlive, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
-import { integrityOf, killMarker, logLines, processesWithMarker, unknownProcesses } from './crash-helpers';
+import { integrityOf, killMarker, logLines, numberedLogLines, processesWithMarker, unknownProcesses } from './crash-helpers';
 
 export interface FdLimitOptions {
   /** Test-owned processes registered with the daemon (each must stay listed and alive). */
@@ -71,8 +71,7 @@ function connectRaw(socketPath: string, held: net.Socket[]): Promise<{ refusal: 
 }
 
 function numberedLines(out: string): number[] {
-  const files = [...Array.from({ length: 100 }, (_, i) => `${out}.${100 - i}`), out].filter((f) => fs.existsSync(f));
-  return files.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => Number(l.slice(0, 8))));
+  return numberedLogLines(out, 100);
 }
 
 /** Runs it; returns figures (the caller asserts) and always cleans up. */

@@ -46,7 +46,7 @@ const TICKER = 'setInterval(() => console.log("tick", process.env.NODE_APP_INSTA
 
 describe('runpm as pm2', () => {
   it('start SCRIPT: jlist in pm2 shape without env values, smart start, "already launched", and ids before names', async () => {
-    daemon = await startDaemon();
+    daemon = await startDaemon({ env: { DAEMON_ONLY: 'leaked-from-the-daemon' } });
     const dir = path.join(daemon.home, 'app');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'echo.js'), TICKER);
@@ -63,6 +63,14 @@ describe('runpm as pm2', () => {
     expect(typeof e.pm2_env.pm_uptime).toBe('number');
     expect(e.pm2_env.pm_out_log_path).toMatch(/echo-out\.log$/);
     expect(e.pm2_env.env).toBeUndefined();
+    // The daemon's own environment (whatever the shell that first started it had) is not handed
+    // down: an app gets its caller's environment only, as under pm2.
+    fs.writeFileSync(path.join(dir, 'env.js'), 'console.log("daemon-only=" + process.env.DAEMON_ONLY); setInterval(() => {}, 1000);\n');
+    const { DAEMON_ONLY: _daemonOnly, ...callerEnv } = env;
+    expect((await runIn(dir, ['start', 'env.js'], callerEnv)).code).toBe(0);
+    const envOut = (await daemon.client.describeService('env')).outLogPath;
+    await waitFor(() => fs.readFileSync(envOut, 'utf8').includes('daemon-only=undefined'), 'env.js printing daemon-only=undefined');
+    expect((await runIn(dir, ['delete', 'env'], env)).code).toBe(0);
     // Values only when asked: the app got the caller's environment (pm2 passes the shell's).
     const [withEnv] = await jlist(dir, env, ['--with-env']);
     expect(withEnv.pm2_env.env).toMatchObject({ SHELL_SECRET: 'xyzzy-secret' });
@@ -184,6 +192,10 @@ describe('runpm as pm2', () => {
     const monit = await runIn(dir, ['monit'], daemon.env);
     expect(monit.code).toBe(1);
     expect(monit.stderr).toContain('runpm ls');
+    // pm2 commands runpm does not have are refused with the reason, not "unknown command".
+    const link = await runIn(dir, ['link', 'delete'], daemon.env);
+    expect(link.code).toBe(1);
+    expect(link.stderr).toContain('link is pm2\'s and not part of runpm: pm2.io');
     const killed = await runIn(dir, ['kill'], daemon.env);
     expect(killed.code, killed.stderr).toBe(0);
     await daemon.exited;

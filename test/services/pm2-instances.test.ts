@@ -103,5 +103,20 @@ describe('start -f (add_instances)', () => {
     expect((await c.listServices()).map((s) => s.restartCount)).toEqual([1, 1, 1, 1, 1]);
     expect(await c.resetService('echo')).toBe(5);
     expect((await c.listServices()).map((s) => [s.restartCount, s.status])).toEqual(Array(5).fill([0, 'online']));
+    // Saved and restored as five.
+    await c.saveServices();
+    await c.deleteService('echo');
+    await c.resurrectServices();
+    expect((await c.listServices()).map((s) => [s.name, s.instanceIndex])).toEqual([0, 1, 2, 3, 4].map((i) => ['echo', i]));
+  });
+
+  it('adds without starting a stopped instance of the name', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    await c.startService(shService('echo', 'exec sleep 30'));
+    await c.stopService('echo');
+    const added = await c.startServiceInstances(shService('echo', 'exec sleep 30'), { addInstances: true });
+    expect(added.map((s) => [s.id, s.instanceIndex, s.status])).toEqual([[1, 1, 'online']]);
+    expect((await c.describeService('0')).status).toBe('stopped');
   });
 });

@@ -3,9 +3,10 @@
 // exit status (code and signal) with the output.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
-import { StatusCode } from '../../src/wire/proto';
+import { RequestType, StatusCode } from '../../src/wire/proto';
 import '../../src/client/sessions-api';
 import '../../src/client/output-api';
+import '../../src/client/pty-api';
 import type { PipeAttachment } from '../../src/client/sessions-api';
 import { expectDaemonError, py } from './helpers';
 
@@ -131,6 +132,22 @@ o.write(pat[:${HALF}]); o.flush(); sys.stdin.readline(); o.write(pat[${HALF}:]);
     expect(b.terminal).toBe('exit 0');
     expect(Buffer.concat([a.data, b.data]).equals(patternOf(30_000, 2 * HALF - 30_000))).toBe(true);
     await expectDaemonError(c.attachPipe(sessionId, { fromOffset: 2 * HALF + 1 }), StatusCode.STATUS_CODE_INVALID_ARGUMENT, /from_offset .* is past the end/);
+  });
+
+  it('refuses an unknown flow mode naming the field, before a spawn-attached child is started', async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const { sessionId } = await c.spawnPipe({ argv: ['sleep', '30'] });
+    await expectDaemonError(c.openStream(RequestType.REQUEST_TYPE_ATTACH_PIPE_STREAM, 'attachPipeStream', { sessionId, stream: 1, flow: 7 }),
+      StatusCode.STATUS_CODE_INVALID_ARGUMENT, /^flow must be LOSSLESS or LIVE, got 7/);
+    await expectDaemonError(c.openStream(RequestType.REQUEST_TYPE_SPAWN_PIPE_SESSION, 'spawnPipeSession', { argv: ['sleep', '30'], attach: { stream: 1, flow: 9 } }),
+      StatusCode.STATUS_CODE_INVALID_ARGUMENT, /^attach\.flow must be LOSSLESS or LIVE, got 9/);
+    await expectDaemonError(c.openStream(RequestType.REQUEST_TYPE_SPAWN_PTY_SESSION, 'spawnPtySession', { argv: ['sleep', '30'], attach: { flow: 5 } }),
+      StatusCode.STATUS_CODE_INVALID_ARGUMENT, /^attach\.flow must be LOSSLESS or LIVE, got 5/);
+    // Only the first session runs: the refused spawns started nothing.
+    expect((await c.listPipes()).map((s) => s.sessionId)).toEqual([sessionId]);
+    expect(await c.listPtys()).toEqual([]);
+    await c.terminate(sessionId, 0, { signal: 'KILL' });
   });
 
   it('reports the signal that ended a session with its output', async () => {

@@ -5,6 +5,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ServiceConfigInput } from '../../client/services-api';
+import { pb } from '../../wire/proto';
 import { pm2KeyHandling } from './pm2-keys';
 import { planScript, runsPython, whichSync, type ScriptPlan } from './pm2-interpreter';
 
@@ -237,6 +238,9 @@ export function planApp(app: Record<string, unknown>, ctx: AppContext): PlannedA
     time: bool(app.time) ?? false,
     logDateFormat: app.log_date_format === undefined ? '' : String(app.log_date_format),
     killSignal: app.kill_signal === undefined ? '' : String(app.kill_signal),
+    // env carries the caller's whole environment: nothing of the daemon's own (which is whatever the
+    // shell that first started it had) leaks in, as pm2 apps get their caller's environment.
+    environmentPolicy: pb.EnvironmentPolicy.ENVIRONMENT_POLICY_CALLER,
   };
   return { config, force: bool(app.force) === true, plan };
 }

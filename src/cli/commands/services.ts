@@ -421,8 +421,34 @@ export function registerServiceCommands(program: Command): void {
       throw new Error('monit is not built in runpm: runpm ls shows cpu and memory per app, runpm jlist the same as JSON (monit.cpu, monit.memory)');
     }));
 
+  for (const [word, why] of Object.entries(PM2_REFUSED_COMMANDS)) {
+    program.command(word).description(`pm2's ${word} (not in runpm: ${why})`).allowUnknownOption().allowExcessArguments()
+      .action(action(async () => {
+        throw new Error(`${word} is pm2's and not part of runpm: ${why}`);
+      }));
+  }
+
   registerStartupCommand(program);
 }
+
+/** pm2 commands runpm does not have, each refused with the reason (instead of "unknown command"). */
+export const PM2_REFUSED_COMMANDS: Readonly<Record<string, string>> = {
+  link: 'pm2.io (keymetrics) monitoring is not built in',
+  unlink: 'pm2.io (keymetrics) monitoring is not built in',
+  plus: 'pm2.io (keymetrics) monitoring is not built in',
+  monitor: 'pm2.io (keymetrics) monitoring is not built in',
+  unmonitor: 'pm2.io (keymetrics) monitoring is not built in',
+  install: 'pm2 modules are not supported',
+  uninstall: 'pm2 modules are not supported',
+  deploy: 'pm2 deploy is not supported (use your deploy tool, then runpm startOrRestart FILE)',
+  serve: 'no static file server is built in (run one as a service: runpm start -- python3 -m http.server 8080)',
+  set: 'pm2 module configuration is not supported',
+  get: 'pm2 module configuration is not supported',
+  unset: 'pm2 module configuration is not supported',
+  updatePM2: 'the daemon is updated with the package (npm); runpm save, restart the daemon, runpm resurrect',
+  update: 'the daemon is updated with the package (npm); runpm save, restart the daemon, runpm resurrect',
+  reloadLogs: 'runpm reopens log files itself when it rotates them (by rename and reopen); runpm flush empties them',
+};
 
 /** The list, or none when no daemon runs (pm2 ls starts its daemon; an empty list is the same answer). */
 async function listOrEmpty(cmd: Command): Promise<ServiceInfo[]> {

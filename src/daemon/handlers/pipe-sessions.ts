@@ -100,6 +100,8 @@ export const pipeSessionEntries: DispatchEntry[] = [
     if (req.attach) {
       checkSpawnAttachSessionId(req.attach.sessionId ?? '');
       attachTo = streamName(req.attach.stream ?? 0, 'attach.stream');
+      // Checked before anything is spawned: a refused attach must not leave a child nobody knows of.
+      attachFlowOf(ctx.state, { fromOffset: req.attach.fromOffset, flow: req.attach.flow ?? 0, stallTimeoutMs: req.attach.stallTimeoutMs ?? 0 }, 'attach.');
       if (attachTo === 'stderr' && req.mergeStderrIntoStdout) {
         throw new InvalidArgumentError('attach.stream is STDERR but merge_stderr_into_stdout sends stderr to stdout: attach STDOUT');
       }

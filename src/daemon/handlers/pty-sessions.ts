@@ -214,6 +214,8 @@ export const ptySessionEntries: DispatchEntry[] = [
       checkSpawnAttachSessionId(req.attach.sessionId ?? '');
       // A nested message is decoded like the payload itself (every field has its default).
       attach = checkAttachOptions(req.attach as AttachRequest, 'attach.');
+      // Checked before anything is spawned, like the rest of the attach.
+      attachFlowOf(ctx.state, attach.req, 'attach.');
     }
     const session = spawnFromRequest(req, ctx.state);
     const response = { sessionId: session.id, pid: session.pid, createdAt: session.createdAtMs / 1000 };

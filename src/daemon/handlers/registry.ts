@@ -34,7 +34,7 @@ export const registryEntries: DispatchEntry[] = [
       command: req.command, cwd: req.cwd, originator: req.originator, clearInheritedEnv: req.clearInheritedEnv,
       environmentPolicy: req.environmentPolicy,
       env: req.env.map((kv) => ({ key: kv.key ?? '', value: kv.value ?? '' })),
-    }, { defaultEnv: ctx.state.config.defaultEnv, daemonCwd: ctx.state.cwd, log: ctx.state.log });
+    }, { defaultEnv: ctx.state.config.defaultEnv, daemonCwd: ctx.state.cwd, scopeHash: ctx.state.config.paths.scopeHash, log: ctx.state.log });
     return {
       pid: row.pid, createdAt: row.createdAt, command: row.command, cwd: row.cwd,
       originator: row.originator, containment: row.containment,
