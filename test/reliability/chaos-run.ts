@@ -135,7 +135,7 @@ async function driveUntilDeath(d: TestDaemon, moment: ChaosMoment, life: number,
   });
   const detached = loop(async () => {
     if (moment !== 'detached-spawned' && acked.detached.length >= 2) return void (await new Promise((r) => setTimeout(r, 50)));
-    acked.detached.push((await client.spawnDaemon({ command: `: ${marker}-detached; sleep 600` })).pid);
+    acked.detached.push((await client.spawnDaemon({ command: `: ${marker}-detached; export RP_TEST_MARK=${marker}-detached; sleep 600` })).pid);
   });
   const services = (async () => {
     const name = acked.triedService;

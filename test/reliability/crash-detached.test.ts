@@ -40,7 +40,7 @@ function topOf(m: string): number | null {
 describe('daemon SIGKILL and SPAWN_DAEMON children', () => {
   it('killed between the fork and the registry write: the next daemon registers the child once, and nothing is unknown', async () => {
     const lost = marker('lost');
-    const command = `: ${lost}; sleep 600`;
+    const command = `: ${lost}; export RP_TEST_MARK=${lost}; sleep 600`;
     const first = await start(undefined, ['--crash-at', 'detached-spawned']);
     await expect(first.client.spawnDaemon({ command, originator: 'crash-test:1' })).rejects.toThrow();
     await first.exited;
@@ -55,7 +55,7 @@ describe('daemon SIGKILL and SPAWN_DAEMON children', () => {
 
     // One registered in time, then another crash: each is listed once, none twice.
     const kept = marker('kept');
-    const spawned = await second.client.spawnDaemon({ command: `: ${kept}; sleep 600` });
+    const spawned = await second.client.spawnDaemon({ command: `: ${kept}; export RP_TEST_MARK=${kept}; sleep 600` });
     second.proc.kill('SIGKILL');
     await second.exited;
     second.client.close();

@@ -6,13 +6,24 @@ import * as fs from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import { waitFor, type TestDaemon } from '../helpers/daemon';
 
-/** Live (non-zombie) processes whose command line holds the marker. */
+/** Whether the process's environment holds the marker (false when it cannot be read). */
+function environHas(pid: string, marker: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(marker);
+  } catch {
+    return false;
+  }
+}
+
+/** Live (non-zombie) processes whose command line or environment holds the marker. */
 export function processesWithMarker(marker: string): Array<{ pid: number; ppid: number }> {
   const out: Array<{ pid: number; ppid: number }> = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (!fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) continue;
+      // The marker in the command line, or exported into the environment: a shell's children (a
+      // `sleep` it forked) carry only the latter, and must be found to be killed.
+      if (!fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker) && !environHas(entry, marker)) continue;
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (fields[0] === 'Z' || fields[0] === 'X') continue;
