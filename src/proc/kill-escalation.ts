@@ -7,6 +7,7 @@
 // Processes are named by pid + start time so a reused pid is never signalled. While the process
 // table cannot be read (EMFILE...), nothing is signalled and nothing is taken for gone: both wait
 // for a readable table until their deadline.
+import { performance } from 'node:perf_hooks';
 import {
   buildChildrenMap, checkLiveness, livenessIn, readLiveProcessTable, readProcessTable, readStartTime, ProcUnreadableError, type ProcIdentity, type ProcStat,
 } from './process-table';
@@ -21,20 +22,28 @@ const MAX_FREEZE_PASSES = 50;
 
 /** Many trees stopping at once (stop all, shutdown) share one table walk per this many ms. */
 const SNAPSHOT_TTL_MS = 20;
-let snapshot: { at: number; table: Map<number, ProcStat> } | null = null;
+/** The last walk: when it began and when it ended (performance.now()). */
+let snapshot: { at: number; endedAt: number; table: Map<number, ProcStat> } | null = null;
 
-/** Live processes from a walk at most SNAPSHOT_TTL_MS old (`fresh` forces one); null when the table cannot be read. */
-function liveProcesses(fresh = false): Map<number, ProcStat> | null {
-  const now = Date.now();
-  if (fresh || !snapshot || now - snapshot.at > SNAPSHOT_TTL_MS) {
+/**
+ * Live processes from a walk that ended at most SNAPSHOT_TTL_MS ago, or with `since` from a walk
+ * that began after that moment: a thousand sessions terminated at once share one walk instead of
+ * a thousand synchronous ones (which kept the daemon from answering for 20 s and more).
+ * Null when the table cannot be read.
+ */
+function liveProcesses(since?: number): Map<number, ProcStat> | null {
+  const now = performance.now();
+  const usable = snapshot !== null && (since === undefined ? now - snapshot.endedAt <= SNAPSHOT_TTL_MS : snapshot.at > since);
+  if (!usable) {
     try {
-      snapshot = { at: now, table: readLiveProcessTable() };
+      const table = readLiveProcessTable();
+      snapshot = { at: now, endedAt: performance.now(), table };
     } catch (err) {
       if (err instanceof ProcUnreadableError) return null;
       throw err;
     }
   }
-  return snapshot.table;
+  return snapshot!.table;
 }
 
 function signal(target: number, sig: NodeJS.Signals): boolean {
@@ -100,6 +109,8 @@ export class GroupEscalation {
   /** The SIGKILL loop under way, with the generation it belongs to. */
   private killing: { generation: number; done: Promise<number> } | null = null;
   private hardKillNoted = false;
+  /** When this escalation was made: a walk that began later has seen its leader. */
+  private readonly createdAt = performance.now();
 
   constructor(readonly leaderPid: number, leaderStartTicks: number | null | undefined = undefined, private readonly opts: GroupEscalationOptions = {}) {
     this.leaderStartTicks = leaderStartTicks === undefined ? startTicksOrNull(leaderPid) : leaderStartTicks;
@@ -117,12 +128,13 @@ export class GroupEscalation {
   async terminate(graceMs: number, firstSignal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
     const generation = this.generation;
     const deadline = Date.now() + graceMs;
-    // The first look must be fresh: the run may have started after the last cached walk.
-    let table = liveProcesses(true);
+    // The first look must have begun after the escalation was made: the run may have started
+    // after the last cached walk.
+    let table = liveProcesses(this.createdAt);
     while (!table && Date.now() < deadline) {
       await sleep(RESCAN_INTERVAL_MS);
       if (generation !== this.generation) return 0;
-      table = liveProcesses(true);
+      table = liveProcesses(performance.now());
     }
     if (table) {
       this.rescan(table);
@@ -164,9 +176,11 @@ export class GroupEscalation {
   private async killUntilGone(generation: number): Promise<number> {
     const killed = new Set<number>();
     const settleDeadline = Date.now() + KILL_SETTLE_MS;
+    let lastSignalled = performance.now();
     for (;;) {
-      // Fresh reads: the processes just killed must not look alive from a cached walk.
-      const table = liveProcesses(true);
+      // A walk begun after the last SIGKILL sent: the processes just killed must not look alive
+      // from an older walk (one shared with other trees is fine).
+      const table = liveProcesses(lastSignalled);
       if (table) {
         this.rescan(table);
         const left = this.alive(table);
@@ -181,6 +195,7 @@ export class GroupEscalation {
           signal(p.pid, 'SIGKILL');
           killed.add(p.pid);
         }
+        lastSignalled = performance.now();
       } else if (Date.now() > settleDeadline) {
         return killed.size; // Never readable again before the deadline: nothing may be signalled blind.
       }

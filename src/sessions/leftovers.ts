@@ -16,10 +16,12 @@ let snapshot: { at: number; table: Map<number, ProcStat> } | null = null;
 
 /** Live processes from a walk at most SNAPSHOT_TTL_MS old (`fresh`: a new one); null when /proc cannot be read now. */
 function liveTable(fresh = false): Map<number, ProcStat> | null {
-  const now = Date.now();
-  if (fresh || !snapshot || now - snapshot.at > SNAPSHOT_TTL_MS) {
+  // Age from the walk's end: a walk of a large table takes longer than the TTL, and measured
+  // from its start every session in a loop of many would walk again.
+  if (fresh || !snapshot || Date.now() - snapshot.at > SNAPSHOT_TTL_MS) {
     try {
-      snapshot = { at: now, table: readLiveProcessTable() };
+      const table = readLiveProcessTable();
+      snapshot = { at: Date.now(), table };
     } catch (err) {
       if (err instanceof ProcUnreadableError) return null;
       throw err;
