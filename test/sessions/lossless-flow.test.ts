@@ -108,9 +108,19 @@ describe('lossless attach (pipe)', () => {
       }
       return null;
     })();
+    // What the child had produced while held: the last total read before the stall was told (a
+    // read after it races the released child, which writes megabytes per millisecond).
+    let told = false;
+    const sampler = (async () => {
+      while (!told) {
+        const total = (await c.readOutput(sessionId, { maxBytes: 1 })).totalBytes;
+        if (!told) stalledAt.total = total;
+      }
+    })();
     const e = await stalled;
+    told = true;
     stalledAt.t = Date.now();
-    stalledAt.total = (await c.readOutput(sessionId, { maxBytes: 1 })).totalBytes;
+    await sampler;
     expect(e?.detail).toMatch(/no progress for 600 ms: switched to drop-oldest/);
     expect(stalledAt.t - attachedAt).toBeGreaterThanOrEqual(600);
     // Held until then: the child produced no more than the daemon and the kernel buffer for one reader.
