@@ -2,7 +2,7 @@
 import * as net from 'node:net';
 import { FrameDecoder, encodeFrame } from '../../src/wire/frame';
 import { decodeResponse, encodeRequest } from '../../src/wire/envelope';
-import type { DaemonResponse } from '../../src/wire/proto';
+import { RequestType, type DaemonResponse } from '../../src/wire/proto';
 import { waitFor } from './daemon';
 
 export class RawConnection {
@@ -49,4 +49,24 @@ export class RawConnection {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/**
+ * Connects, sends a PING and resolves with the first answer: the PING's (code OK: the connection
+ * was taken) or a refusal the daemon sends instead; 'closed' or the error when it ends without
+ * one. An observable outcome either way, with no window to wait out. The socket goes into `held`.
+ */
+export function firstAnswerToPing(socketPath: string, held: net.Socket[]): Promise<{ code: number; message: string } | 'closed' | Error> {
+  return new Promise((done) => {
+    const socket = net.connect(socketPath);
+    held.push(socket);
+    const decoder = new FrameDecoder((body) => {
+      const r = decodeResponse(body);
+      done({ code: r.code ?? 0, message: r.message ?? '' });
+    });
+    socket.on('data', (d: Buffer) => decoder.push(d));
+    socket.on('error', (err) => done(err));
+    socket.on('close', () => done('closed'));
+    socket.once('connect', () => socket.write(encodeFrame(encodeRequest({ id: 1, type: RequestType.REQUEST_TYPE_PING, ping: {} }))));
+  });
 }

@@ -11,10 +11,9 @@ import * as path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import '../../src/client/index';
 import { DaemonError } from '../../src/wire/errors';
-import { FrameDecoder } from '../../src/wire/frame';
-import { decodeResponse } from '../../src/wire/envelope';
 import { pb, StatusCode } from '../../src/wire/proto';
 import { isAlive, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
+import { firstAnswerToPing } from '../helpers/raw';
 import { integrityOf, killMarker, logLines, numberedLogLines, processesWithMarker, unknownProcesses } from './crash-helpers';
 
 export interface FdLimitOptions {
@@ -51,23 +50,6 @@ const FD_LIMIT = 64;
 
 function softNofile(pid: number): string {
   return execFileSync('prlimit', ['--pid', String(pid), '--nofile', '--noheadings', '--output', 'SOFT'], { encoding: 'utf8' }).trim();
-}
-
-/** A raw connection and the first answer the daemon sends unasked (its refusal), if any. */
-function connectRaw(socketPath: string, held: net.Socket[]): Promise<{ refusal: Promise<{ code: number; message: string } | 'closed' | Error> }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath);
-    held.push(socket);
-    const refusal = new Promise<{ code: number; message: string } | 'closed' | Error>((done) => {
-      const decoder = new FrameDecoder((body) => done(decodeResponse(body)));
-      socket.on('data', (d) => decoder.push(d));
-      socket.on('error', (err) => done(err));
-      socket.on('close', () => done('closed'));
-    });
-    // Wrapped: resolving with the promise itself would wait for the refusal.
-    socket.once('connect', () => resolve({ refusal }));
-    socket.once('error', reject);
-  });
 }
 
 function numberedLines(out: string): number[] {
@@ -121,9 +103,8 @@ export async function runFdLimit(opts: FdLimitOptions): Promise<FdLimitFigures> 
     }, 'a spawn to be refused', 20_000);
     let connectionRefusal = '';
     for (let i = 0; i < FD_LIMIT && !connectionRefusal; i++) {
-      const { refusal } = await connectRaw(daemon.paths.socketPath, held);
-      const outcome = await Promise.race([refusal, new Promise<'open'>((r) => setTimeout(() => r('open'), 100))]); // window for the daemon to refuse
-      if (outcome === 'open') continue;
+      const outcome = await firstAnswerToPing(daemon.paths.socketPath, held);
+      if (typeof outcome === 'object' && 'code' in outcome && outcome.code === StatusCode.STATUS_CODE_OK) continue; // taken
       connectionRefusal = typeof outcome === 'object' && 'code' in outcome ? `${StatusCode[outcome.code]}: ${outcome.message}` : String(outcome);
     }
 

@@ -8,10 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../../src/client';
 import { DaemonError } from '../../src/wire/errors';
-import { FrameDecoder } from '../../src/wire/frame';
-import { decodeResponse } from '../../src/wire/envelope';
 import { StatusCode } from '../../src/wire/proto';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
+import { firstAnswerToPing } from '../helpers/raw';
 import { probeFdCrowd } from './bounds-run';
 
 let daemon: TestDaemon | null = null;
@@ -24,25 +23,6 @@ afterEach(async () => {
 
 function fdCountOf(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** Connects a raw socket and resolves with the first frame the daemon sends unasked, or 'idle' once it answers nothing in the window it is given to refuse. */
-function connectRaw(socketPath: string): Promise<{ socket: net.Socket; refusal: Promise<{ code: number; message: string } | 'closed' | Error> }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath);
-    sockets.push(socket);
-    const refusal = new Promise<{ code: number; message: string } | 'closed' | Error>((done) => {
-      const decoder = new FrameDecoder((body) => {
-        const r = decodeResponse(body);
-        done({ code: r.code, message: r.message });
-      });
-      socket.on('data', (d) => decoder.push(d));
-      socket.on('error', (err) => done(err));
-      socket.on('close', () => done('closed'));
-    });
-    socket.once('connect', () => resolve({ socket, refusal }));
-    socket.once('error', reject);
-  });
 }
 
 describe('file descriptor exhaustion', () => {
@@ -73,9 +53,8 @@ describe('file descriptor exhaustion', () => {
     // New connections eat into the reserve until the daemon says so: never a bare reset.
     let told: { code: number; message: string } | null = null;
     for (let i = 0; i < 40 && !told; i++) {
-      const { refusal: first } = await connectRaw(daemon.paths.socketPath);
-      const outcome = await Promise.race([first, new Promise<'open'>((r) => setTimeout(() => r('open'), 100))]);
-      if (outcome === 'open') continue;
+      const outcome = await firstAnswerToPing(daemon.paths.socketPath, sockets);
+      if (typeof outcome === 'object' && 'code' in outcome && outcome.code === StatusCode.STATUS_CODE_OK) continue; // taken
       expect(outcome).not.toBeInstanceOf(Error);
       expect(outcome).not.toBe('closed');
       told = outcome as { code: number; message: string };

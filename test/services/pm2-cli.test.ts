@@ -121,7 +121,7 @@ describe('runpm as pm2', () => {
     fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'run.sh'), '#!/bin/bash\nif [[ -n "$BASH_VERSION" ]]; then echo "bash ok"; fi\nexec sleep 60\n', { mode: 0o644 });
     fs.writeFileSync(path.join(dir, 'bin', 'www'), '#!/usr/bin/env node\nconsole.log("www under", process.release.name);\nsetInterval(() => {}, 1000);\n', { mode: 0o644 });
-    fs.writeFileSync(path.join(dir, 'app.py'), 'import time\nprint("py line")\ntime.sleep(60)\n');
+    fs.writeFileSync(path.join(dir, 'app.py'), 'import signal\nprint("py line")\nsignal.pause()\n');
     for (const script of ['run.sh', 'bin/www', 'app.py']) {
       const r = await runIn(dir, ['start', script], daemon.env);
       expect(r.code, r.stderr).toBe(0);
