@@ -27,8 +27,12 @@ describe('PTY attach: output window (acknowledged output)', () => {
     // "R" first (the child is ready), then the flood.
     const frames = (async () => {
       for await (const f of att) {
-        if (f.kind === 'output' && !ready) ready = f.data.includes('R');
-        else if (f.kind === 'output') frameBytes += f.data.length;
+        if (f.kind === 'output' && !ready) {
+          // The flood may follow "R" in the same frame: those bytes count too.
+          const at = f.data.indexOf('R');
+          ready = at >= 0;
+          if (ready) frameBytes += f.data.length - at - 1;
+        } else if (f.kind === 'output') frameBytes += f.data.length;
         if (f.kind === 'stolen') return f;
       }
       return null;
