@@ -65,6 +65,7 @@ export function toInfo(s: WireService | null | undefined): ServiceInfo {
       watchDelayMs: c?.watchDelayMs ?? 0, cronRestart: c?.cronRestart ?? '', namespace: c?.namespace ?? '', pidFile: c?.pidFile ?? '',
       outFile: c?.outFile ?? '', errorFile: c?.errorFile ?? '', logFile: c?.logFile ?? '', mergeLogs: c?.mergeLogs ?? false,
       time: c?.time ?? false, logDateFormat: c?.logDateFormat ?? '', killSignal: c?.killSignal ?? '', incrementVar: c?.incrementVar ?? '',
+      execMode: c?.execMode === 'cluster' ? 'cluster' : '', nodeArgsCount: c?.nodeArgsCount ?? 0,
     },
   };
 }

@@ -140,6 +140,7 @@ export class GroupEscalation {
       this.rescan(table);
       if (this.seen.size === 0) return 0;
       if (this.groupAlive(table)) signal(-this.leaderPid, firstSignal);
+      else if (this.leaderIsNoGroupLeader(table)) for (const p of this.alive(table)) signal(p.pid, firstSignal);
     }
     while (Date.now() < deadline) {
       await sleep(Math.min(RESCAN_INTERVAL_MS, Math.max(1, deadline - Date.now())));
@@ -225,6 +226,15 @@ export class GroupEscalation {
   /** Seen processes that still run in the snapshot. */
   private alive(table: Map<number, ProcStat>): ProcStat[] {
     return [...this.seen.values()].filter((p) => livenessIn(table, p) === 'alive');
+  }
+
+  /**
+   * The leader runs but leads no group (a cluster worker lives in runpmd's group): the stop signal
+   * goes to it and its descendants one by one, never to a group it shares with the daemon.
+   */
+  private leaderIsNoGroupLeader(table: Map<number, ProcStat>): boolean {
+    const leader = table.get(this.leaderPid);
+    return leader !== undefined && leader.startTicks === this.leaderStartTicks && leader.pgrp !== this.leaderPid;
   }
 
   /** A pid in use as a group id is never handed out again, so the group is ours while a member lives. */

@@ -37,6 +37,10 @@ export interface Pm2Options {
   logDateFormat: string;
   killSignal: string;
   incrementVar: string;
+  /** 'cluster' (node cluster workers of runpmd, sharing ports) or '' (fork mode). */
+  execMode: '' | 'cluster';
+  /** In cluster mode, how many of cmd[1..] are node options before the script. */
+  nodeArgsCount: number;
 }
 
 function uintField(value: unknown, field: string, max: number, where: string): number {
@@ -105,6 +109,23 @@ export function checkCronExpression(expr: string, where = ''): void {
   }
 }
 
+/**
+ * exec_mode: 'cluster' runs the script (cmd[1 + nodeArgsCount]) as a node cluster worker, so cmd[0]
+ * must be a node binary and the script must come after the node options; 'fork' / '' is fork mode.
+ */
+function checkExecMode(c: Record<string, unknown>, where: string): Pick<Pm2Options, 'execMode' | 'nodeArgsCount'> {
+  const mode = textField(c.execMode, 'exec_mode', where).replace(/_mode$/, '');
+  if (mode === '' || mode === 'fork') return { execMode: '', nodeArgsCount: 0 };
+  if (mode !== 'cluster') throw new InvalidArgumentError(`${where}exec_mode must be "fork" or "cluster", got ${quote(mode)}`);
+  const cmd = Array.isArray(c.cmd) ? c.cmd.map(String) : [];
+  const nodeArgsCount = uintField(c.nodeArgsCount, 'node_args_count', MAX_LIST_ENTRIES, where);
+  if (cmd.length === 0 || !/(^|\/)(node|nodejs)$/.test(cmd[0])) {
+    throw new InvalidArgumentError(`${where}exec_mode "cluster" runs node scripts only (pm2's cluster mode); cmd[0] is ${quote(cmd[0] ?? '')}, not node`);
+  }
+  if (cmd.length < 2 + nodeArgsCount) throw new InvalidArgumentError(`${where}exec_mode "cluster": cmd has no script after its ${nodeArgsCount} node options`);
+  return { execMode: 'cluster', nodeArgsCount };
+}
+
 /** Checks every pm2 option of a config (`c` as from the wire, camelCase); `cwd` is the checked cwd. */
 export function checkPm2Options(c: Record<string, unknown>, cwd: string, where: string): Pm2Options {
   const stopExitCodes: number[] = [];
@@ -148,5 +169,6 @@ export function checkPm2Options(c: Record<string, unknown>, cwd: string, where: 
     logDateFormat: textField(c.logDateFormat, 'log_date_format', where),
     killSignal: killSignal === '' ? '' : signalNameOf(killSignal, 'kill_signal', where),
     incrementVar: envNameField(c.incrementVar, 'increment_var', where),
+    ...checkExecMode(c, where),
   };
 }

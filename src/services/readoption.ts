@@ -11,7 +11,7 @@ import type { Logger } from '../daemon/log';
 import {
   checkLiveness, findTagged, startTicksToEpochSeconds, ProcUnreadableError, type TaggedProcess,
 } from '../proc/process-table';
-import { GroupEscalation } from '../proc/kill-escalation';
+import { GroupEscalation, terminateGroupTree } from '../proc/kill-escalation';
 import { RUNNING_STATUSES, type Service } from './service';
 import { killTimeoutOf } from './service-config';
 import type { ServiceRow } from './service-store';
@@ -95,7 +95,14 @@ export function readoptServices(ctx: ReadoptionContext, rows: ServiceRow[]): Rea
     // A run we cannot check now (no fd left) is taken as alive: restarting it could double it.
     const liveness = row.pid === 0 ? 'dead' : checkLiveness({ pid: row.pid, startTicks: row.startTime });
     let alive = liveness === 'alive' || liveness === 'unknown';
-    if (!alive && tagged) alive = recoverUnrecordedRun(ctx, row, tagged);
+    const clusterWorker = row.config.execMode === 'cluster';
+    if (alive && clusterWorker) {
+      // A cluster worker was the last daemon's (its primary): cut off from it, node makes it exit,
+      // and no other primary can serve its ports. It is stopped and, when meant to run, started again.
+      if (liveness === 'alive') void terminateGroupTree({ pid: row.pid, startTicks: row.startTime }, 0).catch(() => undefined);
+      alive = false;
+    }
+    if (!alive && tagged && !clusterWorker) alive = recoverUnrecordedRun(ctx, row, tagged);
     if (!alive && unreadable && mayHaveUnrecordedRun(row)) {
       waiting.push({ svc, token: row.runToken });
       continue;

@@ -322,10 +322,11 @@ export class ServiceManager {
     this.triggers.close();
     for (const svc of this.table.list()) svc.clearTimers(true);
     const running = this.table.list().filter((s) => s.running || s.row.status === 'waiting');
-    const levels = startLevels(running.map((s) => s.name), this.table.graph()).reverse();
+    const levels = startLevels([...new Set(running.map((s) => s.name))], this.table.graph()).reverse();
     for (const level of levels) {
-      await Promise.all(level.map((name) => {
-        const svc = this.table.must(name);
+      // Every instance of the name: instances share it (a name stands for all of them).
+      const services = level.flatMap((name) => running.filter((s) => s.name === name));
+      await Promise.all(services.map((svc) => {
         const grace = opts.graceful ? Math.min(killTimeoutOf(svc.row.config), opts.graceMs) : 0;
         return svc.serialize(() => svc.stopRun(grace));
       }));

@@ -14,6 +14,7 @@ import { checkLiveness, readProcStat } from '../proc/process-table';
 import { signalIdentity, terminateGroupTree } from '../proc/kill-escalation';
 import { withUserUmask } from '../scope/umask';
 import { crashPoint } from '../daemon/crash-points';
+import { forkClusterWorker } from './cluster-worker';
 
 /** What a service needs from its manager. */
 export interface ServiceHost {
@@ -80,9 +81,10 @@ export class Service {
     try {
       fds = this.host.openRunStdio(this.row.id);
       const fd = fds;
-      child = withUserUmask(() => spawn(c.cmd[0], c.cmd.slice(1), {
+      const env = this.host.runEnv(this.row);
+      child = withUserUmask(() => c.execMode === 'cluster' ? forkClusterWorker(c, env, fd) : spawn(c.cmd[0], c.cmd.slice(1), {
         cwd: c.cwd,
-        env: this.host.runEnv(this.row),
+        env,
         stdio: ['ignore', fd[0], fd[1]],
         // Own session and process group: the group is what stop signals, and the run does not
         // share the daemon's fate.
@@ -109,7 +111,7 @@ export class Service {
     } catch (err) {
       // Without its start time the run could not be told from a reused pid later: do not keep it.
       // Our unreaped child's group cannot belong to anyone else yet.
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try { process.kill(c.execMode === 'cluster' ? child.pid : -child.pid, 'SIGKILL'); } catch { /* already gone */ }
       this.markSpawnFailed((err as Error).message);
       return;
     }

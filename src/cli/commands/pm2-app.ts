@@ -165,6 +165,24 @@ function planOf(app: Record<string, unknown>, cwd: string, ctx: AppContext): Scr
   }
 }
 
+/**
+ * pm2's exec mode (Common.determineExecMode): exec_mode as given ('cluster' / 'cluster_mode',
+ * 'fork' / 'fork_mode'); without it, a node app given `instances` (any count) runs in cluster
+ * mode, anything else in fork mode. Cluster mode is node's: another interpreter runs forked.
+ */
+function execModeOf(app: Record<string, unknown>, plan: ScriptPlan, ctx: AppContext): '' | 'cluster' {
+  const given = app.exec_mode === undefined || app.exec_mode === null ? '' : String(app.exec_mode);
+  if (given !== '' && !/^(fork|cluster)(_mode)?$/.test(given)) throw new Error(`${ctx.where}: exec_mode must be 'fork' or 'cluster', got ${JSON.stringify(given)}`);
+  const isNode = /(^|\/)(node|nodejs)$/.test(plan.interpreter);
+  if (given.startsWith('cluster')) {
+    if (isNode) return 'cluster';
+    ctx.warn(`${ctx.where}: exec_mode '${given}' is node's cluster mode; ${plan.interpreter === 'none' ? plan.execPath : plan.interpreter} is not node, so its instances run in fork mode (each its own process)`);
+    return '';
+  }
+  const instancesGiven = app.instances !== undefined && app.instances !== null && app.instances !== '';
+  return given === '' && instancesGiven && isNode ? 'cluster' : '';
+}
+
 /** pm2's default name: the script's base name without its extension. */
 function defaultName(plan: ScriptPlan): string {
   return path.basename(plan.execPath).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'app';
@@ -182,9 +200,7 @@ export function planApp(app: Record<string, unknown>, ctx: AppContext): PlannedA
   }
   const cwd = path.resolve(ctx.baseDir, String(app.cwd ?? '.'));
   const plan = planOf(app, cwd, ctx);
-  const execMode = app.exec_mode === undefined ? '' : String(app.exec_mode);
-  if (/^cluster(_mode)?$/.test(execMode)) ctx.warn(`${where}: exec_mode '${execMode}': runpm runs each instance as its own fork-mode process (no shared listening port; use NODE_APP_INSTANCE to pick one per instance)`);
-  else if (execMode !== '' && !/^fork(_mode)?$/.test(execMode)) throw new Error(`${where}: exec_mode must be 'fork' or 'cluster', got ${JSON.stringify(execMode)}`);
+  const execMode = execModeOf(app, plan, ctx);
   let name = app.name === undefined || app.name === null ? defaultName(plan) : String(app.name);
   if (bool(app.append_env_to_name) && ctx.envName) name = `${name}-${ctx.envName}`;
   const env = baseEnv(ctx.callerEnv, app.filter_env);
@@ -223,6 +239,8 @@ export function planApp(app: Record<string, unknown>, ctx: AppContext): PlannedA
     instances: instanceCount(app.instances, where),
     instanceVar: app.instance_var === undefined ? '' : String(app.instance_var),
     incrementVar: app.increment_var === undefined ? '' : String(app.increment_var),
+    execMode,
+    nodeArgsCount: execMode === 'cluster' ? plan.interpreterArgs.length : 0,
     watch: watchOn,
     watchPaths,
     ignoreWatch: ignore === undefined || ignore === null ? [] : (Array.isArray(ignore) ? ignore : [ignore]).map(String),

@@ -48,7 +48,7 @@ export function toPm2Process(s: ServiceInfo, withEnv = false): Pm2Process {
     unstable_restarts: s.unstableRestarts,
     pm_uptime: ms(s.lastStartedAt),
     created_at: ms(s.createdAt || s.lastStartedAt),
-    exec_mode: 'fork_mode',
+    exec_mode: c.execMode === 'cluster' ? 'cluster_mode' : 'fork_mode',
     instances: c.instances || 1,
     instance_var: c.instanceVar || 'NODE_APP_INSTANCE',
     [c.instanceVar || 'NODE_APP_INSTANCE']: s.instanceIndex,

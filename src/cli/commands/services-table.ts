@@ -74,7 +74,7 @@ export function formatServiceSheet(s: ServiceInfo, color = useColor()): string {
     ['interpreter args', argv.interpreterArgs.length ? argv.interpreterArgs.map(shellWord).join(' ') : '-'],
     ['command', c.cmd.map(shellWord).join(' ')],
     ['exec cwd', c.cwd],
-    ['exec mode', 'fork_mode'],
+    ['exec mode', c.execMode === 'cluster' ? 'cluster_mode' : 'fork_mode'],
     ['instances', String(c.instances || 1)],
     ['autorestart', String(c.autorestart)],
     ['max restarts', c.maxRestarts ? String(c.maxRestarts) : 'default (16)'],

@@ -46,7 +46,7 @@ function addStartOptions(c: Command): Command {
     .option('--name <name>', 'app name (default: the script\'s base name)')
     .option('--cwd <dir>', 'working directory (default: here)')
     .option('--env <NAME|KEY=VALUE>', 'pm2: apply the env_NAME block of the ecosystem file; KEY=VALUE: one variable (repeatable)', collect, [])
-    .option('-i, --instances <n>', 'fork-mode copies ("max" = one per CPU, -1 = all but one)')
+    .option('-i, --instances <n>', 'copies ("max" = one per CPU, -1 = all but one); a node app runs them in cluster mode, sharing ports, as pm2')
     .option('-o, --output <file>', 'stdout log file')
     .option('-e, --error <file>', 'stderr log file')
     .option('-l, --log <file>', 'combined log file (both streams)')
@@ -59,7 +59,7 @@ function addStartOptions(c: Command): Command {
     .option('--ignore-watch <paths>', 'paths or globs the watch ignores (repeatable)', collect, [])
     .option('--watch-delay <seconds>', 'wait this long after a change before restarting')
     .option('--namespace <ns>', 'group name targets can use')
-    .option('-x, --execute-command', 'fork mode (runpm always runs fork mode)')
+    .option('-x, --execute-command', 'fork mode: each instance its own process (pm2 -x)')
     .option('--interpreter <prog>', 'interpreter ("none" runs the file itself)')
     .option('--interpreter-args <args>', 'arguments for the interpreter')
     .option('--node-args <args>', 'arguments for node')
@@ -126,6 +126,7 @@ function startRequestOf(flags: StartFlags, warn: (m: string) => void): StartRequ
   set('cwd', flags.cwd === undefined ? undefined : path.resolve(flags.cwd));
   if (Object.keys(kv).length > 0) keys.env = kv;
   set('instances', flags.instances);
+  if (flags.executeCommand) keys.exec_mode = 'fork';
   set('out_file', flags.output);
   set('error_file', flags.error);
   set('log_file', flags.log);

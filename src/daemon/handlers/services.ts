@@ -44,7 +44,7 @@ function toWire(m: ServiceManager, s: Service, usage: Map<number, Usage>, withEn
       instances: c.instances, instanceVar: c.instanceVar, watch: c.watch, watchPaths: c.watchPaths, ignoreWatch: c.ignoreWatch,
       watchDelayMs: c.watchDelayMs, cronRestart: c.cronRestart, namespace: c.namespace, pidFile: c.pidFile, outFile: c.outFile,
       errorFile: c.errorFile, logFile: c.logFile, mergeLogs: c.mergeLogs, time: c.time, logDateFormat: c.logDateFormat,
-      killSignal: c.killSignal, incrementVar: c.incrementVar,
+      killSignal: c.killSignal, incrementVar: c.incrementVar, execMode: c.execMode, nodeArgsCount: c.nodeArgsCount,
     },
     outLogPath: logs.out,
     errLogPath: logs.err,
