@@ -1,7 +1,8 @@
 // runpmd: parses flags, takes the scope's lock and socket, starts subsystems, serves until
 // SHUTDOWN or SIGTERM/SIGINT, then closes everything in reverse order and exits.
 import * as fs from 'node:fs';
-import { resolveScopePaths, checkSocketPathLength, ensurePrivateDir, ScopePathError } from '../scope/paths';
+import { resolveScopePaths, checkSocketPathLength, ensurePrivateDir, ScopePathError, DEFAULT_SCOPE } from '../scope/paths';
+import { claimPm2PidFile, pm2HomeOf } from '../scope/pm2-home';
 import { restrictUmask, tightenModes } from '../scope/umask';
 import { packageVersion } from '../version';
 import { DEFAULTS, type DaemonConfig } from './config';
@@ -98,6 +99,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     process.stderr.write(`runpmd: ${(err as Error).message}\n`);
     return 1;
   }
+  let pm2Pid: { release: () => void } | null = null;
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
   const state: DaemonState = {
@@ -143,6 +145,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
         }
       }
       server.dropConnections();
+      pm2Pid?.release();
       releaseInstanceLock(paths.lockPath);
       log.info('stopped');
       log.close();
@@ -172,6 +175,12 @@ export async function runDaemon(argv: string[]): Promise<number> {
     return 1;
   }
   log.info(`runpmd ${state.version} listening on ${paths.socketPath} (scope ${paths.scope}, pid ${process.pid})`);
+  if (paths.scope === DEFAULT_SCOPE) {
+    // pm2's pid file, for scripts written for pm2 (`kill $(cat ~/.pm2/pm2.pid)`).
+    const claim = claimPm2PidFile(pm2HomeOf());
+    if ('release' in claim) pm2Pid = claim;
+    else log.info(`pm2.pid not written: ${claim.skipped}`);
+  }
   startEmergencyReserve(state);
   return exited;
 }

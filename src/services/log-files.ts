@@ -17,7 +17,7 @@ export interface LogPaths {
 export interface LogOwner {
   id: number;
   name: string;
-  config: { outFile: string; errorFile: string; logFile: string; instances: number; mergeLogs: boolean };
+  config: { outFile: string; errorFile: string; logFile: string; instances: number; mergeLogs: boolean; execMode?: string };
 }
 
 /** Bytes read from the end of a file for a tail, at most. */
@@ -35,9 +35,9 @@ export function withInstanceId(file: string, id: number): string {
 
 /**
  * Paths of a service's live log files: out_file / error_file / log_file, or pm2's names in the
- * logs directory (<name>-out.log, <name>-error.log; no combined log). As pm2, instances (2 or
- * more; pm2 does it for an explicit -i 1 too, its e2e scripts accept either) each get "-<id>"
- * before ".log" unless merge_logs.
+ * logs directory (<name>-out.log, <name>-error.log; no combined log). As pm2 (God.js, Common.js:
+ * merge_logs defaults to true only for a fork-mode app without instances), an app given any
+ * instance count (-i 1 too) or in cluster mode gets "-<id>" before ".log" unless merge_logs.
  */
 export function logPathsOf(logsDir: string, owner: LogOwner): LogPaths {
   const stem = logFileStem(owner.name);
@@ -47,7 +47,7 @@ export function logPathsOf(logsDir: string, owner: LogOwner): LogPaths {
     err: c.errorFile || path.join(logsDir, `${stem}-error.log`),
     combined: c.logFile,
   };
-  if (c.instances <= 1 || c.mergeLogs) return paths;
+  if (c.mergeLogs || (c.instances === 0 && c.execMode !== 'cluster')) return paths;
   return { out: withInstanceId(paths.out, owner.id), err: withInstanceId(paths.err, owner.id), combined: paths.combined && withInstanceId(paths.combined, owner.id) };
 }
 

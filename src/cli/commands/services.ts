@@ -399,7 +399,9 @@ export function registerServiceCommands(program: Command): void {
     .description('snapshot the apps (and which are online) for resurrect')
     .action(action(async (_opts, cmd: Command) => {
       const r = await withClient(cmd, (c) => c.saveServices(), { autoStart: false });
-      emit(cmd, r, () => `saved ${plural(r.serviceCount, 'service')} to ${r.snapshotPath}`);
+      const pm2Dump = await savePm2Dump(cmd);
+      emit(cmd, { ...r, pm2DumpPath: 'path' in pm2Dump ? pm2Dump.path : '' }, () => `saved ${plural(r.serviceCount, 'service')} to ${r.snapshotPath}${'path' in pm2Dump ? ` and, in pm2's form, to ${pm2Dump.path}` : ''}`);
+      if ('skipped' in pm2Dump && pm2Dump.skipped !== '') process.stderr.write(`runpm: pm2's dump.pm2 not written: ${pm2Dump.skipped}\n`);
     }));
 
   program.command('resurrect')
@@ -462,6 +464,18 @@ async function listOrEmpty(cmd: Command): Promise<ServiceInfo[]> {
 }
 
 /** The list with each app's environment when asked (describe carries it). */
+/**
+ * The default scope's `save` also writes pm2's dump ($PM2_HOME/dump.pm2, previous one kept as
+ * .bak), so tools and scripts that read pm2's dump find the apps; other scopes are runpm's own.
+ */
+async function savePm2Dump(cmd: Command): Promise<{ path: string } | { skipped: string }> {
+  const { DEFAULT_SCOPE } = require('../../scope/paths') as typeof import('../../scope/paths');
+  if ((globalsOf(cmd).scope ?? process.env.RUNPM_SCOPE ?? DEFAULT_SCOPE) !== DEFAULT_SCOPE) return { skipped: '' };
+  const { pm2HomeOf, writePm2Dump } = require('../../scope/pm2-home') as typeof import('../../scope/pm2-home');
+  const services = await listWithEnv(cmd, true);
+  return writePm2Dump(pm2HomeOf(), services.map((s) => toPm2Process(s, true).pm2_env));
+}
+
 async function listWithEnv(cmd: Command, withEnv: boolean): Promise<ServiceInfo[]> {
   if (!withEnv) return listOrEmpty(cmd);
   return withClient(cmd, async (c) => Promise.all((await c.listServices()).map((s) => c.describeService(String(s.id)))), { autoStart: false });
