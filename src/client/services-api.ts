@@ -89,7 +89,8 @@ declare module './daemon-client' {
     /** ServiceStop: target is a name, an id or "all"; resolves with how many stopped. */
     stopService(target: string, opts?: CallOptions): Promise<number>;
     /** ServiceRestart: resolves with how many restarted. */
-    restartService(target: string, opts?: CallOptions): Promise<number>;
+    /** With reload, cluster-mode workers are replaced without downtime (pm2 reload). */
+    restartService(target: string, opts?: CallOptions & { reload?: boolean }): Promise<number>;
     /** ServiceDelete: stops and forgets; resolves with how many were deleted. */
     deleteService(target: string, opts?: CallOptions): Promise<number>;
     /** ServiceList: every service (no env values). */
@@ -127,7 +128,7 @@ DaemonClient.prototype.stopService = function (this: DaemonClient, target, opts)
   return this.request(RequestType.REQUEST_TYPE_SERVICE_STOP, 'serviceStop', { target }, withTimeout(opts)).then((r) => r.stoppedCount);
 };
 DaemonClient.prototype.restartService = function (this: DaemonClient, target, opts) {
-  return this.request(RequestType.REQUEST_TYPE_SERVICE_RESTART, 'serviceRestart', { target }, withTimeout(opts)).then((r) => r.restartedCount);
+  return this.request(RequestType.REQUEST_TYPE_SERVICE_RESTART, 'serviceRestart', { target, reload: opts?.reload === true }, withTimeout(opts)).then((r) => r.restartedCount);
 };
 DaemonClient.prototype.deleteService = function (this: DaemonClient, target, opts) {
   return this.request(RequestType.REQUEST_TYPE_SERVICE_DELETE, 'serviceDelete', { target }, withTimeout(opts)).then((r) => r.deletedCount);

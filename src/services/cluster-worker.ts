@@ -3,10 +3,16 @@
 // opened by the primary and shared by every worker listening on the same port (node's round-robin),
 // which is what lets N instances of one http app listen on one port.
 import type { ChildProcess } from 'node:child_process';
-import type { Cluster } from 'node:cluster';
+import type { Cluster, Worker } from 'node:cluster';
 import type { ServiceConfigData } from './service-config';
 
 let primary: Cluster | null = null;
+
+/** pm2's listen_timeout default: how long a reload waits for the new worker to listen. */
+export const DEFAULT_LISTEN_TIMEOUT_MS = 3000;
+
+/** The cluster Worker of each worker process, and whether it has listened on anything. */
+const workers = new WeakMap<ChildProcess, { worker: Worker; listened: boolean }>();
 
 /** node:cluster, loaded on first use (most daemons never run a cluster-mode service). */
 function clusterPrimary(): Cluster {
@@ -39,8 +45,68 @@ export function forkClusterWorker(c: ServiceConfigData, env: Record<string, stri
   const own = process.env;
   process.env = {};
   try {
-    return cluster.fork(env).process;
+    const worker = cluster.fork(env);
+    // The Worker re-emits its process's errors (EPIPE answering a listen of a worker that just
+    // died): unheard, that would be an uncaught exception. The process's own listener logs them.
+    worker.on('error', () => undefined);
+    const entry = { worker, listened: false };
+    worker.once('listening', () => (entry.listened = true));
+    workers.set(worker.process, entry);
+    return worker.process;
   } finally {
     process.env = own;
   }
+}
+
+/** True when this worker process has listened on a port (or socket) since it started. */
+export function hasListened(child: ChildProcess): boolean {
+  return workers.get(child)?.listened === true;
+}
+
+/**
+ * Resolves once the new worker is ready to take over: it listened (when `listening`; pm2's
+ * reload waits for that), or it is up (the cluster 'online' message) otherwise; or it exited, or
+ * timeoutMs passed. Says which.
+ */
+export function whenWorkerReady(child: ChildProcess, listening: boolean, timeoutMs: number): Promise<'ready' | 'exited' | 'timeout'> {
+  const entry = workers.get(child);
+  if (!entry) return Promise.resolve('exited');
+  if (listening && entry.listened) return Promise.resolve('ready');
+  return new Promise((resolve) => {
+    const done = (why: 'ready' | 'exited' | 'timeout') => {
+      clearTimeout(timer);
+      entry.worker.off(listening ? 'listening' : 'online', onReady);
+      child.off('exit', onExit);
+      resolve(why);
+    };
+    const onReady = () => done('ready');
+    const onExit = () => done('exited');
+    const timer = setTimeout(() => done('timeout'), timeoutMs);
+    entry.worker.once(listening ? 'listening' : 'online', onReady);
+    child.once('exit', onExit);
+    if (child.exitCode !== null || child.signalCode !== null) done('exited');
+  });
+}
+
+/**
+ * Takes the worker out of the port sharing at once (the primary hands it no more connections) and
+ * lets it finish: node's worker.disconnect closes its servers and it exits once their connections
+ * end. Resolves when it exited or graceMs passed (then the caller stops it by signal).
+ */
+export function retireWorker(child: ChildProcess, graceMs: number): Promise<void> {
+  const entry = workers.get(child);
+  if (!entry || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      entry.worker.disconnect();
+    } catch {
+      clearTimeout(timer);
+      resolve(); // its channel is gone already: the signal stops it
+    }
+  });
 }

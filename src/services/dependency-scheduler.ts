@@ -59,12 +59,13 @@ export class DependencyScheduler {
   }
 
   /** Stops and starts each service (dependencies first, each after its own are online). */
-  async restartInOrder(services: Service[]): Promise<void> {
+  async restartInOrder(services: Service[], opts: { reload?: boolean } = {}): Promise<void> {
     for (const level of startLevels(services.map((s) => s.name), this.table.graph())) {
       await Promise.all(services.filter((s) => level.includes(s.name)).map(async (svc) => {
         const name = svc.name;
         await this.ensureDependenciesOnline(svc, new Set([name]));
         await svc.serialize(async () => {
+          if (opts.reload) return svc.reloadRun();
           // As pm2: restarting a running app counts a restart; restarting a stopped or errored one is a start.
           const wasRunning = svc.running || svc.row.status === 'waiting';
           await svc.stopRun();

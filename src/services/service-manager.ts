@@ -247,11 +247,14 @@ export class ServiceManager {
     return count;
   }
 
-  /** ServiceRestart: stops and starts each target (dependencies first). Returns how many restarted. */
-  async restart(target: string): Promise<number> {
+  /**
+   * ServiceRestart: stops and starts each target (dependencies first); with reload, cluster
+   * workers are replaced without downtime (Service.reloadRun). Returns how many restarted.
+   */
+  async restart(target: string, opts: { reload?: boolean } = {}): Promise<number> {
     const targets = this.table.resolve(target, false);
     this.scheduler.checkDependencies(targets.map((s) => s.row.config));
-    await this.scheduler.restartInOrder(targets);
+    await this.scheduler.restartInOrder(targets, opts);
     return targets.length;
   }
 

@@ -14,7 +14,7 @@ import { checkLiveness, readProcStat } from '../proc/process-table';
 import { signalIdentity, terminateGroupTree } from '../proc/kill-escalation';
 import { withUserUmask } from '../scope/umask';
 import { crashPoint } from '../daemon/crash-points';
-import { forkClusterWorker } from './cluster-worker';
+import { DEFAULT_LISTEN_TIMEOUT_MS, forkClusterWorker, hasListened, retireWorker, whenWorkerReady } from './cluster-worker';
 
 /** What a service needs from its manager. */
 export interface ServiceHost {
@@ -226,6 +226,39 @@ export class Service {
       this.row.restartCount++;
       await this.spawnRun();
     });
+  }
+
+  /**
+   * pm2's reload of a cluster worker (the caller holds the queue): a new worker is forked first and
+   * the old one is stopped only once the new one listens (if the old one listened; else once it is
+   * up), or listen_timeout passed, so the app's port never goes unserved. Counted as a restart.
+   * Anything else (fork mode, nothing running, an adopted run) is restarted as by restart.
+   */
+  async reloadRun(): Promise<void> {
+    const old = this.child;
+    if (this.row.config.execMode !== 'cluster' || !old || this.adopted || this.row.status !== 'online') {
+      const wasRunning = this.running || this.row.status === 'waiting';
+      await this.stopRun();
+      this.row.desired = 'online';
+      this.row.unstableRestarts = 0;
+      if (wasRunning) this.row.restartCount++;
+      return this.spawnRun();
+    }
+    const identity = { pid: this.row.pid, startTicks: this.row.startTime };
+    const listening = hasListened(old);
+    // From here the old worker is no longer the run: its exit is not a crash to restart.
+    this.child = null;
+    removePidFile(this.row, this.host.log);
+    this.row.restartCount++;
+    this.row.unstableRestarts = 0;
+    await this.spawnRun();
+    if (this.child) {
+      const how = await whenWorkerReady(this.child, listening, DEFAULT_LISTEN_TIMEOUT_MS);
+      if (how !== 'ready') this.host.log.warn(`service ${this.name}: reload: the new worker ${how === 'exited' ? 'exited' : `did not ${listening ? 'listen' : 'come up'} within ${DEFAULT_LISTEN_TIMEOUT_MS} ms`}; stopping the old one anyway`);
+    }
+    // Out of the port sharing first, so no connection is handed to a worker being stopped.
+    await retireWorker(old, killTimeoutOf(this.row.config));
+    await terminateGroupTree(identity, killTimeoutOf(this.row.config), killSignalOf(this.row.config));
   }
 
   /** Sends a signal to the run's main process, as pm2 sendSignal does (not its group); false when nothing runs. */

@@ -117,6 +117,39 @@ describe('cluster mode', () => {
     await waitFor(async () => (await get(port)) === null, 'the port to be closed once no worker listens');
   });
 
+  it('reload replaces each worker once its successor listens: a client asking all along gets every answer', async () => {
+    daemon = await startDaemon();
+    const dir = path.join(daemon.home, 'app');
+    fs.mkdirSync(dir);
+    // Slow to listen (300 ms), so a restart would leave the port unserved meanwhile.
+    fs.writeFileSync(path.join(dir, 'server.js'), `setTimeout(() => {\n${SERVER}\n}, 300);\n`);
+    const port = await freePort();
+    const env = { ...daemon.env, PORT: String(port) };
+    expect((await runCli(['start', path.join(dir, 'server.js'), '-i', '2'], env)).code).toBe(0);
+    const before = await jlist(env);
+    await answersFrom(port, before.map((e) => e.pid));
+    let asking = true;
+    let answered = 0;
+    const failures: number[] = [];
+    const asker = (async () => {
+      while (asking) {
+        if ((await get(port)) === null) failures.push(answered);
+        else answered++;
+      }
+    })();
+    const r = await runCli(['reload', 'server'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const after = await jlist(env);
+    await answersFrom(port, after.map((e) => e.pid));
+    asking = false;
+    await asker;
+    expect(failures).toEqual([]);
+    expect(answered).toBeGreaterThan(0);
+    expect(after.map((e) => [e.pm2_env.status, e.pm2_env.restart_time])).toEqual([['online', 1], ['online', 1]]);
+    expect(after.every((e, i) => e.pid !== before[i].pid)).toBe(true);
+    await waitFor(() => before.every((e) => !isAlive(e.pid)), 'the old workers to be stopped');
+  });
+
   it('a daemon that dies takes its workers with it; the next daemon starts them again', async () => {
     daemon = await startDaemon();
     const dir = path.join(daemon.home, 'app');

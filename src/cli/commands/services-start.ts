@@ -80,7 +80,7 @@ export async function startEcosystem(client: DaemonClient, apps: PlannedApp[], r
 }
 
 /** Restarts services; with --update-env their environment becomes the caller's over the stored one. */
-export async function restartServices(client: DaemonClient, targets: ServiceInfo[], updateEnv: boolean, report: StartReport): Promise<void> {
+export async function restartServices(client: DaemonClient, targets: ServiceInfo[], updateEnv: boolean, report: StartReport, reload = false): Promise<void> {
   const seenNames = new Set<string>();
   for (const s of targets) {
     if (updateEnv) {
@@ -97,7 +97,7 @@ export async function restartServices(client: DaemonClient, targets: ServiceInfo
       continue;
     }
     await attempt(report, s.name, async () => {
-      await client.restartService(String(s.id));
+      await client.restartService(String(s.id), { reload });
       return [await client.describeService(String(s.id))];
     });
   }

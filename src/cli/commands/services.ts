@@ -199,7 +199,7 @@ async function finishStart(cmd: Command, client: DaemonClient, report: StartRepo
   return report.failed.length > 0 ? 1 : 0;
 }
 
-type StartMode = 'start' | 'restart';
+type StartMode = 'start' | 'restart' | 'reload';
 
 /** start / restart / reload / startOrRestart / startOrReload: one action, pm2's meaning per mode. */
 function startLikeAction(mode: StartMode) {
@@ -220,10 +220,10 @@ function startLikeAction(mode: StartMode) {
         return finishStart(cmd, client, report, warnings);
       }, { autoStart: true });
     }
-    if (mode === 'restart') {
+    if (mode !== 'start') {
       return withClient(cmd, async (client) => {
         const targets = resolveTargets(own, await client.listServices());
-        await restartServices(client, targets, req.updateEnv, report);
+        await restartServices(client, targets, req.updateEnv, report, mode === 'reload');
         return finishStart(cmd, client, report, warnings);
       }, { autoStart: false });
     }
@@ -278,11 +278,11 @@ export function registerServiceCommands(program: Command): void {
     .action(startLikeAction('start'));
   for (const word of ['restart', 'reload']) {
     addStartOptions(program.command(`${word} <targets...>`)
-      .description(`${word === 'reload' ? 'reload (fork mode: a restart, as pm2)' : 'restart'} apps: ids, names, /regex/, namespaces, script paths, "all", or an ecosystem file (redefined from it)`))
-      .action(startLikeAction('restart'));
+      .description(`${word === 'reload' ? 'reload (cluster mode: each worker replaced once its successor listens, no downtime; fork mode: a restart, as pm2)' : 'restart'} apps: ids, names, /regex/, namespaces, script paths, "all", or an ecosystem file (redefined from it)`))
+      .action(startLikeAction(word === 'reload' ? 'reload' : 'restart'));
   }
   for (const word of ['startOrRestart', 'startOrReload', 'startOrGracefulReload']) {
-    addStartOptions(program.command(`${word} <file>`).description('start the apps of an ecosystem file, restarting those that run'))
+    addStartOptions(program.command(`${word} <files...>`).description('start the apps of an ecosystem file, restarting those that run'))
       .action(startLikeAction('start'));
   }
 

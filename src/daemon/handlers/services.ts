@@ -71,7 +71,7 @@ export const serviceEntries: DispatchEntry[] = [
 
   unary(RequestType.REQUEST_TYPE_SERVICE_STOP, 'serviceStop', async (req, ctx) => ({ stoppedCount: await managerOf(ctx).stop(req.target) })),
 
-  unary(RequestType.REQUEST_TYPE_SERVICE_RESTART, 'serviceRestart', async (req, ctx) => ({ restartedCount: await managerOf(ctx).restart(req.target) })),
+  unary(RequestType.REQUEST_TYPE_SERVICE_RESTART, 'serviceRestart', async (req, ctx) => ({ restartedCount: await managerOf(ctx).restart(req.target, { reload: req.reload }) })),
 
   unary(RequestType.REQUEST_TYPE_SERVICE_DELETE, 'serviceDelete', async (req, ctx) => ({ deletedCount: await managerOf(ctx).delete(req.target) })),
 
