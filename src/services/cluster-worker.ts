@@ -12,7 +12,7 @@ let primary: Cluster | null = null;
 export const DEFAULT_LISTEN_TIMEOUT_MS = 3000;
 
 /** The cluster Worker of each worker process, and whether it has listened on anything. */
-const workers = new WeakMap<ChildProcess, { worker: Worker; listened: boolean }>();
+const workers = new WeakMap<ChildProcess, { worker: Worker; listened: boolean; ready: boolean }>();
 
 /** node:cluster, loaded on first use (most daemons never run a cluster-mode service). */
 function clusterPrimary(): Cluster {
@@ -49,8 +49,15 @@ export function forkClusterWorker(c: ServiceConfigData, env: Record<string, stri
     // The Worker re-emits its process's errors (EPIPE answering a listen of a worker that just
     // died): unheard, that would be an uncaught exception. The process's own listener logs them.
     worker.on('error', () => undefined);
-    const entry = { worker, listened: false };
+    const entry = { worker, listened: false, ready: false };
     worker.once('listening', () => (entry.listened = true));
+    // pm2's wait_ready signal: process.send('ready').
+    worker.on('message', (m: unknown) => {
+      if (m === 'ready' && !entry.ready) {
+        entry.ready = true;
+        worker.emit('runpm-ready');
+      }
+    });
     workers.set(worker.process, entry);
     return worker.process;
   } finally {
@@ -63,26 +70,29 @@ export function hasListened(child: ChildProcess): boolean {
   return workers.get(child)?.listened === true;
 }
 
+/** What makes a worker ready: 'ready' sent (wait_ready), it listened, or it is up (cluster 'online'). */
+export type ReadyWhen = 'ready' | 'listening' | 'online';
+
 /**
- * Resolves once the new worker is ready to take over: it listened (when `listening`; pm2's
- * reload waits for that), or it is up (the cluster 'online' message) otherwise; or it exited, or
- * timeoutMs passed. Says which.
+ * Resolves once the worker is ready by `when` (pm2's reload waits for listening, wait_ready for
+ * 'ready'), or it exited, or timeoutMs passed. Says which.
  */
-export function whenWorkerReady(child: ChildProcess, listening: boolean, timeoutMs: number): Promise<'ready' | 'exited' | 'timeout'> {
+export function whenWorkerReady(child: ChildProcess, when: ReadyWhen, timeoutMs: number): Promise<'ready' | 'exited' | 'timeout'> {
   const entry = workers.get(child);
   if (!entry) return Promise.resolve('exited');
-  if (listening && entry.listened) return Promise.resolve('ready');
+  if ((when === 'listening' && entry.listened) || (when === 'ready' && entry.ready)) return Promise.resolve('ready');
+  const event = when === 'ready' ? 'runpm-ready' : when;
   return new Promise((resolve) => {
     const done = (why: 'ready' | 'exited' | 'timeout') => {
       clearTimeout(timer);
-      entry.worker.off(listening ? 'listening' : 'online', onReady);
+      entry.worker.off(event, onReady);
       child.off('exit', onExit);
       resolve(why);
     };
     const onReady = () => done('ready');
     const onExit = () => done('exited');
     const timer = setTimeout(() => done('timeout'), timeoutMs);
-    entry.worker.once(listening ? 'listening' : 'online', onReady);
+    entry.worker.once(event, onReady);
     child.once('exit', onExit);
     if (child.exitCode !== null || child.signalCode !== null) done('exited');
   });

@@ -41,6 +41,10 @@ export interface Pm2Options {
   execMode: '' | 'cluster';
   /** In cluster mode, how many of cmd[1..] are node options before the script. */
   nodeArgsCount: number;
+  /** Cluster mode: online once the app sends 'ready' (or listenTimeoutMs passed). */
+  waitReady: boolean;
+  /** The wait for 'ready' and, on reload, for the new worker to listen (0 = 3000 ms). */
+  listenTimeoutMs: number;
 }
 
 function uintField(value: unknown, field: string, max: number, where: string): number {
@@ -113,9 +117,14 @@ export function checkCronExpression(expr: string, where = ''): void {
  * exec_mode: 'cluster' runs the script (cmd[1 + nodeArgsCount]) as a node cluster worker, so cmd[0]
  * must be a node binary and the script must come after the node options; 'fork' / '' is fork mode.
  */
-function checkExecMode(c: Record<string, unknown>, where: string): Pick<Pm2Options, 'execMode' | 'nodeArgsCount'> {
+function checkExecMode(c: Record<string, unknown>, where: string): Pick<Pm2Options, 'execMode' | 'nodeArgsCount' | 'waitReady' | 'listenTimeoutMs'> {
   const mode = textField(c.execMode, 'exec_mode', where).replace(/_mode$/, '');
-  if (mode === '' || mode === 'fork') return { execMode: '', nodeArgsCount: 0 };
+  const listenTimeoutMs = uintField(c.listenTimeoutMs, 'listen_timeout_ms', MAX_DELAY_MS, where);
+  const waitReady = c.waitReady === true;
+  if (mode === '' || mode === 'fork') {
+    if (waitReady) throw new InvalidArgumentError(`${where}wait_ready needs exec_mode "cluster": a fork-mode run has no IPC channel in runpm to send 'ready' on`);
+    return { execMode: '', nodeArgsCount: 0, waitReady, listenTimeoutMs };
+  }
   if (mode !== 'cluster') throw new InvalidArgumentError(`${where}exec_mode must be "fork" or "cluster", got ${quote(mode)}`);
   const cmd = Array.isArray(c.cmd) ? c.cmd.map(String) : [];
   const nodeArgsCount = uintField(c.nodeArgsCount, 'node_args_count', MAX_LIST_ENTRIES, where);
@@ -123,7 +132,7 @@ function checkExecMode(c: Record<string, unknown>, where: string): Pick<Pm2Optio
     throw new InvalidArgumentError(`${where}exec_mode "cluster" runs node scripts only (pm2's cluster mode); cmd[0] is ${quote(cmd[0] ?? '')}, not node`);
   }
   if (cmd.length < 2 + nodeArgsCount) throw new InvalidArgumentError(`${where}exec_mode "cluster": cmd has no script after its ${nodeArgsCount} node options`);
-  return { execMode: 'cluster', nodeArgsCount };
+  return { execMode: 'cluster', nodeArgsCount, waitReady, listenTimeoutMs };
 }
 
 /** Checks every pm2 option of a config (`c` as from the wire, camelCase); `cwd` is the checked cwd. */

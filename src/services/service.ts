@@ -125,9 +125,17 @@ export class Service {
     child.on('exit', (code, signal) => {
       if (this.child === child) this.onRunExit(code, signal);
     });
+    this.writePid(child.pid);
+    if (c.execMode === 'cluster' && c.waitReady) {
+      // pm2's wait_ready: launching until the app sends 'ready', or listen_timeout passed.
+      this.host.persist(this.row);
+      const timeoutMs = c.listenTimeoutMs || DEFAULT_LISTEN_TIMEOUT_MS;
+      const how = await whenWorkerReady(child, 'ready', timeoutMs);
+      if (this.child !== child || this.row.status !== 'starting') return;
+      if (how === 'timeout') this.host.log.warn(`service ${this.name}: no 'ready' from the app within ${timeoutMs} ms (listen_timeout); taken as online`);
+    }
     // Online at once, as pm2: min_uptime only decides whether the run's end counts as unstable.
     this.row.status = 'online';
-    this.writePid(child.pid);
     this.host.persist(this.row);
   }
 
@@ -245,7 +253,9 @@ export class Service {
       return this.spawnRun();
     }
     const identity = { pid: this.row.pid, startTicks: this.row.startTime };
-    const listening = hasListened(old);
+    const c = this.row.config;
+    const when = c.waitReady ? 'ready' : hasListened(old) ? 'listening' : 'online';
+    const timeoutMs = c.listenTimeoutMs || DEFAULT_LISTEN_TIMEOUT_MS;
     // From here the old worker is no longer the run: its exit is not a crash to restart.
     this.child = null;
     removePidFile(this.row, this.host.log);
@@ -253,8 +263,8 @@ export class Service {
     this.row.unstableRestarts = 0;
     await this.spawnRun();
     if (this.child) {
-      const how = await whenWorkerReady(this.child, listening, DEFAULT_LISTEN_TIMEOUT_MS);
-      if (how !== 'ready') this.host.log.warn(`service ${this.name}: reload: the new worker ${how === 'exited' ? 'exited' : `did not ${listening ? 'listen' : 'come up'} within ${DEFAULT_LISTEN_TIMEOUT_MS} ms`}; stopping the old one anyway`);
+      const how = await whenWorkerReady(this.child, when, timeoutMs);
+      if (how !== 'ready') this.host.log.warn(`service ${this.name}: reload: the new worker ${how === 'exited' ? 'exited' : `was not ${when} within ${timeoutMs} ms`}; stopping the old one anyway`);
     }
     // Out of the port sharing first, so no connection is handed to a worker being stopped.
     await retireWorker(old, killTimeoutOf(this.row.config));

@@ -150,6 +150,38 @@ describe('cluster mode', () => {
     await waitFor(() => before.every((e) => !isAlive(e.pid)), 'the old workers to be stopped');
   });
 
+  it("wait_ready: launching until the app sends 'ready', then online; listen_timeout ends the wait; fork mode refuses it", async () => {
+    daemon = await startDaemon();
+    const dir = path.join(daemon.home, 'app');
+    fs.mkdirSync(dir);
+    const go = path.join(dir, 'go');
+    fs.writeFileSync(path.join(dir, 'ready.js'), `const fs = require('fs');
+const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(go)})) { clearInterval(t); console.log('sending ready'); process.send('ready'); setInterval(() => {}, 1000); } }, 20);\n`);
+    fs.writeFileSync(path.join(dir, 'mute.js'), 'setInterval(() => {}, 1000);\n');
+    const env = daemon.env;
+    const starting = runCli(['start', path.join(dir, 'ready.js'), '-i', '1', '--wait-ready'], env);
+    await waitFor(async () => {
+      const l = await jlist(env);
+      return l.length === 1 && l[0].pm2_env.status === 'launching';
+    }, 'the app to be launching while it has not sent ready');
+    fs.writeFileSync(go, '');
+    const r = await starting;
+    expect(r.code, r.stderr).toBe(0);
+    expect((await jlist(env))[0].pm2_env.status).toBe('online');
+    // No 'ready' at all: online once listen_timeout passed, and said in the daemon's log.
+    const mute = await runCli(['start', path.join(dir, 'mute.js'), '-i', '1', '--wait-ready', '--listen-timeout', '300'], env);
+    expect(mute.code, mute.stderr).toBe(0);
+    expect((await jlist(env)).map((e) => e.pm2_env.status)).toEqual(['online', 'online']);
+    await waitFor(() => fs.readFileSync(path.join(daemon!.paths.stateDir, 'daemon.log'), 'utf8').includes("service mute: no 'ready' from the app within 300 ms"), 'the timeout in the log');
+    // Fork mode has no IPC channel to send on: refused, naming why, by the CLI and by the daemon.
+    const forked = await runCli(['start', path.join(dir, 'mute.js'), '--name', 'f', '--wait-ready'], env);
+    expect(forked.code).not.toBe(0);
+    expect(forked.stderr).toContain("wait_ready needs cluster mode in runpm");
+    const wire = await daemon.client.send(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart', { config: { name: 'w', cmd: ['node', path.join(dir, 'mute.js')], waitReady: true } });
+    expect(StatusCode[wire.code]).toBe(StatusCode[StatusCode.STATUS_CODE_INVALID_ARGUMENT]);
+    expect(wire.message).toContain('wait_ready needs exec_mode "cluster"');
+  });
+
   it('a daemon that dies takes its workers with it; the next daemon starts them again', async () => {
     daemon = await startDaemon();
     const dir = path.join(daemon.home, 'app');

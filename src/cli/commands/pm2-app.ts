@@ -183,6 +183,13 @@ function execModeOf(app: Record<string, unknown>, plan: ScriptPlan, ctx: AppCont
   return given === '' && instancesGiven && isNode ? 'cluster' : '';
 }
 
+/** wait_ready: runpm's cluster workers have the IPC channel 'ready' is sent on; its fork-mode runs do not. */
+function waitReadyOf(app: Record<string, unknown>, execMode: '' | 'cluster', ctx: AppContext): boolean {
+  const on = bool(app.wait_ready) === true;
+  if (on && execMode !== 'cluster') throw new Error(`${ctx.where}: wait_ready needs cluster mode in runpm (exec_mode: 'cluster', or instances for a node app): its fork-mode runs have no IPC channel to send 'ready' on`);
+  return on;
+}
+
 /** pm2's default name: the script's base name without its extension. */
 function defaultName(plan: ScriptPlan): string {
   return path.basename(plan.execPath).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'app';
@@ -241,6 +248,8 @@ export function planApp(app: Record<string, unknown>, ctx: AppContext): PlannedA
     incrementVar: app.increment_var === undefined ? '' : String(app.increment_var),
     execMode,
     nodeArgsCount: execMode === 'cluster' ? plan.interpreterArgs.length : 0,
+    waitReady: waitReadyOf(app, execMode, ctx),
+    listenTimeoutMs: durationMs(app.listen_timeout, 'listen_timeout', where) ?? 0,
     watch: watchOn,
     watchPaths,
     ignoreWatch: ignore === undefined || ignore === null ? [] : (Array.isArray(ignore) ? ignore : [ignore]).map(String),

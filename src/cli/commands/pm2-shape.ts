@@ -11,7 +11,7 @@ import { describeArgv } from './pm2-interpreter';
  * reports online from the spawn and uses min_uptime only to count unstable restarts.
  */
 const PM2_STATUS: Readonly<Record<string, string>> = {
-  online: 'online', starting: 'online', waiting: 'waiting restart', stopping: 'stopping', stopped: 'stopped', errored: 'errored',
+  online: 'online', starting: 'launching', waiting: 'waiting restart', stopping: 'stopping', stopped: 'stopped', errored: 'errored',
 };
 
 const PM2_DEFAULT_MAX_RESTARTS = 16;

@@ -85,8 +85,8 @@ function addStartOptions(c: Command): Command {
     .option('--log-max-bytes <n>', 'rotate each log at this size (default: daemon\'s, 10 MiB)', intArg('--log-max-bytes'))
     .option('--log-max-files <n>', 'rotated logs kept (default: daemon\'s, 5)', intArg('--log-max-files'))
     .option('--no-daemon', 'pm2\'s foreground mode (refused: runpm always supervises from its daemon)')
-    .option('--wait-ready', 'refused: no IPC channel to the app')
-    .option('--listen-timeout <ms>', 'refused: goes with --wait-ready')
+    .option('--wait-ready', "cluster mode: online once the app calls process.send('ready')")
+    .option('--listen-timeout <ms>', "how long to wait for 'ready' (--wait-ready) or, on reload, for the new worker to listen (default 3000)")
     .option('--shutdown-with-message', 'refused: no IPC channel to the app')
     .option('--uid <uid>', 'refused: services run as the daemon\'s user')
     .option('--gid <gid>', 'refused: services run as the daemon\'s group')
@@ -102,8 +102,6 @@ function startRequestOf(flags: StartFlags, warn: (m: string) => void): StartRequ
     throw new Error(`${flag} is not supported: ${why}`);
   };
   if (flags.daemon === false) refuse('--no-daemon', 'runpm always supervises apps from its daemon (run the script directly for a foreground process)');
-  if (flags.waitReady) refuse('--wait-ready', "runpm has no IPC channel to the app, so process.send('ready') cannot be awaited");
-  if (flags.listenTimeout !== undefined) refuse('--listen-timeout', 'it goes with --wait-ready, which runpm does not support');
   if (flags.shutdownWithMessage) refuse('--shutdown-with-message', 'runpm has no IPC channel to the app: it stops apps with --kill-signal, then SIGKILL');
   if (flags.uid !== undefined || flags.gid !== undefined) refuse(flags.uid !== undefined ? '--uid' : '--gid', "every service runs as the daemon's user and group");
   if (!flags.automation || !flags.pmx) warn('--no-automation / --no-pmx have no effect: runpm has no pm2.io monitoring');
@@ -126,6 +124,8 @@ function startRequestOf(flags: StartFlags, warn: (m: string) => void): StartRequ
   set('cwd', flags.cwd === undefined ? undefined : path.resolve(flags.cwd));
   if (Object.keys(kv).length > 0) keys.env = kv;
   set('instances', flags.instances);
+  if (flags.waitReady) keys.wait_ready = true;
+  set('listen_timeout', flags.listenTimeout);
   if (flags.executeCommand) keys.exec_mode = 'fork';
   set('out_file', flags.output);
   set('error_file', flags.error);
