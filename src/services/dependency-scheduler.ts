@@ -64,16 +64,7 @@ export class DependencyScheduler {
       await Promise.all(services.filter((s) => level.includes(s.name)).map(async (svc) => {
         const name = svc.name;
         await this.ensureDependenciesOnline(svc, new Set([name]));
-        await svc.serialize(async () => {
-          if (opts.reload) return svc.reloadRun();
-          // As pm2: restarting a running app counts a restart; restarting a stopped or errored one is a start.
-          const wasRunning = svc.running || svc.row.status === 'waiting';
-          await svc.stopRun();
-          svc.row.desired = 'online';
-          svc.row.unstableRestarts = 0;
-          if (wasRunning) svc.row.restartCount++;
-          await svc.spawnRun();
-        });
+        await svc.serialize(() => (opts.reload ? svc.reloadRun() : svc.restartRun()));
       }));
     }
   }

@@ -237,6 +237,19 @@ export class Service {
   }
 
   /**
+   * A restart asked for by a client (the caller holds the queue). As pm2: restarting a running app
+   * counts a restart; restarting a stopped or errored one is a start.
+   */
+  async restartRun(): Promise<void> {
+    const wasRunning = this.running || this.row.status === 'waiting';
+    await this.stopRun();
+    this.row.desired = 'online';
+    this.row.unstableRestarts = 0;
+    if (wasRunning) this.row.restartCount++;
+    await this.spawnRun();
+  }
+
+  /**
    * pm2's reload of a cluster worker (the caller holds the queue): a new worker is forked first and
    * the old one is stopped only once the new one listens (if the old one listened; else once it is
    * up), or listen_timeout passed, so the app's port never goes unserved. Counted as a restart.
@@ -244,14 +257,7 @@ export class Service {
    */
   async reloadRun(): Promise<void> {
     const old = this.child;
-    if (this.row.config.execMode !== 'cluster' || !old || this.adopted || this.row.status !== 'online') {
-      const wasRunning = this.running || this.row.status === 'waiting';
-      await this.stopRun();
-      this.row.desired = 'online';
-      this.row.unstableRestarts = 0;
-      if (wasRunning) this.row.restartCount++;
-      return this.spawnRun();
-    }
+    if (this.row.config.execMode !== 'cluster' || !old || this.adopted || this.row.status !== 'online') return this.restartRun();
     const identity = { pid: this.row.pid, startTicks: this.row.startTime };
     const c = this.row.config;
     const when = c.waitReady ? 'ready' : hasListened(old) ? 'listening' : 'online';

@@ -172,7 +172,7 @@ describe('runpm as pm2', () => {
     fs.writeFileSync(path.join(dir, 'refused.json'), JSON.stringify({ apps: [{ name: 'r', script: 'echo.js', wait_ready: true }] }));
     const refused = await runIn(dir, ['start', 'refused.json'], daemon.env);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain("'wait_ready' is not supported: runpm has no IPC channel");
+    expect(refused.stderr).toContain('wait_ready needs cluster mode in runpm');
     const piped = await runIn(dir, ['start', '-'], daemon.env, JSON.stringify([{ name: 'piped', script: path.join(dir, 'echo.js') }]));
     expect(piped.code, piped.stderr).toBe(0);
     expect((await daemon.client.describeService('piped')).pid).toBeGreaterThan(0);

@@ -127,7 +127,8 @@ describe('ecosystem entries', () => {
     // The caller's environment is the base (pm2 passes the shell's), python output unbuffered as pm2.
     expect(c.env).toMatchObject({ FROM_SHELL: 'yes', PYTHONUNBUFFERED: '1' });
     expect(warnings).toEqual(["f: unknown key 'colour' ignored"]);
-    expect(() => planApp({ script: 'app.py', wait_ready: true }, ctx)).toThrow("f: 'wait_ready' is not supported: runpm has no IPC channel");
+    expect(() => planApp({ script: 'app.py', wait_ready: true }, ctx)).toThrow('f: wait_ready needs cluster mode in runpm');
+    expect(() => planApp({ script: 'app.py', uid: 'nobody' }, ctx)).toThrow("f: 'uid' is not supported: every service runs as the daemon's user");
     const prod = planApp({ script: 'app.py', env: { MODE: 'dev', KEEP: '1' }, env_production: { MODE: 'prod' } }, { ...ctx, envName: 'production' });
     expect(prod.config.env).toMatchObject({ MODE: 'prod', KEEP: '1' });
     expect(splitArgs(`a 'b c' "d \\" e"`)).toEqual(['a', 'b c', 'd " e']);
