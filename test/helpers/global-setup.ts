@@ -1,7 +1,8 @@
 // Global setup/teardown: the suite must leave no daemon and no child behind. Teardown lists
-// processes whose command line points at this checkout's runpmd (bin/runpmd or the compiled
-// dist entry: foreground daemons and daemons the client auto-started in their own session) or
-// that carry this run's RUNPM_TEST_RUN mark, kills them, and fails the run if there were any.
+// processes that carry this run's RUNPM_TEST_RUN mark (every daemon a test starts or the client
+// auto-starts inherits it), or that run this checkout's runpmd (bin/runpmd or the compiled dist
+// entry) with an environment it cannot read, kills them, and fails the run if there were any.
+// A daemon of this checkout someone runs beside the tests has no mark and is left alone.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -57,7 +58,9 @@ export function leftovers(opts: LeftoverOptions = {}): Leftover[] {
     if (!cmd || cmd.includes('node_modules/tinypool') || cmd.includes('node_modules/vitest')) continue;
     const isOurDaemon = DAEMON_ENTRIES.some((entryPath) => cmd.includes(entryPath));
     const fromTest = environ.split('\0').some((kv) => kv === mark);
-    if (!isOurDaemon && !fromTest) continue;
+    // A daemon of this checkout that is not the run's (someone using runpm beside the tests) is
+    // left alone: only one without a readable environment is judged by its command line.
+    if (!fromTest && !(isOurDaemon && environ === '')) continue;
     // The client auto-starts runpmd detached: it leads its own session (setsid).
     const stat = statFields(pid);
     const kind: LeftoverKind = !isOurDaemon ? 'child of the run' : stat && stat.sid === pid ? 'autostarted daemon' : 'daemon';

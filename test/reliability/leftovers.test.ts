@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/connect';
-import { isAlive, makeTempHome, waitFor } from '../helpers/daemon';
+import { isAlive, makeTempHome, waitFor, RUNPMD } from '../helpers/daemon';
 import { leftovers } from '../helpers/global-setup';
 
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -44,5 +44,19 @@ describe('leftover detection', () => {
     await client.shutdown({ graceful: false });
     await waitFor(() => !isAlive(lockPid), 'the autostarted daemon to stop');
     expect(leftovers().some((p) => p.pid === lockPid)).toBe(false);
+  });
+
+  it("leaves alone a daemon of this checkout that is not the run's (someone using runpm beside the tests)", async () => {
+    const home = makeTempHome();
+    cleanups.push(() => fs.rmSync(home, { recursive: true, force: true }));
+    const { RUNPM_TEST_RUN: _mark, ...unmarked } = process.env;
+    const daemon = spawn(process.execPath, [RUNPMD, '--scope', 'beside', '--home', home], { env: unmarked, stdio: 'ignore' });
+    const exited = new Promise((r) => daemon.once('exit', r));
+    cleanups.push(async () => {
+      daemon.kill('SIGKILL');
+      await exited;
+    });
+    await waitFor(() => fs.existsSync(`/proc/${daemon.pid}/environ`) && fs.readFileSync(`/proc/${daemon.pid}/cmdline`, 'utf8').includes('beside'), 'the daemon to run');
+    expect(leftovers().some((p) => p.pid === daemon.pid)).toBe(false);
   });
 });
