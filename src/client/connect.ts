@@ -54,7 +54,11 @@ export async function connect(opts: ConnectOptions = {}): Promise<DaemonClient> 
   // The child inherits RUNPM_HOME and the XDG variables; only an explicit home needs passing.
   const child = startDaemonProcess(paths, opts.daemonArgs ?? [], opts.home);
   let childExit: number | null = null;
-  child.once('exit', (code) => (childExit = code ?? 1));
+  let childSignal: string | null = null;
+  child.once('exit', (code, signal) => {
+    childExit = code ?? 128;
+    childSignal = signal;
+  });
   const deadline = Date.now() + (opts.autoStartTimeoutMs ?? DEFAULT_AUTOSTART_TIMEOUT_MS);
   let delay = 10;
   for (;;) {
@@ -65,7 +69,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<DaemonClient> 
     }
     // A daemon that exited non-zero will not come up (an exit 1 may be a racing peer that won).
     if ((childExit !== null && childExit !== 1) || Date.now() >= deadline) {
-      const why = childExit !== null ? `exited with code ${childExit}` : `did not start within ${opts.autoStartTimeoutMs ?? DEFAULT_AUTOSTART_TIMEOUT_MS} ms`;
+      const why = childSignal !== null ? `was killed by ${childSignal}` : childExit !== null ? `exited with code ${childExit}` : `did not start within ${opts.autoStartTimeoutMs ?? DEFAULT_AUTOSTART_TIMEOUT_MS} ms`;
       throw new DaemonNotRunningError(
         `runpmd for scope '${paths.scope}' ${why}; see its log at ${paths.daemonLogPath}${lastLogLine(paths)}`,
         paths,
