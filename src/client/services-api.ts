@@ -76,7 +76,7 @@ export function toInfo(s: WireService | null | undefined): ServiceInfo {
  * restart it); addInstances is pm2's `start -f` (more instances beside the existing ones; resolves
  * with the added ones).
  */
-export type StartOptions = CallOptions & { restartExisting?: boolean; addInstances?: boolean };
+export type StartOptions = CallOptions & { restartExisting?: boolean; addInstances?: boolean; renameFrom?: string };
 
 /** Longer than the default: a start may wait for its dependencies to come online. */
 const SERVICE_CALL_TIMEOUT_MS = 60_000;
@@ -117,9 +117,9 @@ const withTimeout = (opts?: CallOptions): CallOptions => ({ timeoutMs: SERVICE_C
 
 DaemonClient.prototype.startServiceInstances = function (this: DaemonClient, config, opts = {}) {
   const full = { ...config, autorestart: config.autorestart ?? true };
-  const { restartExisting, addInstances, ...call } = opts;
+  const { restartExisting, addInstances, renameFrom, ...call } = opts;
   return this.request(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart',
-    { config: full, restartExisting: restartExisting ?? false, addInstances: addInstances ?? false }, withTimeout(call))
+    { config: full, restartExisting: restartExisting ?? false, addInstances: addInstances ?? false, renameFrom: renameFrom ?? '' }, withTimeout(call))
     .then((r) => (r.instances.length > 0 ? r.instances.map(toInfo) : [toInfo(r.service)]));
 };
 DaemonClient.prototype.startService = function (this: DaemonClient, config, opts) {

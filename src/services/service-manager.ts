@@ -6,7 +6,7 @@ import type { Database } from '../registry/db';
 import type { EventBus } from '../events/event-bus';
 import type { Logger } from '../daemon/log';
 import type { MetricSample } from '../metrics/metrics';
-import { InvalidArgumentError } from '../wire/errors';
+import { InvalidArgumentError, NotFoundError } from '../wire/errors';
 import { checkServiceConfig, killTimeoutOf, type ServiceConfigData, type ServiceDefaults } from './service-config';
 import { newServiceRow, ServiceStore, type ServiceRow } from './service-store';
 import type { Service, ServiceHost } from './service';
@@ -175,9 +175,10 @@ export class ServiceManager {
    * exists) running ones are redefined and restarted too; instances beyond the new count are
    * deleted and missing ones added. Returns every instance, by id.
    */
-  async start(input: unknown, restartExisting = false, addInstances = false): Promise<Service[]> {
+  async start(input: unknown, restartExisting = false, addInstances = false, renameFrom = ''): Promise<Service[]> {
     const config = checkServiceConfig(input, this.defaults);
     if (addInstances && restartExisting) throw new InvalidArgumentError('restart_existing and add_instances exclude each other');
+    if (renameFrom !== '' && renameFrom !== config.name) return this.rename(renameFrom, config);
     const existing = this.table.named(config.name);
     if (addInstances && existing.length > 0) {
       // pm2 start -f: more of the same name beside what runs, with the next free instance numbers.
@@ -201,6 +202,30 @@ export class ServiceManager {
     const kept = await this.define(config);
     const running = kept.filter((s) => s.running || s.row.status === 'waiting');
     if (running.length > 0) await this.scheduler.restartInOrder(running);
+    await this.scheduler.startInOrder([config.name], true);
+    return this.table.named(config.name);
+  }
+
+  /**
+   * pm2's rename on restart: the services named `from` are stopped and forgotten, and the config's
+   * instances take their ids (lowest first) and restart counts, counted one restart more, as pm2
+   * keeps pm_id and counts the restart.
+   */
+  private async rename(from: string, config: ServiceConfigData): Promise<Service[]> {
+    const old = this.table.named(from);
+    if (old.length === 0) throw new NotFoundError(`no service named '${from}' to rename to '${config.name}'`);
+    if (this.table.named(config.name).length > 0) throw new InvalidArgumentError(`cannot rename '${from}' to '${config.name}': a service of that name exists`);
+    const dependent = [...this.table.graph()].find(([name, deps]) => name !== from && deps.includes(from));
+    if (dependent) throw new InvalidArgumentError(`cannot rename service '${from}': service '${dependent[0]}' depends on it`);
+    this.scheduler.checkDependencies([config]);
+    const carried = old.map((s) => ({ id: s.row.id, restarts: s.row.restartCount + (s.running ? 1 : 0) }));
+    await this.forget(old);
+    const count = instanceCountOf(config);
+    for (let index = 0; index < count; index++) {
+      const svc = this.table.add(newServiceRow(carried[index]?.id ?? this.table.nextId(), config, index));
+      svc.row.restartCount = carried[index]?.restarts ?? 0;
+      this.saveRow(svc.row);
+    }
     await this.scheduler.startInOrder([config.name], true);
     return this.table.named(config.name);
   }

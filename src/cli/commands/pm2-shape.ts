@@ -76,6 +76,9 @@ export function toPm2Process(s: ServiceInfo, withEnv = false): Pm2Process {
     exit_code: s.lastExitedAt ? s.lastExitCode : undefined,
     last_error: s.lastError || undefined,
     env: withEnv ? env : undefined,
+    // pm2's in-app agent reports a node app's name as axm_options.module_name; tools (and pm2's own
+    // e2e scripts, which count "name: '<app>'" in prettylist) find it there.
+    axm_options: argv.interpreter === 'node' ? { module_name: s.name } : undefined,
   };
   for (const k of Object.keys(pm2Env)) if (pm2Env[k] === undefined) delete pm2Env[k];
   return {

@@ -79,20 +79,59 @@ export async function startEcosystem(client: DaemonClient, apps: PlannedApp[], r
   }
 }
 
-/** Restarts services; with --update-env their environment becomes the caller's over the stored one. */
-export async function restartServices(client: DaemonClient, targets: ServiceInfo[], updateEnv: boolean, report: StartReport, reload = false): Promise<void> {
+/**
+ * A stored config with the flags of a restart applied, as pm2 applies a restart's options to the
+ * app (`restart app.js --node-args=--harmony`, `restart 0 --name new`, `-- args`): each flag is read
+ * by planApp as a start would read it, and what it changes (against the same script planned
+ * without it) replaces the stored value; everything else stays as defined.
+ */
+function withRestartFlags(config: ServiceConfigInput, keys: Record<string, unknown>, req: StartRequest): ServiceConfigInput {
+  const argv = describeArgv(config.cmd ?? []);
+  const base = { script: argv.execPath, interpreter: argv.interpreter, args: argv.args, cwd: config.cwd };
+  const ctx = { baseDir: config.cwd ?? process.cwd(), where: String(config.name), warn: req.warn, callerEnv: {} };
+  // The stored interpreter options stay unless the flags give new ones (pm2 replaces node_args).
+  const stored = { interpreter_args: argv.interpreterArgs };
+  const replaced = keys.node_args !== undefined || keys.interpreter_args !== undefined;
+  const before = planApp({ ...base, ...stored }, ctx);
+  const after = planApp({ ...base, ...(replaced ? {} : stored), ...keys }, ctx);
+  const out: Record<string, unknown> = { ...config };
+  const was = before.config as Record<string, unknown>;
+  for (const [field, value] of Object.entries(after.config as Record<string, unknown>)) {
+    if (field === 'env' || field === 'execMode' || field === 'nodeArgsCount') continue;
+    if (JSON.stringify(value) !== JSON.stringify(was[field])) out[field] = value;
+  }
+  // The node options now before the script (cluster mode needs their count).
+  if (out.cmd !== config.cmd && config.execMode === 'cluster') out.nodeArgsCount = after.plan.interpreterArgs.length;
+  if (keys.env !== undefined) out.env = { ...(config.env ?? {}), ...(keys.env as Record<string, string>) };
+  return out as ServiceConfigInput;
+}
+
+/** A restart's own flags that change the app (pm2 applies them); --update-env is handled apart. */
+function appFlags(keys: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(keys).filter(([, v]) => v !== undefined));
+}
+
+/**
+ * Restarts services (reload: cluster workers without downtime). With flags (pm2's `restart ID
+ * --node-args ... --name ...`) or --update-env, each app is redefined with them first: --update-env
+ * makes the caller's environment win over the stored one; a new --name renames the app.
+ */
+export async function restartServices(client: DaemonClient, targets: ServiceInfo[], req: StartRequest, report: StartReport, reload = false): Promise<void> {
+  const keys = appFlags(req.keys);
+  const redefine = req.updateEnv || Object.keys(keys).length > 0;
   const seenNames = new Set<string>();
   for (const s of targets) {
-    if (updateEnv) {
+    if (redefine) {
       // One redefinition per app (it restarts all its instances).
       if (seenNames.has(s.name)) continue;
       seenNames.add(s.name);
       await attempt(report, s.name, async () => {
         const full = await client.describeService(String(s.id));
         const env: Record<string, string> = { ...full.config.env };
-        for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(RUNPM_SESSION_|RUNPM_SERVICE_|RUNNING_PROCESS_ORIGINATOR$)/.test(k)) env[k] = v;
-        const config: ServiceConfigInput = { ...full.config, env };
-        return client.startServiceInstances(config, { restartExisting: true });
+        if (req.updateEnv) for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(RUNPM_SESSION_|RUNPM_SERVICE_|RUNNING_PROCESS_ORIGINATOR$)/.test(k)) env[k] = v;
+        const config = withRestartFlags({ ...full.config, env }, keys, req);
+        // A new --name renames the app, keeping its ids (pm2 keeps pm_id).
+        return client.startServiceInstances(config, config.name !== full.config.name ? { renameFrom: full.config.name } : { restartExisting: true });
       });
       continue;
     }
@@ -133,7 +172,7 @@ export async function startOperands(client: DaemonClient, operands: string[], sc
         report.failed.push({ name: first, error: 'no services to act on (all: the list is empty)' });
         continue;
       }
-      await restartServices(client, targets, req.updateEnv, report);
+      await restartServices(client, targets, req, report);
       continue;
     }
     if (/^\d+$/.test(first) && group.length === 1 && !isFile(first)) {
@@ -152,7 +191,7 @@ export async function startOperands(client: DaemonClient, operands: string[], sc
     const name = String(planned.config.name);
     const same = services.filter((s) => s.name === name && describeArgv(s.config.cmd).execPath === planned.plan.execPath);
     if (same.length > 0 && same.every((s) => s.status === 'stopped' || s.status === 'errored' || s.status === 'stopping')) {
-      await restartServices(client, same, req.updateEnv, report);
+      await restartServices(client, same, req, report);
       continue;
     }
     const force = req.force || planned.force;

@@ -223,7 +223,8 @@ function startLikeAction(mode: StartMode) {
     if (mode !== 'start') {
       return withClient(cmd, async (client) => {
         const targets = resolveTargets(own, await client.listServices());
-        await restartServices(client, targets, req.updateEnv, report, mode === 'reload');
+        if (afterDashes.length > 0) req.keys.args = afterDashes;
+        await restartServices(client, targets, req, report, mode === 'reload');
         return finishStart(cmd, client, report, warnings);
       }, { autoStart: false });
     }

@@ -65,7 +65,7 @@ export const serviceEntries: DispatchEntry[] = [
   unary(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart', async (req, ctx) => {
     const m = managerOf(ctx);
     if (!req.config) throw new InvalidArgumentError('service_start.config is required');
-    const instances = await m.start(req.config, req.restartExisting === true, req.addInstances === true);
+    const instances = await m.start(req.config, req.restartExisting === true, req.addInstances === true, req.renameFrom ?? '');
     const wire = instances.map((svc) => toWire(m, svc, new Map(), true));
     return { service: wire[0], instances: wire };
   }),
