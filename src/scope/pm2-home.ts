@@ -80,3 +80,41 @@ export function writePm2Dump(home: string, apps: unknown[]): { path: string } | 
   }
   return { path: file };
 }
+
+/** What resurrect finds of pm2's dump: the apps (from dump.pm2, else dump.pm2.bak) and what it did. */
+export interface Pm2DumpRead {
+  apps: Array<Record<string, unknown>> | null;
+  from: string;
+  /** A dump.pm2 that was not a JSON list was removed (pm2 resurrect does so, then reads the .bak). */
+  removedBroken: string;
+}
+
+function readDumpFile(file: string): Array<Record<string, unknown>> | null | 'broken' {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const apps = JSON.parse(text) as unknown;
+    return Array.isArray(apps) && apps.every((a) => a !== null && typeof a === 'object') ? apps as Array<Record<string, unknown>> : 'broken';
+  } catch {
+    return 'broken';
+  }
+}
+
+/** pm2's dump in home, as pm2 resurrect reads it: dump.pm2, or (missing or broken: removed) dump.pm2.bak. */
+export function readPm2Dump(home: string): Pm2DumpRead {
+  const file = path.join(home, 'dump.pm2');
+  const main = readDumpFile(file);
+  let removedBroken = '';
+  if (main === 'broken') {
+    try {
+      fs.unlinkSync(file);
+      removedBroken = file;
+    } catch { /* gone meanwhile */ }
+  } else if (main) return { apps: main, from: file, removedBroken };
+  const bak = readDumpFile(`${file}.bak`);
+  return { apps: Array.isArray(bak) ? bak : null, from: `${file}.bak`, removedBroken };
+}

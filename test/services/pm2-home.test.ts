@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import '../../src/client';
 import { startDaemon, waitFor, runCli, isAlive, makeTempHome, type TestDaemon } from '../helpers/daemon';
 
 let daemon: TestDaemon | null = null;
@@ -76,5 +77,33 @@ describe("pm2's home", () => {
     expect((await runCli(['start', 'sleep', '--', '30'], { ...daemon.env, PM2_HOME: other })).code).toBe(0);
     expect((await runCli(['save'], { ...daemon.env, PM2_HOME: other })).code).toBe(0);
     expect(fs.existsSync(other)).toBe(false);
+  });
+
+  it("resurrect without a runpm snapshot brings a pm2 dump's apps over; a broken dump.pm2 is removed and its .bak read", async () => {
+    const pm2 = pm2Home();
+    fs.mkdirSync(pm2, { recursive: true });
+    daemon = await startDaemon({ scope: 'default', env: { PM2_HOME: pm2 } });
+    const dir = path.join(daemon.home, 'app');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'web.js'), 'setInterval(() => {}, 1000);\n');
+    // What pm2 save writes: one pm2_env per instance, no instances key.
+    const entry = (name: string, extra: Record<string, unknown>) => ({
+      name, pm_exec_path: path.join(dir, 'web.js'), pm_cwd: dir, exec_interpreter: 'node', node_args: [], args: [],
+      env: { FROM_PM2: 'yes' }, exec_mode: 'fork_mode', status: 'online', autorestart: true, ...extra,
+    });
+    const dump = [entry('web', { exec_mode: 'cluster_mode' }), entry('web', { exec_mode: 'cluster_mode' }), entry('one', { args: ['a', 'b'] }), entry('off', { status: 'stopped' })];
+    fs.writeFileSync(path.join(pm2, 'dump.pm2.bak'), JSON.stringify(dump));
+    fs.writeFileSync(path.join(pm2, 'dump.pm2'), '[{');
+    const env = { ...daemon.env, PM2_HOME: pm2 };
+    const r = await runCli(['resurrect'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${path.join(pm2, 'dump.pm2')} was not a list of apps: removed, as pm2 does`);
+    expect(fs.existsSync(path.join(pm2, 'dump.pm2'))).toBe(false);
+    expect(r.stdout).toContain('restored 3 services, started 2');
+    const list = JSON.parse((await runCli(['jlist'], env)).stdout) as Array<{ name: string; pm2_env: Record<string, unknown> }>;
+    expect(list.map((p) => [p.name, p.pm2_env.exec_mode, p.pm2_env.status, p.pm2_env.args])).toEqual([
+      ['web', 'cluster_mode', 'online', []], ['web', 'cluster_mode', 'online', []], ['one', 'fork_mode', 'online', ['a', 'b']],
+    ]);
+    expect((await daemon.client.describeService('one')).config.env.FROM_PM2).toBe('yes');
   });
 });

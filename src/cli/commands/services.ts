@@ -408,7 +408,17 @@ export function registerServiceCommands(program: Command): void {
   program.command('resurrect')
     .description('restore the saved apps and start those saved as online')
     .action(action(async (_opts, cmd: Command) => {
-      const r = await withClient(cmd, (c) => c.resurrectServices(), { autoStart: true });
+      const pm2Dump = defaultScope(cmd) ? readPm2DumpHere() : null;
+      if (pm2Dump?.removedBroken) process.stderr.write(`runpm: ${pm2Dump.removedBroken} was not a list of apps: removed, as pm2 does (its .bak is read instead)\n`);
+      const r = await withClient(cmd, async (c) => {
+        try {
+          return await c.resurrectServices();
+        } catch (err) {
+          // No runpm snapshot: pm2's dump brings the apps over (pm2 save, then runpm resurrect).
+          if ((err as { code?: number }).code !== NOT_FOUND || !pm2Dump?.apps) throw err;
+          return resurrectFromPm2Dump(c, pm2Dump.apps, pm2Dump.from);
+        }
+      }, { autoStart: true });
       emit(cmd, r, () => `restored ${plural(r.restoredCount, 'service')}, started ${r.startedCount}`);
     }));
 
@@ -465,13 +475,58 @@ async function listOrEmpty(cmd: Command): Promise<ServiceInfo[]> {
 }
 
 /** The list with each app's environment when asked (describe carries it). */
+const NOT_FOUND = 4; // StatusCode.STATUS_CODE_NOT_FOUND, without loading the protocol here
+
+function defaultScope(cmd: Command): boolean {
+  const { DEFAULT_SCOPE } = require('../../scope/paths') as typeof import('../../scope/paths');
+  return (globalsOf(cmd).scope ?? process.env.RUNPM_SCOPE ?? DEFAULT_SCOPE) === DEFAULT_SCOPE;
+}
+
+function readPm2DumpHere(): import('../../scope/pm2-home').Pm2DumpRead {
+  const { pm2HomeOf, readPm2Dump } = require('../../scope/pm2-home') as typeof import('../../scope/pm2-home');
+  return readPm2Dump(pm2HomeOf());
+}
+
+/**
+ * Defines the apps of a pm2 dump (pm2_env objects: name, pm_exec_path, args, node_args,
+ * exec_interpreter, pm_cwd, env, instances, exec_mode, ...) and starts those pm2 had online.
+ */
+async function resurrectFromPm2Dump(c: DaemonClient, apps: Array<Record<string, unknown>>, from: string): Promise<{ restoredCount: number; startedCount: number }> {
+  const { planApp } = require('./pm2-app') as typeof import('./pm2-app');
+  const { PM2_APP_KEYS } = require('./pm2-keys') as typeof import('./pm2-keys');
+  let restored = 0;
+  let started = 0;
+  const seen = new Set<string>();
+  // pm2's dump has one entry per instance (and no instances key): the count is the entries'.
+  const perName = new Map<string, number>();
+  for (const e of apps) perName.set(String(e.name), (perName.get(String(e.name)) ?? 0) + 1);
+  for (const [i, e] of apps.entries()) {
+    const name = String(e.name ?? `app ${i}`);
+    if (seen.has(name)) continue; // one entry per instance: the first defines them all
+    seen.add(name);
+    const app: Record<string, unknown> = { script: e.pm_exec_path, cwd: e.pm_cwd, interpreter: e.exec_interpreter, node_args: e.node_args, args: e.args };
+    for (const [k, v] of Object.entries(e)) if (k in PM2_APP_KEYS && !(k in app) && v !== undefined && v !== null && PM2_APP_KEYS[k].handling === 'supported') app[k] = v;
+    if (e.env && typeof e.env === 'object') app.env = e.env;
+    const count = perName.get(name) ?? 1;
+    if (count > 1 || String(e.exec_mode ?? '').startsWith('cluster')) app.instances = count;
+    const planned = planApp(app, { baseDir: String(e.pm_cwd ?? process.cwd()), where: `${from}: ${name}`, warn: () => undefined, callerEnv: {} });
+    if (e.status === 'stopped') {
+      restored++;
+      continue; // pm2 resurrect leaves stopped apps stopped; runpm defines only what it starts
+    }
+    await c.startServiceInstances(planned.config, { restartExisting: true });
+    restored++;
+    started++;
+  }
+  return { restoredCount: restored, startedCount: started };
+}
+
 /**
  * The default scope's `save` also writes pm2's dump ($PM2_HOME/dump.pm2, previous one kept as
  * .bak), so tools and scripts that read pm2's dump find the apps; other scopes are runpm's own.
  */
 async function savePm2Dump(cmd: Command): Promise<{ path: string } | { skipped: string }> {
-  const { DEFAULT_SCOPE } = require('../../scope/paths') as typeof import('../../scope/paths');
-  if ((globalsOf(cmd).scope ?? process.env.RUNPM_SCOPE ?? DEFAULT_SCOPE) !== DEFAULT_SCOPE) return { skipped: '' };
+  if (!defaultScope(cmd)) return { skipped: '' };
   const { pm2HomeOf, writePm2Dump } = require('../../scope/pm2-home') as typeof import('../../scope/pm2-home');
   const services = await listWithEnv(cmd, true);
   return writePm2Dump(pm2HomeOf(), services.map((s) => toPm2Process(s, true).pm2_env));
