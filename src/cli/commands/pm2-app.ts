@@ -8,6 +8,7 @@ import type { ServiceConfigInput } from '../../client/services-api';
 import { pb } from '../../wire/proto';
 import { pm2KeyHandling } from './pm2-keys';
 import { planScript, runsPython, whichSync, type ScriptPlan } from './pm2-interpreter';
+import { resolveServeScript } from './pm2-serve';
 
 /** What an app's keys are read against. */
 export interface AppContext {
@@ -206,6 +207,7 @@ export function planApp(app: Record<string, unknown>, ctx: AppContext): PlannedA
     } else if (h.handling === 'no-effect' && app[key] !== undefined && app[key] !== false) ctx.warn(`${where}: '${key}' has no effect in runpm: ${h.why}`);
   }
   const cwd = path.resolve(ctx.baseDir, String(app.cwd ?? '.'));
+  app = resolveServeScript(app, cwd);
   const plan = planOf(app, cwd, ctx);
   const execMode = execModeOf(app, plan, ctx);
   let name = app.name === undefined || app.name === null ? defaultName(plan) : String(app.name);

@@ -96,7 +96,7 @@ export interface Ecosystem {
   shown: string;
 }
 
-const TOP_LEVEL_KEYS = new Set(['apps', 'pm2', 'services', 'deploy']);
+const TOP_LEVEL_KEYS = new Set(['apps', 'pm2', 'services', 'deploy', 'static']);
 
 /** Reads an ecosystem file; `text` is its content when it came on stdin. */
 export function readEcosystem(file: string, warn: (m: string) => void, text?: string): Ecosystem {
@@ -111,6 +111,12 @@ export function readEcosystem(file: string, warn: (m: string) => void, text?: st
     const r = root as Record<string, unknown>;
     list = r.apps ?? r.pm2 ?? r.services;
     deploy = r.deploy ?? {};
+    // pm2's static file servers (pm2 serve) beside the apps.
+    if (r.static !== undefined) {
+      const { staticApps } = require('./pm2-serve') as typeof import('./pm2-serve');
+      const servers = staticApps(r.static, shown, text === undefined ? path.dirname(path.resolve(file)) : process.cwd());
+      list = list === undefined ? servers : [...(Array.isArray(list) ? list : [list]), ...servers];
+    }
     if (list === undefined && (r.script !== undefined || r.cmd !== undefined)) list = [r];
     else for (const key of Object.keys(r)) if (!TOP_LEVEL_KEYS.has(key)) warn(`${shown}: unknown top-level key '${key}' ignored`);
   }

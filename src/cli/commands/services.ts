@@ -422,6 +422,31 @@ export function registerServiceCommands(program: Command): void {
       emit(cmd, r, () => `restored ${plural(r.restoredCount, 'service')}, started ${r.startedCount}`);
     }));
 
+  program.command('serve [path] [port]').alias('expose')
+    .description('serve a directory over http as an app (pm2 serve: static-page-server-<port>)')
+    .option('--port <port>', 'port to listen on (default 8080)')
+    .option('--spa', 'an unknown path serves its base name, else the homepage (single-page apps)')
+    .option('--homepage <path>', 'what / serves (default /index.html)')
+    .option('--basic-auth-username <username>', 'basic auth user name')
+    .option('--basic-auth-password <password>', 'basic auth password')
+    .option('--name <name>', 'app name')
+    .option('--ftp', 'refused: no directory listing')
+    .option('--monitor <app>', 'refused: pm2.io browser monitoring')
+    .action(action(async (dir: string | undefined, port: string | undefined, opts: { port?: string; spa?: boolean; homepage?: string; basicAuthUsername?: string; basicAuthPassword?: string; name?: string; ftp?: boolean; monitor?: string }, cmd: Command) => {
+      if (opts.ftp) throw new Error('serve --ftp is not supported: runpm serve lists no directories (it serves files, 404.html on a miss)');
+      if (opts.monitor !== undefined) throw new Error('serve --monitor is not supported: pm2.io browser monitoring is not built in');
+      const { serveApp } = require('./pm2-serve') as typeof import('./pm2-serve');
+      const app = serveApp({ path: dir, port: port ?? opts.port, spa: opts.spa, homepage: opts.homepage, username: opts.basicAuthUsername, password: opts.basicAuthPassword, name: opts.name }, process.cwd());
+      const warnings: string[] = [];
+      const { planApp } = require('./pm2-app') as typeof import('./pm2-app');
+      const planned = planApp(app, { baseDir: process.cwd(), where: 'serve', warn: warner(warnings), callerEnv: process.env });
+      const report: StartReport = { started: [], failed: [] };
+      return withClient(cmd, async (client) => {
+        await startEcosystem(client, [planned], report);
+        return finishStart(cmd, client, report, warnings);
+      }, { autoStart: true });
+    }));
+
   program.command('ping')
     .description('start the daemon if needed and check it answers (pm2 ping)')
     .action(action(async (_opts, cmd: Command) => {
@@ -455,7 +480,6 @@ export const PM2_REFUSED_COMMANDS: Readonly<Record<string, string>> = {
   install: 'pm2 modules are not supported',
   uninstall: 'pm2 modules are not supported',
   deploy: 'pm2 deploy is not supported (use your deploy tool, then runpm startOrRestart FILE)',
-  serve: 'no static file server is built in (run one as a service: runpm start -- python3 -m http.server 8080)',
   set: 'pm2 module configuration is not supported',
   get: 'pm2 module configuration is not supported',
   unset: 'pm2 module configuration is not supported',
