@@ -66,7 +66,7 @@ export function toInfo(s: WireService | null | undefined): ServiceInfo {
       outFile: c?.outFile ?? '', errorFile: c?.errorFile ?? '', logFile: c?.logFile ?? '', mergeLogs: c?.mergeLogs ?? false,
       time: c?.time ?? false, logDateFormat: c?.logDateFormat ?? '', killSignal: c?.killSignal ?? '', incrementVar: c?.incrementVar ?? '',
       execMode: c?.execMode === 'cluster' ? 'cluster' : '', nodeArgsCount: c?.nodeArgsCount ?? 0,
-      waitReady: c?.waitReady ?? false, listenTimeoutMs: c?.listenTimeoutMs ?? 0,
+      waitReady: c?.waitReady ?? false, listenTimeoutMs: c?.listenTimeoutMs ?? 0, logType: c?.logType === 'json' ? 'json' : '',
     },
   };
 }

@@ -35,3 +35,35 @@ export class LineStamper {
     return Buffer.concat(parts);
   }
 }
+
+/** What a JSON record says of its run (pm2's process_id and app_name). */
+export interface JsonLogOwner {
+  id: number;
+  name: string;
+}
+
+/**
+ * pm2's log_type json: each line of a chunk (and a line's piece a chunk ends with) becomes one
+ * {"message","timestamp","type","process_id","app_name"} line, the message as printed (with its
+ * newline), the timestamp ISO or in log_date_format. Nothing is held back, so nothing is lost.
+ */
+export class JsonLines {
+  constructor(private readonly type: 'out' | 'err', private readonly owner: JsonLogOwner, private readonly format: string | null,
+    private readonly now: () => Date = () => new Date()) {}
+
+  transform(chunk: Buffer): Buffer {
+    if (chunk.length === 0) return chunk;
+    const at = this.now();
+    const timestamp = this.format === null ? at.toISOString() : dayjs(at).format(this.format);
+    const records: string[] = [];
+    let from = 0;
+    while (from < chunk.length) {
+      const nl = chunk.indexOf(0x0a, from);
+      const end = nl === -1 ? chunk.length : nl + 1;
+      const message = chunk.subarray(from, end).toString('utf8');
+      records.push(`${JSON.stringify({ message, timestamp, type: this.type, process_id: this.owner.id, app_name: this.owner.name })}\n`);
+      from = end;
+    }
+    return Buffer.from(records.join(''));
+  }
+}

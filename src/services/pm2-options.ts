@@ -45,6 +45,8 @@ export interface Pm2Options {
   waitReady: boolean;
   /** The wait for 'ready' and, on reload, for the new worker to listen (0 = 3000 ms). */
   listenTimeoutMs: number;
+  /** 'json': log lines written as pm2's JSON records; '' as printed. */
+  logType: '' | 'json';
 }
 
 function uintField(value: unknown, field: string, max: number, where: string): number {
@@ -135,6 +137,12 @@ function checkExecMode(c: Record<string, unknown>, where: string): Pick<Pm2Optio
   return { execMode: 'cluster', nodeArgsCount, waitReady, listenTimeoutMs };
 }
 
+function logTypeField(value: unknown, where: string): '' | 'json' {
+  const t = textField(value, 'log_type', where);
+  if (t === '' || t === 'json') return t;
+  throw new InvalidArgumentError(`${where}log_type must be "json" (or empty for lines as printed), got ${quote(t)}`);
+}
+
 /** Checks every pm2 option of a config (`c` as from the wire, camelCase); `cwd` is the checked cwd. */
 export function checkPm2Options(c: Record<string, unknown>, cwd: string, where: string): Pm2Options {
   const stopExitCodes: number[] = [];
@@ -178,6 +186,7 @@ export function checkPm2Options(c: Record<string, unknown>, cwd: string, where: 
     logDateFormat: textField(c.logDateFormat, 'log_date_format', where),
     killSignal: killSignal === '' ? '' : signalNameOf(killSignal, 'kill_signal', where),
     incrementVar: envNameField(c.incrementVar, 'increment_var', where),
+    logType: logTypeField(c.logType, where),
     ...checkExecMode(c, where),
   };
 }

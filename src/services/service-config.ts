@@ -42,7 +42,7 @@ export const PM2_OPTION_DEFAULTS = {
   expBackoffRestartDelayMs: 0, stopExitCodes: [] as number[], maxMemoryRestartBytes: 0, instances: 0, instanceVar: '',
   watch: false, watchPaths: [] as string[], ignoreWatch: [] as string[], watchDelayMs: 0, cronRestart: '', namespace: '',
   pidFile: '', outFile: '', errorFile: '', logFile: '', mergeLogs: false, time: false, logDateFormat: '', killSignal: '', incrementVar: '',
-  execMode: '', nodeArgsCount: 0, waitReady: false, listenTimeoutMs: 0,
+  execMode: '', nodeArgsCount: 0, waitReady: false, listenTimeoutMs: 0, logType: '',
 } satisfies Pm2Options;
 
 /** A config as stored (possibly before some options existed) with every option present. */

@@ -9,7 +9,7 @@ import type { Logger } from '../daemon/log';
 import { logPathsOf, type LogOwner, type LogPaths } from './log-files';
 import { ensureLogFifos, logFifosOf, openFifo, removeLogFifos } from './log-pipe';
 import { LogWriter, type RotationLimits } from './log-writer';
-import { LineStamper, stampFormatOf } from './log-stamp';
+import { JsonLines, LineStamper, stampFormatOf } from './log-stamp';
 import type { ServiceConfigData } from './service-config';
 
 export type { RotationLimits } from './log-writer';
@@ -55,7 +55,7 @@ export class ServiceLogs {
   watch(id: number, config: ServiceConfigData): void {
     const paths = this.pathsOf({ id, name: config.name, config });
     const format = stampFormatOf(config);
-    const key = JSON.stringify([paths, format]);
+    const key = JSON.stringify([paths, format, config.logType]);
     const current = this.writers.get(id);
     if (current && current.key === key) {
       for (const w of [current.out, current.err, current.combined]) w?.setLimits(this.limitsOf(config));
@@ -76,7 +76,10 @@ export class ServiceLogs {
     ensureLogFifos(fifos);
     const made: LogWriter[] = [];
     const writer = (stream: 'out' | 'err' | 'combined', file: string, copyTo?: LogWriter | null) => {
-      const stamper = format !== null && stream !== 'combined' ? new LineStamper(format) : null;
+      // pm2's log_type json carries the time in each record (log_date_format, else ISO).
+      const stamper = stream === 'combined' ? null : config.logType === 'json'
+        ? new JsonLines(stream, { id, name: config.name }, config.logDateFormat === '' ? null : config.logDateFormat)
+        : format !== null ? new LineStamper(format) : null;
       const w = new LogWriter({
         label: `service ${config.name} ${stream}`, fifo: stream === 'combined' ? null : fifos[stream], file, limits: this.limitsOf(config),
         log: this.deps.log, retryAfterEnospc: (what, write) => this.deps.retryAfterEnospc(what, write),

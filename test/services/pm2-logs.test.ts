@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
 import { shService, waitStatus } from './helpers';
+import { RequestType, StatusCode } from '../../src/wire/proto';
 
 let daemon: TestDaemon | null = null;
 afterEach(async () => {
@@ -57,6 +58,28 @@ describe('pm2 log options', () => {
     expect(l1.replace(stamp, '')).toBe('partial');
     expect(l2.replace(stamp, '')).toBe('next');
     expect(read(fmt.outLogPath)).toMatch(/^\d{4}\/\d\d\/\d\d at \d\d: hello\n$/);
+  });
+
+  it("log_type json writes each line as pm2's record (message, timestamp, type, process_id, app_name); a piece of a line too; other types refused", async () => {
+    daemon = await startDaemon();
+    const c = daemon.client;
+    const out = path.join(daemon.home, 'out.json.log');
+    const combined = path.join(daemon.home, 'all.json.log');
+    // Two lines, then a piece of a line the app never ends: nothing held back, nothing lost.
+    const svc = await c.startService(shService('j', 'printf \'one two\\nthree\\n\'; echo oops >&2; printf tail; exec sleep 30', {
+      logType: 'json', outFile: out, logFile: combined, logDateFormat: 'YYYY',
+    }));
+    const records = await waitFor(() => {
+      const lines = read(combined).split('\n').filter(Boolean);
+      return lines.length >= 4 ? lines.map((l) => JSON.parse(l) as Record<string, unknown>) : null;
+    }, 'four records in log_file');
+    const year = String(new Date().getFullYear());
+    expect(records.filter((r) => r.type === 'out').map((r) => r.message)).toEqual(['one two\n', 'three\n', 'tail']);
+    expect(records.find((r) => r.type === 'err')).toEqual({ message: 'oops\n', timestamp: year, type: 'err', process_id: svc.id, app_name: 'j' });
+    expect(read(out).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['one two\n', 'three\n', 'tail']);
+    const r = await c.send(RequestType.REQUEST_TYPE_SERVICE_START, 'serviceStart', { config: { ...shService('k', 'true'), logType: 'xml' } });
+    expect(StatusCode[r.code]).toBe(StatusCode[StatusCode.STATUS_CODE_INVALID_ARGUMENT]);
+    expect(r.message).toContain('log_type must be "json" (or empty for lines as printed), got "xml"');
   });
 
   it('discards a stream sent to /dev/null', async () => {

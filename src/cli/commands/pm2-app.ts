@@ -251,6 +251,7 @@ export function planApp(app: Record<string, unknown>, ctx: AppContext): PlannedA
     execMode,
     nodeArgsCount: execMode === 'cluster' ? plan.interpreterArgs.length : 0,
     waitReady: waitReadyOf(app, execMode, ctx),
+    logType: app.log_type === undefined || app.log_type === null ? '' : String(app.log_type) as 'json',
     listenTimeoutMs: durationMs(app.listen_timeout, 'listen_timeout', where) ?? 0,
     watch: watchOn,
     watchPaths,

@@ -31,7 +31,7 @@ export const PM2_APP_KEYS: Readonly<Record<string, Pm2Key>> = {
   // runpm's own keys (also accepted in pm2 files)
   depends_on: S, dependsOn: S, log_max_bytes: S, logMaxBytes: S, log_max_files: S, logMaxFiles: S,
   restart_delay_ms: S, restartDelayMs: S, kill_timeout_ms: S, killTimeoutMs: S, min_uptime_ms: S, minUptimeMs: S, maxRestarts: S,
-  log_type: refused('JSON log lines (log_type: json) are not written by runpm: lines are stored as the app prints them'),
+  log_type: S,
   wait_ready: S, listen_timeout: S,
   shutdown_with_message: refused("runpm stops apps with kill_signal, then SIGKILL (a cluster reload disconnects the old worker first)"),
   uid: refused("every service runs as the daemon's user"), user: refused("every service runs as the daemon's user"),

@@ -30,7 +30,7 @@ function collect(value: string, previous: string[]): string[] {
 /** Flags of start/restart/reload as commander gives them. */
 interface StartFlags {
   name?: string; cwd?: string; env: string[]; autorestart: boolean; daemon: boolean;
-  instances?: string; output?: string; error?: string; log?: string; time?: boolean; logDateFormat?: string; mergeLogs?: boolean;
+  instances?: string; logType?: string; output?: string; error?: string; log?: string; time?: boolean; logDateFormat?: string; mergeLogs?: boolean;
   updateEnv?: boolean; force?: boolean; watch?: boolean | string; ignoreWatch: string[]; watchDelay?: string; namespace?: string;
   executeCommand?: boolean; interpreter?: string; interpreterArgs?: string; nodeArgs?: string;
   maxRestarts?: number; restartDelay?: number; expBackoffRestartDelay?: number; killTimeout?: number; minUptime?: string;
@@ -52,6 +52,7 @@ function addStartOptions(c: Command): Command {
     .option('-l, --log <file>', 'combined log file (both streams)')
     .option('--time', 'prefix log lines with the time')
     .option('--log-date-format <format>', 'time prefix format (moment-style, e.g. "YYYY-MM-DD HH:mm")')
+    .option('--log-type <type>', 'json: each log line written as a JSON record (pm2 log_type)')
     .option('--merge-logs', 'instances share one set of log files (no -<id> suffix)')
     .option('--update-env', 'restart with the caller\'s environment instead of the stored one')
     .option('-f, --force', 'start a script even if it runs already')
@@ -133,6 +134,7 @@ function startRequestOf(flags: StartFlags, warn: (m: string) => void): StartRequ
   set('time', flags.time);
   set('log_date_format', flags.logDateFormat);
   set('merge_logs', flags.mergeLogs);
+  set('log_type', flags.logType);
   if (flags.watch !== undefined) keys.watch = typeof flags.watch === 'string' ? flags.watch.split(',').filter(Boolean) : flags.watch;
   if (flags.ignoreWatch.length > 0) keys.ignore_watch = flags.ignoreWatch.flatMap((p) => p.split(',')).filter(Boolean);
   if (flags.watchDelay !== undefined) {

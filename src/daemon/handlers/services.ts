@@ -45,7 +45,7 @@ function toWire(m: ServiceManager, s: Service, usage: Map<number, Usage>, withEn
       watchDelayMs: c.watchDelayMs, cronRestart: c.cronRestart, namespace: c.namespace, pidFile: c.pidFile, outFile: c.outFile,
       errorFile: c.errorFile, logFile: c.logFile, mergeLogs: c.mergeLogs, time: c.time, logDateFormat: c.logDateFormat,
       killSignal: c.killSignal, incrementVar: c.incrementVar, execMode: c.execMode, nodeArgsCount: c.nodeArgsCount,
-      waitReady: c.waitReady, listenTimeoutMs: c.listenTimeoutMs,
+      waitReady: c.waitReady, listenTimeoutMs: c.listenTimeoutMs, logType: c.logType,
     },
     outLogPath: logs.out,
     errLogPath: logs.err,
