@@ -327,7 +327,7 @@ export function registerServiceCommands(program: Command): void {
       process.stdout.write(`${formatPrettylist(services, opts.withEnv)}\n`);
     }));
 
-  program.command('describe <target>').alias('show').alias('info')
+  program.command('describe <target>').alias('desc').alias('show').alias('info')
     .description('everything about an app (id, name, script path)')
     .action(action(async (target: string, _opts, cmd: Command) => {
       const sheets = await withClient(cmd, async (c) => {
