@@ -27,10 +27,10 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
   },
   {
     words: ['start', 'stop', 'restart', 'reload', 'startOrRestart', 'startOrReload', 'startOrGracefulReload', 'delete', 'del', 'reset',
-      'sendSignal', 'list', 'ls', 'l', 'status', 'jlist', 'prettylist', 'describe', 'show', 'info', 'env', 'pid', 'logs', 'flush', 'save',
-      'dump', 'resurrect', 'ping', 'monit', 'startup',
+      'sendSignal', 'list', 'ls', 'l', 'status', 'jlist', 'prettylist', 'describe', 'desc', 'show', 'info', 'env', 'pid', 'logs', 'flush', 'save',
+      'dump', 'resurrect', 'ping', 'monit', 'startup', 'serve', 'expose',
       // pm2 commands refused with the reason (services.ts PM2_REFUSED_COMMANDS)
-      'link', 'unlink', 'plus', 'monitor', 'unmonitor', 'install', 'uninstall', 'deploy', 'serve', 'set', 'get', 'unset',
+      'link', 'unlink', 'plus', 'monitor', 'unmonitor', 'install', 'uninstall', 'deploy', 'set', 'get', 'unset',
       'updatePM2', 'update', 'reloadLogs'],
     load: () => (require('./commands/services') as typeof import('./commands/services')).registerServiceCommands,
   },
