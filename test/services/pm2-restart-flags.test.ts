@@ -53,6 +53,13 @@ describe('restart flags', () => {
     expect(list[0].pm2_env.node_args).toEqual(['--no-deprecation']);
     expect((await runCli(['start', '0', '--name', 'again'], env)).code).toBe(0);
     expect((await jlist(env)).map((x) => [x.pm_id, x.name])).toEqual([[0, 'again']]);
+    // A bare --watch on restart toggles watching, as pm2's.
+    const watching = async () => ((await jlist(env))[0].pm2_env as unknown as { watch: unknown }).watch;
+    expect(await watching()).toBe(false);
+    expect((await runCli(['restart', 'again', '--watch'], env)).code).toBe(0);
+    expect(await watching()).toBe(true);
+    expect((await runCli(['restart', 'again', '--watch'], env)).code).toBe(0);
+    expect(await watching()).toBe(false);
   });
 
   it('bad renames: an unknown old name, a taken new name, a service others depend on', async () => {

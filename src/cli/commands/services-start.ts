@@ -103,6 +103,8 @@ function withRestartFlags(config: ServiceConfigInput, keys: Record<string, unkno
   // The node options now before the script (cluster mode needs their count).
   if (out.cmd !== config.cmd && config.execMode === 'cluster') out.nodeArgsCount = after.plan.interpreterArgs.length;
   if (keys.env !== undefined) out.env = { ...(config.env ?? {}), ...(keys.env as Record<string, string>) };
+  // pm2's restart --watch toggles watching (God.toggleWatch); --watch PATHS sets what is watched.
+  if (keys.watch === true) out.watch = config.watch !== true;
   return out as ServiceConfigInput;
 }
 
