@@ -2,10 +2,14 @@
 // `start` and `jlist` in the same run, the restart of a service whose process was killed with
 // SIGKILL (until the new process exists) next to pm2's, the LIST RPC from a connected client next
 // to pm2's programmatic list() (100 apps each), and the daemon's RSS with 100 services next to
-// pm2's daemon. pm2 runs under a temporary PM2_HOME and is killed (`pm2 kill`) afterwards.
+// pm2's daemon, and cluster mode: new HTTP connections per second to a 2-worker app under runpmd
+// as primary, next to a bare node cluster primary (the floor) and to pm2's cluster mode. pm2 runs
+// under a temporary PM2_HOME and is killed (`pm2 kill`) afterwards.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { BenchFigure, BenchOptions, BenchResult } from '../harness';
 import { median, rssMb } from '../measure';
 import { connect } from '../../src/client';
@@ -114,6 +118,26 @@ async function run(opts: BenchOptions): Promise<BenchResult[]> {
     results.push(row('services.list_rpc100', `LIST RPC with ${MANY} services from a connected client (median of ${rpcRuns} calls per run)`, rpcMs, 'ms',
       havePm2 ? { label: "pm2's programmatic list()", runs: pm2ListMs } : noPm2, (v, b) => v <= 0.25 * b, '<= 0.25x'));
 
+    // Cluster mode: new connections to a 2-worker http app, accepted by the primary (runpmd, pm2's
+    // God, or a bare node cluster primary: the floor) and handed to a worker.
+    const port = await freePort();
+    const app = path.join(home, 'hello.js');
+    fs.writeFileSync(app, "require('http').createServer((q, r) => r.end('hi')).listen(Number(process.env.PORT), '127.0.0.1');\n");
+    const total = opts.smoke ? 200 : opts.quick ? 1000 : 3000;
+    const rounds = opts.quick ? 2 : 3;
+    const floor = await bareClusterRates(app, port, total, rounds);
+    timeCli(RUNPM, ['start', app, '-i', '2', '--name', 'hello'], { ...env, PORT: String(port) });
+    const ours = await requestRates(port, total, rounds);
+    timeCli(RUNPM, ['delete', 'hello'], env);
+    results.push(row('services.cluster_http', `cluster mode: new HTTP connections/s to a 2-worker app (${total} requests, 16 at a time)`, ours, 'req/s',
+      { label: 'bare node cluster primary', runs: floor }, (v, b) => v >= 0.8 * b, '>= 0.8x'));
+    if (havePm2) {
+      timeCli(PM2_BIN, ['start', app, '-i', '2', '--name', 'hello'], { ...pm2Env, PORT: String(port) });
+      const theirs = await requestRates(port, total, rounds);
+      timeCli(PM2_BIN, ['delete', 'hello'], pm2Env);
+      results.push(row('services.cluster_http_pm2', 'the same, next to pm2 cluster mode (same app, same client)', ours, 'req/s', { label: 'pm2 cluster mode', runs: theirs }));
+    }
+
     const rss = [rssMb(daemonPid)];
     results.push(row('services.rss100', `runpmd RSS with ${MANY} services`, rss, 'MB',
       havePm2 ? { label: 'pm2 daemon (God) RSS', runs: [rssMb(pm2Pid)] } : noPm2, (v, b) => v <= b, '<= pm2 daemon'));
@@ -123,6 +147,68 @@ async function run(opts: BenchOptions): Promise<BenchResult[]> {
     fs.rmSync(home, { recursive: true, force: true });
   }
   return results;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** One GET on a new connection; resolves true on a 200. */
+function getOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200));
+    });
+    req.on('error', () => resolve(false));
+  });
+}
+
+/** Waits until the port answers, then `rounds` times sends `total` requests 16 at a time: requests/s per round. */
+async function requestRates(port: number, total: number, rounds: number): Promise<number[]> {
+  const deadline = Date.now() + 15_000;
+  while (!(await getOnce(port))) {
+    if (Date.now() > deadline) throw new Error(`nothing answered on port ${port}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const rates: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    let sent = 0;
+    let failed = 0;
+    const t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (sent < total) {
+        sent++;
+        if (!(await getOnce(port))) failed++;
+      }
+    }));
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (failed > 0) throw new Error(`${failed} of ${total} requests failed on port ${port}`);
+    rates.push(total / s);
+  }
+  return rates;
+}
+
+/** The floor: the same app under a bare node cluster primary (two workers, nothing else in it). */
+async function bareClusterRates(app: string, port: number, total: number, rounds: number): Promise<number[]> {
+  const primary = spawn(process.execPath, ['-e', `const c = require('cluster'); c.setupPrimary({ exec: ${JSON.stringify(app)}, execArgv: [] }); c.fork(); c.fork();`],
+    { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+  try {
+    return await requestRates(port, total, rounds);
+  } finally {
+    if (primary.exitCode === null && primary.signalCode === null) {
+      const exited = new Promise((r) => primary.once('exit', r));
+      primary.kill('SIGTERM');
+      await exited;
+    }
+  }
 }
 
 /** Direct children of a process (Linux: /proc/<pid>/task/<pid>/children; the daemons fork from their main thread). */
