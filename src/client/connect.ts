@@ -82,14 +82,21 @@ export async function connect(opts: ConnectOptions = {}): Promise<DaemonClient> 
 
 /** Path of the runpmd entry point in this checkout or install. */
 export function runpmdEntry(): string {
-  // dist/src/client/connect.js → bin/runpmd; src/client/connect.ts (vitest) → bin/runpmd as well.
+  return binEntry('runpmd');
+}
+
+/**
+ * bin/<name> of this checkout or install, found upwards from this module: dist/src/client (or the
+ * CLI bundle in dist/src/cli) and src/client under vitest all lead to the package root.
+ */
+export function binEntry(name: string): string {
   let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'bin', 'runpmd'))) {
+  while (!fs.existsSync(path.join(dir, 'bin', name))) {
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('bin/runpmd not found');
+    if (parent === dir) throw new Error(`bin/${name} not found`);
     dir = parent;
   }
-  return path.join(dir, 'bin', 'runpmd');
+  return path.join(dir, 'bin', name);
 }
 
 /** Starts runpmd for the scope in its own session with stdio to its log; does not wait. */

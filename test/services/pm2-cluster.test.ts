@@ -4,9 +4,9 @@
 // interpreters, -x and exec_mode fork stay in fork mode, as pm2 decides.
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports';
 import { startDaemon, waitFor, runCli, isAlive, type TestDaemon } from '../helpers/daemon';
 import '../../src/client';
 import { RequestType, StatusCode } from '../../src/wire/proto';
@@ -16,18 +16,6 @@ afterEach(async () => {
   await daemon?.stop();
   daemon = null;
 });
-
-/** A port nobody listens on now (the kernel's pick for port 0). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One GET; resolves with the body, or null when nothing answers on the port. */
 function get(port: number): Promise<string | null> {

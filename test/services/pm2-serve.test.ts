@@ -3,9 +3,9 @@
 // ecosystem file's `static` list and `script: "serve"`; nothing outside the directory is served.
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports';
 import { startDaemon, waitFor, runCli, type TestDaemon } from '../helpers/daemon';
 
 let daemon: TestDaemon | null = null;
@@ -13,17 +13,6 @@ afterEach(async () => {
   await daemon?.stop();
   daemon = null;
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** GET a raw path (not normalised: "../" stays); null when nothing listens. */
 function get(port: number, rawPath: string, auth?: string): Promise<{ status: number; body: string } | null> {

@@ -6,13 +6,8 @@ import * as path from 'node:path';
 
 /** bin/runpm-serve of this checkout or install. */
 export function serveScript(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'bin', 'runpm-serve'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('bin/runpm-serve not found');
-    dir = parent;
-  }
-  return path.join(dir, 'bin', 'runpm-serve');
+  const { binEntry } = require('../../client/connect') as typeof import('../../client/connect');
+  return binEntry('runpm-serve');
 }
 
 export interface ServeOptions {
