@@ -193,7 +193,10 @@ export class PipeSession extends ChildSession implements Session {
     // not wait on that beyond the drain.
     setTimeout(() => {
       if ([...this.streams.values()].every((s) => s.ended)) return;
-      whenSettled(this.leftovers(), endStreams);
+      // Settled: nothing of the session runs, but what it wrote last may still be in the pipes
+      // (a timer runs before the read that is ready in the same loop turn): the streams end by
+      // their EOF, and only a pipe something outside the session keeps open is cut after the drain.
+      whenSettled(this.leftovers(), () => setTimeout(endStreams, EXIT_DRAIN_MS).unref());
     }, EXIT_DRAIN_MS).unref();
   }
 }
