@@ -104,19 +104,32 @@ export function whenWorkerReady(child: ChildProcess, when: ReadyWhen, timeoutMs:
  * end. Resolves when it exited or graceMs passed (then the caller stops it by signal).
  */
 export function retireWorker(child: ChildProcess, graceMs: number): Promise<void> {
-  const entry = workers.get(child);
-  if (!entry || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, graceMs);
     child.once('exit', () => {
       clearTimeout(timer);
       resolve();
     });
-    try {
-      entry.worker.disconnect();
-    } catch {
+    if (!leaveSharing(child)) {
       clearTimeout(timer);
       resolve(); // its channel is gone already: the signal stops it
     }
   });
+}
+
+/**
+ * Takes a worker out of the port sharing now (the primary hands it no more connections): a
+ * connection handed to a worker that is being stopped would be lost with it (seen: a client's
+ * request that never got an answer during a restart). False when there is no channel left.
+ */
+export function leaveSharing(child: ChildProcess): boolean {
+  const entry = workers.get(child);
+  if (!entry || child.exitCode !== null || child.signalCode !== null) return false;
+  try {
+    entry.worker.disconnect();
+    return true;
+  } catch {
+    return false;
+  }
 }

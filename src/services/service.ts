@@ -14,7 +14,7 @@ import { checkLiveness, readProcStat } from '../proc/process-table';
 import { signalIdentity, terminateGroupTree } from '../proc/kill-escalation';
 import { withUserUmask } from '../scope/umask';
 import { crashPoint } from '../daemon/crash-points';
-import { DEFAULT_LISTEN_TIMEOUT_MS, forkClusterWorker, hasListened, retireWorker, whenWorkerReady } from './cluster-worker';
+import { DEFAULT_LISTEN_TIMEOUT_MS, forkClusterWorker, hasListened, leaveSharing, retireWorker, whenWorkerReady } from './cluster-worker';
 
 /** What a service needs from its manager. */
 export interface ServiceHost {
@@ -298,6 +298,7 @@ export class Service {
     this.row.status = 'stopping';
     this.host.persist(this.row);
     const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
+    if (this.child && this.row.config.execMode === 'cluster') leaveSharing(this.child);
     await terminateGroupTree({ pid, startTicks: startTime }, graceMs, killSignalOf(this.row.config));
     // Our own child reports its exit (and code) by event; an adopted run is simply gone now.
     if (this.child) await Promise.race([exited, new Promise((r) => setTimeout(r, 1000))]);

@@ -26,7 +26,6 @@ function get(port: number): Promise<string | null> {
       res.on('end', () => resolve(body));
     });
     req.on('error', () => resolve(null));
-    req.setTimeout(5000, () => req.destroy());
   });
 }
 
@@ -109,8 +108,8 @@ describe('cluster mode', () => {
     daemon = await startDaemon();
     const dir = path.join(daemon.home, 'app');
     fs.mkdirSync(dir);
-    // Slow to listen (300 ms), so a restart would leave the port unserved meanwhile.
-    fs.writeFileSync(path.join(dir, 'server.js'), `setTimeout(() => {\n${SERVER}\n}, 300);\n`);
+    // A restart would leave the port unserved while the new worker boots (node's start-up).
+    fs.writeFileSync(path.join(dir, 'server.js'), SERVER);
     const port = await freePort();
     const env = { ...daemon.env, PORT: String(port) };
     expect((await runCli(['start', path.join(dir, 'server.js'), '-i', '2'], env)).code).toBe(0);
@@ -230,6 +229,7 @@ const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(go)})) { clearI
     await refused({ execMode: 'cluster', cmd: ['sh', '-c', 'sleep 1'] }, 'exec_mode "cluster" runs node scripts only');
     await refused({ execMode: 'cluster', cmd: ['node', '--no-warnings'], nodeArgsCount: 1 }, 'no script after its 1 node options');
     await refused({ execMode: 'cluster', nodeArgsCount: 5000 }, 'node_args_count must be an integer from 0 to 1024');
+    await refused({ execMode: 'cluster', listenTimeoutMs: 4_000_000 }, 'listen_timeout_ms must be an integer from 0 to 3600000');
     expect(await c.listServices()).toEqual([]);
     // The daemon still answers after the refusals, and a right one runs.
     const good = await c.startService({ ...base, name: 'good', cmd: ['node', '--no-warnings', path.join(daemon.home, 'idle.js')], execMode: 'cluster', nodeArgsCount: 1 });

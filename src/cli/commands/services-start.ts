@@ -108,18 +108,13 @@ function withRestartFlags(config: ServiceConfigInput, keys: Record<string, unkno
   return out as ServiceConfigInput;
 }
 
-/** A restart's own flags that change the app (pm2 applies them); --update-env is handled apart. */
-function appFlags(keys: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(keys).filter(([, v]) => v !== undefined));
-}
-
 /**
  * Restarts services (reload: cluster workers without downtime). With flags (pm2's `restart ID
  * --node-args ... --name ...`) or --update-env, each app is redefined with them first: --update-env
  * makes the caller's environment win over the stored one; a new --name renames the app.
  */
 export async function restartServices(client: DaemonClient, targets: ServiceInfo[], req: StartRequest, report: StartReport, reload = false): Promise<void> {
-  const keys = appFlags(req.keys);
+  const keys = req.keys;
   const redefine = req.updateEnv || Object.keys(keys).length > 0;
   const seenNames = new Set<string>();
   for (const s of targets) {

@@ -417,7 +417,9 @@ export function registerServiceCommands(program: Command): void {
           return await c.resurrectServices();
         } catch (err) {
           // No runpm snapshot: pm2's dump brings the apps over (pm2 save, then runpm resurrect).
-          if ((err as { code?: number }).code !== NOT_FOUND || !pm2Dump?.apps) throw err;
+          const { DaemonError } = require('../../wire/errors') as typeof import('../../wire/errors');
+          const { StatusCode } = require('../../wire/proto') as typeof import('../../wire/proto');
+          if (!(err instanceof DaemonError && err.code === StatusCode.STATUS_CODE_NOT_FOUND) || !pm2Dump?.apps) throw err;
           return resurrectFromPm2Dump(c, pm2Dump.apps, pm2Dump.from);
         }
       }, { autoStart: true });
@@ -501,7 +503,6 @@ async function listOrEmpty(cmd: Command): Promise<ServiceInfo[]> {
 }
 
 /** The list with each app's environment when asked (describe carries it). */
-const NOT_FOUND = 4; // StatusCode.STATUS_CODE_NOT_FOUND, without loading the protocol here
 
 function defaultScope(cmd: Command): boolean {
   const { DEFAULT_SCOPE } = require('../../scope/paths') as typeof import('../../scope/paths');
